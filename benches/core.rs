@@ -1,0 +1,79 @@
+//! Micro-benchmarks of the hot-path building blocks: RESP parsing and encoding, command
+//! lookup, the key table, the timer wheel, and an in-process engine round trip.
+
+use bytes::BytesMut;
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use shardis::protocol::{encode, Limits, Reply, RequestParser};
+use shardis::store::{Db, Expiry, StrValue, TimerWheel, Value};
+
+fn resp(c: &mut Criterion) {
+    let one = b"*3\r\n$3\r\nSET\r\n$16\r\nkey:000000000001\r\n$32\r\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n";
+    let batch: Vec<u8> = one.iter().copied().cycle().take(one.len() * 16).collect();
+    let limits = Limits { max_bulk_len: 512 << 20, authenticated: true };
+    c.bench_function("parse 16 pipelined SETs", |b| {
+        b.iter(|| {
+            let mut buf = BytesMut::from(&batch[..]);
+            let mut p = RequestParser::new();
+            let mut n = 0;
+            while let Some(a) = p.next(&mut buf, limits).unwrap() {
+                n += a.len();
+            }
+            black_box(n)
+        })
+    });
+    let reply = Reply::Array(vec![Reply::bulk(b"value-000000000001"); 16]);
+    let mut out = Vec::with_capacity(4096);
+    c.bench_function("encode 16-element array", |b| {
+        b.iter(|| {
+            out.clear();
+            encode(black_box(&reply), false, &mut out);
+            black_box(out.len())
+        })
+    });
+}
+
+fn lookup(c: &mut Criterion) {
+    let args = vec![bytes::Bytes::from_static(b"get"), bytes::Bytes::from_static(b"k")];
+    c.bench_function("command lookup", |b| b.iter(|| black_box(shardis::command::lookup(black_box(&args)).is_ok())));
+}
+
+fn table(c: &mut Criterion) {
+    let mut db = Db::new(ahash::RandomState::new(), 0, Default::default());
+    for i in 0..100_000u32 {
+        db.set(format!("key:{i}").as_bytes(), Value::Str(StrValue::Int(i64::from(i))), Expiry::Clear, 0);
+    }
+    let mut i = 0u32;
+    c.bench_function("keyspace read hit (100k keys)", |b| {
+        b.iter(|| {
+            i = (i + 7919) % 100_000;
+            black_box(db.read(format!("key:{i}").as_bytes(), 0).is_some())
+        })
+    });
+}
+
+fn wheel(c: &mut Criterion) {
+    c.bench_function("timer wheel insert+advance 1k", |b| {
+        b.iter(|| {
+            let mut w = TimerWheel::new(0);
+            for i in 0..1000u64 {
+                w.insert(i * 37 % 5000, i);
+            }
+            let mut out = Vec::new();
+            w.advance(5000, usize::MAX, &mut out);
+            black_box(out.len())
+        })
+    });
+}
+
+fn engine(c: &mut Criterion) {
+    let cfg = shardis::config::Config::default();
+    cfg.set("threads", "1", true).unwrap();
+    cfg.set("pin-cpus", "no", true).unwrap();
+    let e = shardis::Engine::start(cfg).unwrap();
+    e.call(["SET", "k", "v"]);
+    c.bench_function("engine GET round trip", |b| b.iter(|| black_box(e.call(["GET", "k"]))));
+    e.stop();
+}
+
+criterion_group!(benches, resp, lookup, table, wheel, engine);
+criterion_main!(benches);

@@ -1,0 +1,265 @@
+//! The command table and the command families.
+//!
+//! Every command is one [`CommandSpec`]: name, arity, flags, key positions, documentation and
+//! its route. The table drives arity and unknown-command errors, routing of keys to shards,
+//! COMMAND / COMMAND DOCS, and the README's command list. Each family file exports its specs.
+
+mod args;
+mod docs;
+mod error;
+mod introspection;
+mod keyspace;
+mod server;
+mod strings;
+
+use std::sync::LazyLock;
+
+use bytes::Bytes;
+use futures::future::LocalBoxFuture;
+
+pub use args::{eq_ic, parse_db, parse_int};
+pub use error::{CmdError, CmdResult};
+pub use server::REDIS_VERSION;
+
+use crate::shard::{Session, ShardCtx};
+
+/// A handler run on the shard that owns the command's keys.
+pub type ShardFn = fn(&mut ShardCtx<'_>, &[Bytes]) -> CmdResult;
+/// A handler that reads or changes the client's session, run where the connection lives.
+pub type SessionFn = fn(&mut Session, &[Bytes]) -> CmdResult;
+/// A handler that coordinates work over several shards.
+pub type CoordFn = for<'a> fn(&'a mut Session, Vec<Bytes>) -> LocalBoxFuture<'a, CmdResult>;
+
+/// How a command is executed.
+#[derive(Debug, Clone, Copy)]
+pub enum Route {
+    /// On the shard owning its keys.
+    Shard(ShardFn),
+    /// On the connection's shard, touching only the session.
+    Session(SessionFn),
+    /// On the connection's shard, after earlier commands finish, visiting shards as needed.
+    Coordinator(CoordFn),
+    /// A container whose subcommands carry the routes.
+    Parent,
+}
+
+/// How per-shard replies of a split multi-key command combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// Sum integer replies (DEL, EXISTS, TOUCH, UNLINK).
+    SumInts,
+    /// `+OK` when every part replied OK (MSET).
+    AllOk,
+    /// Put array elements back in key order (MGET).
+    Gather,
+}
+
+/// Command flags, as COMMAND INFO reports them.
+pub mod flags {
+    /// Writes data.
+    pub const WRITE: u32 = 1;
+    /// Reads data only.
+    pub const READONLY: u32 = 1 << 1;
+    /// May grow memory.
+    pub const DENYOOM: u32 = 1 << 2;
+    /// Administrative.
+    pub const ADMIN: u32 = 1 << 3;
+    /// Not allowed from scripts.
+    pub const NOSCRIPT: u32 = 1 << 4;
+    /// Allowed while loading.
+    pub const LOADING: u32 = 1 << 5;
+    /// Allowed on a stale replica.
+    pub const STALE: u32 = 1 << 6;
+    /// O(1) or O(log n).
+    pub const FAST: u32 = 1 << 7;
+    /// Allowed before authentication.
+    pub const NO_AUTH: u32 = 1 << 8;
+    /// Allowed while the server is busy.
+    pub const ALLOW_BUSY: u32 = 1 << 9;
+    /// Output is not deterministic.
+    pub const RANDOM: u32 = 1 << 10;
+    /// Names, in bit order, for COMMAND INFO.
+    pub const NAMES: [&str; 11] =
+        ["write", "readonly", "denyoom", "admin", "noscript", "loading", "stale", "fast", "no_auth", "allow_busy", "random"];
+}
+
+/// One command's entry in the table.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandSpec {
+    /// Full lower-case name (`get`, `client|list`).
+    pub name: &'static str,
+    /// Arity: positive is the exact argument count with the name; negative is the minimum.
+    pub arity: i32,
+    /// Flags from [`flags`].
+    pub flags: u32,
+    /// Position of the first key (0 = no keys).
+    pub first_key: i32,
+    /// Position of the last key; negative counts from the end.
+    pub last_key: i32,
+    /// Step between keys.
+    pub step: i32,
+    /// Redis's group (`string`, `generic`, `server`, `connection`, `cluster`).
+    pub group: &'static str,
+    /// One-line description.
+    pub summary: &'static str,
+    /// Redis version that introduced the command.
+    pub since: &'static str,
+    /// Time complexity.
+    pub complexity: &'static str,
+    /// Argument syntax after the name (see `docs.rs`), for COMMAND DOCS and redis-cli hints.
+    pub syntax: &'static str,
+    /// Execution route.
+    pub route: Route,
+    /// How a multi-key command is split over shards; `None` runs it whole.
+    pub merge: Option<Merge>,
+    /// Subcommands of a container command.
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    /// A spec with the required fields; documentation is added with [`CommandSpec::doc`].
+    pub const fn new(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), group: &'static str, route: Route) -> Self {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            first_key: keys.0,
+            last_key: keys.1,
+            step: keys.2,
+            group,
+            summary: "",
+            since: "1.0.0",
+            complexity: "O(1)",
+            syntax: "",
+            route,
+            merge: None,
+            subcommands: &[],
+        }
+    }
+
+    /// Adds summary, version, complexity and argument syntax.
+    pub const fn doc(mut self, summary: &'static str, since: &'static str, complexity: &'static str, syntax: &'static str) -> Self {
+        self.summary = summary;
+        self.since = since;
+        self.complexity = complexity;
+        self.syntax = syntax;
+        self
+    }
+
+    /// Splits the command over shards with this merge rule.
+    pub const fn split(mut self, merge: Merge) -> Self {
+        self.merge = Some(merge);
+        self
+    }
+
+    /// Gives a container command its subcommands.
+    pub const fn subs(mut self, subs: &'static [CommandSpec]) -> Self {
+        self.subcommands = subs;
+        self
+    }
+
+    /// Whether `argc` arguments (name included) satisfy the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let a = i64::from(self.arity);
+        if a >= 0 {
+            argc == a
+        } else {
+            argc >= -a
+        }
+    }
+
+    /// Whether the command writes.
+    pub fn is_write(&self) -> bool {
+        self.flags & flags::WRITE != 0
+    }
+
+    /// Whether the command is allowed before authentication.
+    pub fn no_auth(&self) -> bool {
+        self.flags & flags::NO_AUTH != 0
+    }
+
+    /// Argument positions holding keys, for a command with `argc` arguments.
+    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let argc = argc as i64;
+        let first = i64::from(self.first_key);
+        let last = if self.last_key < 0 { argc + i64::from(self.last_key) } else { i64::from(self.last_key) };
+        let step = i64::from(self.step.max(1));
+        let (first, last) = if first <= 0 { (1, 0) } else { (first, last.min(argc - 1)) };
+        (first..=last).step_by(step as usize).map(|i| i as usize)
+    }
+
+    /// The name without the container prefix (`list` for `client|list`).
+    pub fn short_name(&self) -> &'static str {
+        self.name.rsplit('|').next().unwrap_or(self.name)
+    }
+}
+
+/// All top-level commands, in the order the families declare them.
+pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
+    strings::COMMANDS.iter().chain(keyspace::COMMANDS).chain(server::COMMANDS).chain(introspection::COMMANDS).collect()
+});
+
+static BY_NAME: LazyLock<ahash::AHashMap<&'static str, &'static CommandSpec>> =
+    LazyLock::new(|| TABLE.iter().map(|c| (c.name, *c)).collect());
+
+/// The top-level command named `name` (any case).
+pub fn find(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
+    BY_NAME.get(lower).copied()
+}
+
+/// Resolves a request to its command or subcommand, with Redis's errors for unknown ones.
+pub fn lookup(args: &[Bytes]) -> Result<&'static CommandSpec, CmdError> {
+    let name = &args[0];
+    let Some(spec) = find(name) else {
+        return Err(CmdError::unknown_command(args));
+    };
+    if spec.subcommands.is_empty() || args.len() < 2 {
+        return Ok(spec);
+    }
+    spec.subcommands
+        .iter()
+        .find(|s| s.short_name().as_bytes().eq_ignore_ascii_case(&args[1]))
+        .ok_or_else(|| CmdError::UnknownSubcommand { sub: args::printable(&args[1], 128), cmd: spec.name.to_ascii_uppercase() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_is_reachable_and_sane() {
+        let mut seen = std::collections::HashSet::new();
+        for c in TABLE.iter() {
+            assert!(seen.insert(c.name), "duplicate {}", c.name);
+            assert_eq!(find(c.name.to_uppercase().as_bytes()).map(|s| s.name), Some(c.name));
+            assert!(!c.summary.is_empty(), "{} lacks a summary", c.name);
+            assert!(c.arity != 0);
+            if matches!(c.route, Route::Parent) {
+                assert!(!c.subcommands.is_empty(), "{}", c.name);
+            }
+            for s in c.subcommands {
+                assert!(s.name.starts_with(&format!("{}|", c.name)), "{}", s.name);
+                assert!(!s.summary.is_empty(), "{} lacks a summary", s.name);
+            }
+        }
+    }
+
+    #[test]
+    fn key_positions_follow_the_spec() {
+        let mset = find(b"mset").unwrap();
+        assert_eq!(mset.key_positions(5).collect::<Vec<_>>(), vec![1, 3]);
+        let get = find(b"GET").unwrap();
+        assert_eq!(get.key_positions(2).collect::<Vec<_>>(), vec![1]);
+        let ping = find(b"ping").unwrap();
+        assert_eq!(ping.key_positions(2).count(), 0);
+    }
+}

@@ -1,0 +1,630 @@
+//! Connection and server commands: PING, ECHO, QUIT, RESET, AUTH, HELLO, SELECT, CLIENT,
+//! INFO, CONFIG, TIME, SHUTDOWN, CLUSTER KEYSLOT.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+
+use bytes::Bytes;
+use futures::future::LocalBoxFuture;
+
+use super::args::{eq_ic, parse_int, printable};
+use super::error::{CmdError, CmdResult};
+use super::flags::{ADMIN, FAST, LOADING, NOSCRIPT, NO_AUTH, RANDOM, STALE};
+use super::{CommandSpec, Route};
+use crate::protocol::Reply;
+use crate::shard::{call_all, route::key_slot, CallStats, Session};
+use crate::store::now_ms;
+
+const NOKEY: (i32, i32, i32) = (0, 0, 0);
+const CONN: u32 = NOSCRIPT | LOADING | STALE;
+
+/// The version of Redis whose behaviour shardis reproduces (reported as `redis_version`).
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// Connection, server and cluster commands.
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("ping", -1, FAST | CONN, NOKEY, "connection", Route::Session(ping)).doc("Returns the server's liveliness response.", "1.0.0", "O(1)", "[message]"),
+    CommandSpec::new("echo", 2, FAST | CONN, NOKEY, "connection", Route::Session(echo)).doc("Returns the given string.", "1.0.0", "O(1)", "message"),
+    CommandSpec::new("quit", -1, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(quit)).doc("Closes the connection.", "1.0.0", "O(1)", ""),
+    CommandSpec::new("reset", 1, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(reset)).doc("Resets the connection.", "6.2.0", "O(1)", ""),
+    CommandSpec::new("auth", -2, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(auth)).doc("Authenticates the connection.", "1.0.0", "O(N) where N is the number of passwords defined for the user", "[username] password"),
+    CommandSpec::new("hello", -1, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(hello)).doc("Handshakes with the Redis server.", "6.0.0", "O(1)", "[protover:integer [AUTH username password] [SETNAME clientname]]"),
+    CommandSpec::new("select", 2, FAST | CONN, NOKEY, "connection", Route::Session(select)).doc("Changes the selected database.", "1.0.0", "O(1)", "index:integer"),
+    CommandSpec::new("client", -2, 0, NOKEY, "connection", Route::Parent).subs(CLIENT_SUBS).doc("A container for client connection commands.", "2.4.0", "Depends on subcommand.", ""),
+    CommandSpec::new("info", -1, CONN, NOKEY, "server", Route::Coordinator(info)).doc("Returns information and statistics about the server.", "1.0.0", "O(1)", "[section...]"),
+    CommandSpec::new("config", -2, 0, NOKEY, "server", Route::Parent).subs(CONFIG_SUBS).doc("A container for server configuration commands.", "2.0.0", "Depends on subcommand.", ""),
+    CommandSpec::new("time", 1, FAST | LOADING | STALE | RANDOM, NOKEY, "server", Route::Session(time)).doc("Returns the server time.", "2.6.0", "O(1)", ""),
+    CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, NOKEY, "server", Route::Session(shutdown)).doc("Synchronously saves the database(s) to disk and shuts down the Redis server.", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
+    CommandSpec::new("cluster", -2, 0, NOKEY, "cluster", Route::Parent).subs(CLUSTER_SUBS).doc("A container for Redis Cluster commands.", "3.0.0", "Depends on subcommand.", ""),
+];
+
+static CLIENT_SUBS: &[CommandSpec] = &[
+    CommandSpec::new("client|id", 2, CONN, NOKEY, "connection", Route::Session(client_id)).doc("Returns the unique client ID of the connection.", "5.0.0", "O(1)", ""),
+    CommandSpec::new("client|setname", 3, CONN, NOKEY, "connection", Route::Session(client_setname)).doc("Sets the connection name.", "2.6.9", "O(1)", "connection-name"),
+    CommandSpec::new("client|getname", 2, CONN, NOKEY, "connection", Route::Session(client_getname)).doc("Returns the name of the connection.", "2.6.9", "O(1)", ""),
+    CommandSpec::new("client|list", -2, ADMIN | CONN, NOKEY, "connection", Route::Session(client_list)).doc("Lists open connections.", "2.4.0", "O(N) where N is the number of client connections", "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id:integer...]"),
+    CommandSpec::new("client|info", 2, CONN, NOKEY, "connection", Route::Session(client_info)).doc("Returns information about the connection.", "6.2.0", "O(1)", ""),
+    CommandSpec::new("client|kill", -3, ADMIN | CONN, NOKEY, "connection", Route::Session(client_kill)).doc("Terminates open connections.", "2.4.0", "O(N) where N is the number of client connections", "ip:port|([ID client-id:integer] [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES|NO])"),
+    CommandSpec::new("client|setinfo", 4, CONN, NOKEY, "connection", Route::Session(client_setinfo)).doc("Sets information specific to the client or connection.", "7.2.0", "O(1)", "LIB-NAME libname|LIB-VER libver"),
+    CommandSpec::new("client|help", 2, CONN, NOKEY, "connection", Route::Session(client_help)).doc("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""),
+];
+
+static CONFIG_SUBS: &[CommandSpec] = &[
+    CommandSpec::new("config|get", -3, ADMIN | CONN, NOKEY, "server", Route::Session(config_get)).doc("Returns the effective values of configuration parameters.", "2.0.0", "O(N) when N is the number of configuration parameters provided", "parameter..."),
+    CommandSpec::new("config|set", -4, ADMIN | CONN, NOKEY, "server", Route::Session(config_set)).doc("Sets configuration parameters in-flight.", "2.0.0", "O(N) when N is the number of configuration parameters provided", "(parameter value)..."),
+    CommandSpec::new("config|resetstat", 2, ADMIN | CONN, NOKEY, "server", Route::Coordinator(config_resetstat)).doc("Resets the server's statistics.", "2.0.0", "O(1)", ""),
+    CommandSpec::new("config|help", 2, CONN, NOKEY, "server", Route::Session(config_help)).doc("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""),
+];
+
+static CLUSTER_SUBS: &[CommandSpec] = &[
+    CommandSpec::new("cluster|keyslot", 3, STALE, NOKEY, "cluster", Route::Session(cluster_keyslot)).doc("Returns the hash slot for a key.", "3.0.0", "O(N) where N is the number of bytes in the key", "key:string"),
+    CommandSpec::new("cluster|help", 2, LOADING | STALE, NOKEY, "cluster", Route::Session(cluster_help)).doc("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""),
+];
+
+/// Redis's help reply: a header line, the given lines, and the HELP footer, as status lines.
+pub fn help_reply(cmd: &str, lines: &[&str]) -> Reply {
+    let mut out = vec![Reply::StatusOwned(Bytes::from(format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")))];
+    out.extend(lines.iter().map(|l| Reply::StatusOwned(Bytes::copy_from_slice(l.as_bytes()))));
+    out.push(Reply::Status("HELP"));
+    out.push(Reply::Status("    Print this help."));
+    Reply::Array(out)
+}
+
+fn ping(_s: &mut Session, a: &[Bytes]) -> CmdResult {
+    match a.len() {
+        1 => Ok(Reply::Status("PONG")),
+        2 => Ok(Reply::Bulk(a[1].clone())),
+        _ => Err(CmdError::Arity("ping".into())),
+    }
+}
+
+fn echo(_s: &mut Session, a: &[Bytes]) -> CmdResult {
+    Ok(Reply::Bulk(a[1].clone()))
+}
+
+fn quit(s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    s.close = true;
+    Ok(Reply::OK)
+}
+
+fn password_required(s: &Session) -> Option<Vec<u8>> {
+    let p = s.local.shared.config.requirepass.read().expect("config lock").clone();
+    Some(p).filter(|p| !p.is_empty())
+}
+
+fn reset(s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    s.select(0);
+    s.set_resp3(false);
+    *s.meta.name.lock().expect("client meta lock") = Bytes::new();
+    s.authenticated = password_required(s).is_none();
+    Ok(Reply::Status("RESET"))
+}
+
+/// Checks credentials against the default user.
+fn check_auth(s: &mut Session, user: &[u8], pass: &[u8]) -> Result<(), CmdError> {
+    let ok = user == b"default" && password_required(s).is_none_or(|p| p == pass);
+    if ok {
+        s.authenticated = true;
+        Ok(())
+    } else {
+        Err(CmdError::WrongPass)
+    }
+}
+
+fn auth(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    if a.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    if a.len() == 2 {
+        if password_required(s).is_none() {
+            return Err(CmdError::other(
+                "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            ));
+        }
+        check_auth(s, b"default", &a[1])?;
+    } else {
+        check_auth(s, &a[1], &a[2])?;
+    }
+    Ok(Reply::OK)
+}
+
+/// Redis's client name rule: printable ASCII without spaces.
+fn valid_name(n: &[u8]) -> bool {
+    n.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn hello(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    let mut ver = None;
+    let mut j = 1;
+    if a.len() >= 2 {
+        let v = parse_int(&a[1]).map_err(|_| CmdError::other("Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&v) {
+            return Err(CmdError::NoProto);
+        }
+        ver = Some(v);
+        j = 2;
+    }
+    let mut creds = None;
+    let mut name = None;
+    while j < a.len() {
+        let more = a.len() - 1 - j;
+        if eq_ic(&a[j], "auth") && more >= 2 {
+            creds = Some((a[j + 1].clone(), a[j + 2].clone()));
+            j += 2;
+        } else if eq_ic(&a[j], "setname") && more >= 1 {
+            if !valid_name(&a[j + 1]) {
+                return Err(CmdError::other("Client names cannot contain spaces, newlines or special characters."));
+            }
+            name = Some(a[j + 1].clone());
+            j += 1;
+        } else {
+            return Err(CmdError::Other(format!("Syntax error in HELLO option '{}'", printable(&a[j], usize::MAX)).into()));
+        }
+        j += 1;
+    }
+    if let Some((u, p)) = creds {
+        check_auth(s, &u, &p)?;
+    }
+    if !s.authenticated {
+        return Err(CmdError::Other("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into()));
+    }
+    if let Some(n) = name {
+        *s.meta.name.lock().expect("client meta lock") = n;
+    }
+    if let Some(v) = ver {
+        s.set_resp3(v == 3);
+    }
+    let b = |x: &str| Reply::bulk(x.as_bytes());
+    Ok(Reply::Map(vec![
+        (b("server"), b("redis")),
+        (b("version"), b(REDIS_VERSION)),
+        (b("proto"), Reply::Int(if s.resp3 { 3 } else { 2 })),
+        (b("id"), Reply::Int(s.meta.id as i64)),
+        (b("mode"), b("standalone")),
+        (b("role"), b("master")),
+        (b("modules"), Reply::Array(Vec::new())),
+    ]))
+}
+
+fn select(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    let n = parse_int(&a[1])?;
+    if n < i64::from(i32::MIN) || n > i64::from(i32::MAX) {
+        return Err(CmdError::NotInteger);
+    }
+    let dbs = s.local.shared.config.databases.load(Relaxed);
+    if n < 0 || n as usize >= dbs {
+        return Err(CmdError::DbOutOfRange);
+    }
+    s.select(n as usize);
+    Ok(Reply::OK)
+}
+
+fn client_id(s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(s.meta.id as i64))
+}
+
+fn client_setname(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    if !valid_name(&a[2]) {
+        return Err(CmdError::other("Client names cannot contain spaces, newlines or special characters."));
+    }
+    *s.meta.name.lock().expect("client meta lock") = a[2].clone();
+    Ok(Reply::OK)
+}
+
+fn client_getname(s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    let n = s.meta.name.lock().expect("client meta lock").clone();
+    Ok(if n.is_empty() { Reply::Nil } else { Reply::Bulk(n) })
+}
+
+fn client_list(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut j = 2;
+    while j < a.len() {
+        if eq_ic(&a[j], "type") && j + 1 < a.len() {
+            let t = &a[j + 1];
+            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|n| eq_ic(t, n)) {
+                return Err(CmdError::Other(format!("Unknown client type '{}'", printable(t, usize::MAX)).into()));
+            }
+            if !eq_ic(t, "normal") {
+                return Ok(Reply::Verbatim(Bytes::new()));
+            }
+            j += 2;
+        } else if eq_ic(&a[j], "id") && j + 1 < a.len() {
+            let mut v = Vec::new();
+            for x in &a[j + 1..] {
+                let id = parse_int(x).ok().filter(|&i| i > 0).ok_or_else(|| CmdError::other("Invalid client ID"))?;
+                v.push(id as u64);
+            }
+            ids = Some(v);
+            j = a.len();
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let now = now_ms();
+    let mut metas: Vec<_> = s.local.shared.clients.iter().map(|e| e.value().clone()).collect();
+    metas.sort_by_key(|m| m.id);
+    let mut out = String::new();
+    for m in metas.iter().filter(|m| ids.as_ref().is_none_or(|v| v.contains(&m.id))) {
+        out.push_str(&m.info_line(now));
+        out.push('\n');
+    }
+    Ok(Reply::Verbatim(Bytes::from(out)))
+}
+
+fn client_info(s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    Ok(Reply::Verbatim(Bytes::from(s.meta.info_line(now_ms()) + "\n")))
+}
+
+fn client_kill(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    let old_form = a.len() == 3;
+    let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
+    if old_form {
+        addr = Some(a[2].clone());
+        skipme = false;
+    } else {
+        let mut j = 2;
+        while j < a.len() {
+            if j + 1 >= a.len() {
+                return Err(CmdError::Syntax);
+            }
+            let v = &a[j + 1];
+            if eq_ic(&a[j], "id") {
+                let n = parse_int(v).map_err(|_| CmdError::other("client-id should be greater than 0"))?;
+                if n <= 0 {
+                    return Err(CmdError::other("client-id should be greater than 0"));
+                }
+                id = Some(n as u64);
+            } else if eq_ic(&a[j], "addr") {
+                addr = Some(v.clone());
+            } else if eq_ic(&a[j], "laddr") {
+                laddr = Some(v.clone());
+            } else if eq_ic(&a[j], "skipme") {
+                skipme = if eq_ic(v, "yes") {
+                    true
+                } else if eq_ic(v, "no") {
+                    false
+                } else {
+                    return Err(CmdError::Syntax);
+                };
+            } else if eq_ic(&a[j], "type") || eq_ic(&a[j], "user") {
+                // Every client is a normal client of the default user.
+            } else {
+                return Err(CmdError::Syntax);
+            }
+            j += 2;
+        }
+    }
+    let targets: Vec<_> = s
+        .local
+        .shared
+        .clients
+        .iter()
+        .map(|e| e.value().clone())
+        .filter(|m| id.is_none_or(|i| m.id == i))
+        .filter(|m| addr.as_ref().is_none_or(|x| x[..] == *m.addr.as_bytes()))
+        .filter(|m| laddr.as_ref().is_none_or(|x| x[..] == *m.laddr.as_bytes()))
+        .filter(|m| !(skipme && m.id == s.meta.id))
+        .collect();
+    for m in &targets {
+        if m.id == s.meta.id {
+            s.close = true;
+        } else {
+            m.killed.store(true, Relaxed);
+            if m.fd >= 0 {
+                // SAFETY: shutting down a socket we do not own only wakes its reader; the
+                // descriptor stays registered until its connection unregisters and closes it.
+                unsafe { libc::shutdown(m.fd, libc::SHUT_RDWR) };
+            }
+        }
+    }
+    if old_form {
+        if targets.is_empty() {
+            return Err(CmdError::other("No such client"));
+        }
+        return Ok(Reply::OK);
+    }
+    Ok(Reply::Int(targets.len() as i64))
+}
+
+fn client_setinfo(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    let slot = if eq_ic(&a[2], "lib-name") {
+        &s.meta.lib_name
+    } else if eq_ic(&a[2], "lib-ver") {
+        &s.meta.lib_ver
+    } else {
+        return Err(CmdError::Other(format!("Unrecognized option '{}'", printable(&a[2], usize::MAX)).into()));
+    };
+    if !valid_name(&a[3]) {
+        return Err(CmdError::Other(format!("{} cannot contain spaces, newlines or special characters.", printable(&a[2], usize::MAX).to_ascii_lowercase()).into()));
+    }
+    *slot.lock().expect("client meta lock") = a[3].clone();
+    Ok(Reply::OK)
+}
+
+fn client_help(_s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        "CLIENT",
+        &[
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, SKIPME (YES|NO).",
+            "LIST [TYPE normal] [ID <id> [<id> ...]]",
+            "    Return information about client connections.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+        ],
+    ))
+}
+
+fn config_get(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for pat in &a[2..] {
+        for (name, value) in s.local.shared.config.get_matching(pat) {
+            if seen.insert(name) {
+                out.push((Reply::bulk(name.as_bytes()), Reply::bulk(value.as_bytes())));
+            }
+        }
+    }
+    Ok(Reply::Map(out))
+}
+
+fn config_set(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    if a.len() % 2 != 0 {
+        return Err(CmdError::Arity("config|set".into()));
+    }
+    let cfg = &s.local.shared.config;
+    for pair in a[2..].chunks(2) {
+        let name = String::from_utf8_lossy(&pair[0]).into_owned();
+        let value = String::from_utf8_lossy(&pair[1]).into_owned();
+        cfg.set(&name, &value, false).map_err(|e| CmdError::Other(e.to_string().into()))?;
+    }
+    Ok(Reply::OK)
+}
+
+fn config_resetstat(s: &mut Session, _a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
+    Box::pin(async move {
+        call_all(&s.local, |sh| {
+            sh.cmdstats.borrow_mut().clear();
+            let mut st = sh.store.borrow_mut();
+            for d in 0..st.databases() {
+                st.db(d).stats = Default::default();
+            }
+        })
+        .await;
+        let g = &s.local.shared.stats;
+        g.connections_received.store(0, Relaxed);
+        g.rejected_connections.store(0, Relaxed);
+        Ok(Reply::OK)
+    })
+}
+
+fn config_help(_s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+        ],
+    ))
+}
+
+fn time(_s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Ok(Reply::Array(vec![Reply::bulk(d.as_secs().to_string().as_bytes()), Reply::bulk(d.subsec_micros().to_string().as_bytes())]))
+}
+
+fn shutdown(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    let mut abort = false;
+    for opt in &a[1..] {
+        if eq_ic(opt, "abort") {
+            abort = true;
+        } else if !["nosave", "save", "now", "force"].iter().any(|o| eq_ic(opt, o)) {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if abort {
+        return Err(CmdError::other("No shutdown in progress."));
+    }
+    log::warn!("User requested shutdown...");
+    s.local.shared.shutdown();
+    s.close = true;
+    Ok(Reply::OK)
+}
+
+fn cluster_keyslot(_s: &mut Session, a: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(i64::from(key_slot(&a[2]))))
+}
+
+fn cluster_help(_s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    Ok(help_reply("CLUSTER", &["KEYSLOT <key>", "    Return the hash slot for <key>."]))
+}
+
+/// What INFO needs from one shard.
+struct ShardInfo {
+    keys: Vec<(usize, usize)>,
+    hits: u64,
+    misses: u64,
+    expired: u64,
+    cmdstats: Vec<(&'static str, CallStats)>,
+    remote_jobs: u64,
+}
+
+fn rusage() -> (f64, f64) {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct we pass.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(ru.ru_stime), t(ru.ru_utime))
+}
+
+/// Resident set size in bytes, from /proc/self/statm.
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b < 1024.0 {
+        format!("{bytes}B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else if b < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", b / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2}G", b / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
+fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
+    Box::pin(async move {
+        let wanted: Vec<String> = a[1..].iter().map(|x| String::from_utf8_lossy(x).to_ascii_lowercase()).collect();
+        let all = wanted.iter().any(|w| w == "all" || w == "everything");
+        let default = wanted.is_empty() || wanted.iter().any(|w| w == "default");
+        let want = |sec: &str, in_default: bool| all || (default && in_default) || wanted.iter().any(|w| w == sec);
+        let dbs = s.local.shared.config.databases.load(Relaxed);
+        let per_shard = call_all(&s.local, move |sh| {
+            let mut st = sh.store.borrow_mut();
+            while st.expire_due(now_ms(), usize::MAX) {}
+            let keys = (0..dbs).map(|d| (st.db(d).len(), st.db(d).volatile())).collect();
+            let (mut hits, mut misses, mut expired) = (0, 0, 0);
+            for d in st.dbs() {
+                hits += d.stats.hits;
+                misses += d.stats.misses;
+                expired += d.stats.expired;
+            }
+            let cmdstats = sh.cmdstats.borrow().iter().map(|(k, v)| (*k, *v)).collect();
+            ShardInfo { keys, hits, misses, expired, cmdstats, remote_jobs: sh.remote_jobs.get() }
+        })
+        .await;
+        let shared = &s.local.shared;
+        let cfg = &shared.config;
+        let now = now_ms();
+        let mut out = String::new();
+        let mut section = |name: &str, body: String| {
+            if !out.is_empty() {
+                out.push_str("\r\n");
+            }
+            let _ = write!(out, "# {name}\r\n{body}");
+        };
+        let total_cmds: u64 = per_shard.iter().flat_map(|p| p.cmdstats.iter().map(|c| c.1.calls)).sum();
+        if want("server", true) {
+            let uptime = now.saturating_sub(shared.started_ms) / 1000;
+            section(
+                "Server",
+                format!(
+                    "redis_version:{REDIS_VERSION}\r\nshardis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nshards:{}\r\nexecutable:{}\r\nconfig_file:{}\r\n",
+                    env!("CARGO_PKG_VERSION"),
+                    std::env::consts::OS,
+                    std::env::consts::ARCH,
+                    std::process::id(),
+                    shared.run_id,
+                    shared.tcp_port.load(Relaxed),
+                    now * 1000,
+                    uptime / 86400,
+                    cfg.hz.load(Relaxed),
+                    shared.shards(),
+                    std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+                    cfg.config_file.read().expect("config lock"),
+                ),
+            );
+        }
+        if want("clients", true) {
+            section(
+                "Clients",
+                format!(
+                    "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                    shared.clients.len(),
+                    cfg.maxclients.load(Relaxed)
+                ),
+            );
+        }
+        if want("memory", true) {
+            let rss = rss_bytes();
+            let maxmem = cfg.maxmemory.load(Relaxed) as u64;
+            section(
+                "Memory",
+                format!(
+                    "used_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:libc\r\n",
+                    human(rss),
+                    human(rss),
+                    human(rss),
+                    human(maxmem),
+                    cfg.maxmemory_policy.read().expect("config lock"),
+                ),
+            );
+        }
+        if want("persistence", true) {
+            section("Persistence", "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n".into());
+        }
+        if want("stats", true) {
+            let sum = |f: fn(&ShardInfo) -> u64| per_shard.iter().map(f).sum::<u64>();
+            section(
+                "Stats",
+                format!(
+                    "total_connections_received:{}\r\ntotal_commands_processed:{total_cmds}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ncross_shard_commands:{}\r\n",
+                    shared.stats.connections_received.load(Relaxed),
+                    shared.stats.rejected_connections.load(Relaxed),
+                    sum(|p| p.expired),
+                    sum(|p| p.hits),
+                    sum(|p| p.misses),
+                    sum(|p| p.remote_jobs),
+                ),
+            );
+        }
+        if want("replication", true) {
+            section("Replication", "role:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n".into());
+        }
+        if want("cpu", true) {
+            let (sys, user) = rusage();
+            section("CPU", format!("used_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n"));
+        }
+        if want("commandstats", false) {
+            let mut merged: std::collections::BTreeMap<&str, CallStats> = Default::default();
+            for p in &per_shard {
+                for (name, c) in &p.cmdstats {
+                    let m = merged.entry(name).or_default();
+                    m.calls += c.calls;
+                    m.usec += c.usec;
+                    m.failed += c.failed;
+                }
+            }
+            let mut body = String::new();
+            for (name, c) in merged {
+                let per = if c.calls > 0 { c.usec as f64 / c.calls as f64 } else { 0.0 };
+                let _ = write!(body, "cmdstat_{name}:calls={},usec={},usec_per_call={per:.2},rejected_calls=0,failed_calls={}\r\n", c.calls, c.usec, c.failed);
+            }
+            section("Commandstats", body);
+        }
+        if want("cluster", true) {
+            section("Cluster", "cluster_enabled:0\r\n".into());
+        }
+        if want("keyspace", true) {
+            let mut body = String::new();
+            for d in 0..dbs {
+                let (k, e) = per_shard.iter().fold((0, 0), |acc, p| (acc.0 + p.keys[d].0, acc.1 + p.keys[d].1));
+                if k > 0 {
+                    let _ = write!(body, "db{d}:keys={k},expires={e},avg_ttl=0\r\n");
+                }
+            }
+            section("Keyspace", body);
+        }
+        Ok(Reply::Verbatim(Bytes::from(out)))
+    })
+}

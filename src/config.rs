@@ -1,0 +1,368 @@
+//! Server configuration: typed parameters with named defaults, read from a redis.conf-style
+//! file and `--name value` flags, and the registry behind CONFIG GET / CONFIG SET.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::RwLock;
+
+use thiserror::Error;
+
+use crate::protocol::split_args;
+use crate::store::glob_match;
+
+/// Default TCP port.
+pub const DEFAULT_PORT: u16 = 6379;
+/// Default number of logical databases.
+pub const DEFAULT_DATABASES: usize = 16;
+/// Default largest bulk string (512 MB).
+pub const DEFAULT_PROTO_MAX_BULK_LEN: i64 = 512 * 1024 * 1024;
+/// Default largest query buffer per client (1 GB).
+pub const DEFAULT_QUERY_BUFFER_LIMIT: i64 = 1024 * 1024 * 1024;
+/// Default maximum number of clients.
+pub const DEFAULT_MAXCLIENTS: i64 = 10000;
+
+/// Log verbosity, as Redis names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Everything.
+    Debug = 0,
+    /// Much, but not all.
+    Verbose = 1,
+    /// What matters in production.
+    Notice = 2,
+    /// Only warnings.
+    Warning = 3,
+}
+
+impl LogLevel {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "debug" => LogLevel::Debug,
+            "verbose" => LogLevel::Verbose,
+            "notice" => LogLevel::Notice,
+            "warning" => LogLevel::Warning,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        ["debug", "verbose", "notice", "warning"][self as usize]
+    }
+}
+
+/// A configuration error, worded as Redis words it.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// No such parameter.
+    #[error("Unknown option or number of arguments for CONFIG SET - '{0}'")]
+    Unknown(String),
+    /// The parameter can only be set at start-up.
+    #[error("CONFIG SET failed (possibly related to argument '{0}') - can't set immutable config")]
+    Immutable(String),
+    /// The value does not parse.
+    #[error("CONFIG SET failed (possibly related to argument '{0}') - {1}")]
+    Invalid(String, &'static str),
+    /// A bad line in a configuration file.
+    #[error("Bad directive or wrong number of arguments at line {line}: '{text}'")]
+    BadLine {
+        /// 1-based line number.
+        line: usize,
+        /// The line.
+        text: String,
+    },
+}
+
+/// All configuration; runtime-settable values are atomics so shards read them without locks.
+#[derive(Debug)]
+pub struct Config {
+    /// `port`.
+    pub port: AtomicU64,
+    /// `bind`: addresses to listen on.
+    pub bind: RwLock<Vec<String>>,
+    /// `databases`.
+    pub databases: AtomicUsize,
+    /// `threads`: number of shards (0 = every CPU the process may use).
+    pub threads: AtomicUsize,
+    /// `pin-cpus`: pin each shard to a CPU.
+    pub pin_cpus: AtomicU8,
+    /// `requirepass`; empty means none.
+    pub requirepass: RwLock<Vec<u8>>,
+    /// `maxclients`.
+    pub maxclients: AtomicI64,
+    /// `timeout`: idle seconds before a client is closed (0 = never).
+    pub timeout: AtomicI64,
+    /// `loglevel`.
+    pub loglevel: AtomicU8,
+    /// `proto-max-bulk-len`.
+    pub proto_max_bulk_len: AtomicI64,
+    /// `client-query-buffer-limit`.
+    pub query_buffer_limit: AtomicI64,
+    /// `maxmemory` (accepted and reported; enforced by a later release).
+    pub maxmemory: AtomicI64,
+    /// `maxmemory-policy`.
+    pub maxmemory_policy: RwLock<String>,
+    /// `hz` (accepted for compatibility).
+    pub hz: AtomicI64,
+    /// Path of the configuration file, if one was given.
+    pub config_file: RwLock<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: AtomicU64::new(u64::from(DEFAULT_PORT)),
+            bind: RwLock::new(vec!["127.0.0.1".into(), "-::1".into()]),
+            databases: AtomicUsize::new(DEFAULT_DATABASES),
+            threads: AtomicUsize::new(0),
+            pin_cpus: AtomicU8::new(1),
+            requirepass: RwLock::new(Vec::new()),
+            maxclients: AtomicI64::new(DEFAULT_MAXCLIENTS),
+            timeout: AtomicI64::new(0),
+            loglevel: AtomicU8::new(LogLevel::Notice as u8),
+            proto_max_bulk_len: AtomicI64::new(DEFAULT_PROTO_MAX_BULK_LEN),
+            query_buffer_limit: AtomicI64::new(DEFAULT_QUERY_BUFFER_LIMIT),
+            maxmemory: AtomicI64::new(0),
+            maxmemory_policy: RwLock::new("noeviction".into()),
+            hz: AtomicI64::new(10),
+            config_file: RwLock::new(String::new()),
+        }
+    }
+}
+
+/// Parses a memory size as Redis's `memtoll`: `100`, `1k` (1000), `1kb` (1024), `2gb`...
+pub fn parse_memory(s: &str) -> Option<i64> {
+    let lower = s.to_ascii_lowercase();
+    let split = lower.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(split);
+    let mul: i64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    num.parse::<i64>().ok()?.checked_mul(mul)
+}
+
+fn yes_no(s: &str) -> Option<u8> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" => Some(1),
+        "no" => Some(0),
+        _ => None,
+    }
+}
+
+type Getter = fn(&Config) -> String;
+type Setter = fn(&Config, &str) -> Result<(), &'static str>;
+
+/// One configuration parameter.
+struct Param {
+    name: &'static str,
+    mutable: bool,
+    get: Getter,
+    set: Setter,
+}
+
+const NOT_INT: &str = "argument couldn't be parsed into an integer";
+const NOT_MEM: &str = "argument must be a memory value";
+
+fn int(v: &str) -> Result<i64, &'static str> {
+    v.parse::<i64>().map_err(|_| NOT_INT)
+}
+
+fn mem(v: &str) -> Result<i64, &'static str> {
+    parse_memory(v).ok_or(NOT_MEM)
+}
+
+static PARAMS: &[Param] = &[
+    Param { name: "port", mutable: false, get: |c| c.port.load(Relaxed).to_string(), set: |c, v| {
+        let p = int(v)?;
+        if !(0..=65535).contains(&p) {
+            return Err("argument must be between 0 and 65535 inclusive");
+        }
+        c.port.store(p as u64, Relaxed);
+        Ok(())
+    } },
+    Param { name: "bind", mutable: false, get: |c| c.bind.read().expect("config lock").join(" "), set: |c, v| {
+        *c.bind.write().expect("config lock") = v.split_whitespace().map(String::from).collect();
+        Ok(())
+    } },
+    Param { name: "databases", mutable: false, get: |c| c.databases.load(Relaxed).to_string(), set: |c, v| {
+        let n = int(v)?;
+        if !(1..=i64::from(i32::MAX)).contains(&n) {
+            return Err("argument must be between 1 and 2147483647 inclusive");
+        }
+        c.databases.store(n as usize, Relaxed);
+        Ok(())
+    } },
+    Param { name: "threads", mutable: false, get: |c| c.threads.load(Relaxed).to_string(), set: |c, v| {
+        let n = int(v)?;
+        if !(0..=1024).contains(&n) {
+            return Err("argument must be between 0 and 1024 inclusive");
+        }
+        c.threads.store(n as usize, Relaxed);
+        Ok(())
+    } },
+    Param { name: "pin-cpus", mutable: false, get: |c| if c.pin_cpus.load(Relaxed) == 1 { "yes".into() } else { "no".into() }, set: |c, v| {
+        c.pin_cpus.store(yes_no(v).ok_or("argument must be 'yes' or 'no'")?, Relaxed);
+        Ok(())
+    } },
+    Param { name: "requirepass", mutable: true, get: |c| String::from_utf8_lossy(&c.requirepass.read().expect("config lock")).into_owned(), set: |c, v| {
+        *c.requirepass.write().expect("config lock") = v.as_bytes().to_vec();
+        Ok(())
+    } },
+    Param { name: "maxclients", mutable: true, get: |c| c.maxclients.load(Relaxed).to_string(), set: |c, v| {
+        let n = int(v)?;
+        if n < 1 {
+            return Err("argument must be between 1 and 2147483647 inclusive");
+        }
+        c.maxclients.store(n, Relaxed);
+        Ok(())
+    } },
+    Param { name: "timeout", mutable: true, get: |c| c.timeout.load(Relaxed).to_string(), set: |c, v| {
+        let n = int(v)?;
+        if n < 0 {
+            return Err("argument must be between 0 and 2147483647 inclusive");
+        }
+        c.timeout.store(n, Relaxed);
+        Ok(())
+    } },
+    Param { name: "loglevel", mutable: true, get: |c| c.log_level().name().into(), set: |c, v| {
+        c.loglevel.store(LogLevel::parse(v).ok_or("argument(s) must be one of the following: debug, verbose, notice, warning, nothing")? as u8, Relaxed);
+        Ok(())
+    } },
+    Param { name: "proto-max-bulk-len", mutable: true, get: |c| c.proto_max_bulk_len.load(Relaxed).to_string(), set: |c, v| {
+        let n = mem(v)?;
+        if n < 1024 * 1024 {
+            return Err("argument must be between 1048576 and 9223372036854775807 inclusive");
+        }
+        c.proto_max_bulk_len.store(n, Relaxed);
+        Ok(())
+    } },
+    Param { name: "client-query-buffer-limit", mutable: true, get: |c| c.query_buffer_limit.load(Relaxed).to_string(), set: |c, v| {
+        let n = mem(v)?;
+        if n < 1024 * 1024 {
+            return Err("argument must be between 1048576 and 9223372036854775807 inclusive");
+        }
+        c.query_buffer_limit.store(n, Relaxed);
+        Ok(())
+    } },
+    Param { name: "maxmemory", mutable: true, get: |c| c.maxmemory.load(Relaxed).to_string(), set: |c, v| {
+        let n = mem(v)?;
+        c.maxmemory.store(n.max(0), Relaxed);
+        Ok(())
+    } },
+    Param { name: "maxmemory-policy", mutable: true, get: |c| c.maxmemory_policy.read().expect("config lock").clone(), set: |c, v| {
+        const POLICIES: [&str; 8] = ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"];
+        let v = v.to_ascii_lowercase();
+        if !POLICIES.contains(&v.as_str()) {
+            return Err("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction");
+        }
+        *c.maxmemory_policy.write().expect("config lock") = v;
+        Ok(())
+    } },
+    Param { name: "hz", mutable: true, get: |c| c.hz.load(Relaxed).to_string(), set: |c, v| {
+        c.hz.store(int(v)?.clamp(1, 500), Relaxed);
+        Ok(())
+    } },
+    // Persistence is not implemented: these report its absence so tools that ask are answered.
+    Param { name: "save", mutable: true, get: |_| String::new(), set: |_, v| if v.is_empty() { Ok(()) } else { Err("persistence is not supported") } },
+    Param { name: "appendonly", mutable: true, get: |_| "no".into(), set: |_, v| if v.eq_ignore_ascii_case("no") { Ok(()) } else { Err("persistence is not supported") } },
+];
+
+impl Config {
+    /// The current log level.
+    pub fn log_level(&self) -> LogLevel {
+        [LogLevel::Debug, LogLevel::Verbose, LogLevel::Notice, LogLevel::Warning][usize::from(self.loglevel.load(Relaxed).min(3))]
+    }
+
+    /// Sets a parameter; at start-up (`startup`) immutable parameters may be set too.
+    pub fn set(&self, name: &str, value: &str, startup: bool) -> Result<(), ConfigError> {
+        let lname = name.to_ascii_lowercase();
+        let p = PARAMS.iter().find(|p| p.name == lname).ok_or_else(|| ConfigError::Unknown(name.into()))?;
+        if !p.mutable && !startup {
+            return Err(ConfigError::Immutable(p.name.into()));
+        }
+        (p.set)(self, value).map_err(|e| ConfigError::Invalid(p.name.into(), e))
+    }
+
+    /// Every parameter matching the glob `pattern`, as (name, value).
+    pub fn get_matching(&self, pattern: &[u8]) -> Vec<(&'static str, String)> {
+        PARAMS.iter().filter(|p| glob_match(pattern, p.name.as_bytes(), true)).map(|p| (p.name, (p.get)(self))).collect()
+    }
+
+    /// Builds a configuration from redis-server-style arguments: an optional config file
+    /// path first, then `--name value...` options (which override the file).
+    pub fn from_args(args: &[String]) -> Result<Config, ConfigError> {
+        let cfg = Config::default();
+        let mut rest = args;
+        let mut lines = String::new();
+        if let Some(first) = args.first() {
+            if !first.starts_with("--") {
+                let text = std::fs::read_to_string(first).map_err(|e| ConfigError::BadLine { line: 0, text: format!("{first}: {e}") })?;
+                lines.push_str(&text);
+                lines.push('\n');
+                *cfg.config_file.write().expect("config lock") = first.clone();
+                rest = &args[1..];
+            }
+        }
+        let mut i = 0;
+        while i < rest.len() {
+            let name = rest[i].strip_prefix("--").ok_or_else(|| ConfigError::BadLine { line: 0, text: rest[i].clone() })?;
+            let mut vals = Vec::new();
+            i += 1;
+            while i < rest.len() && !rest[i].starts_with("--") {
+                vals.push(rest[i].clone());
+                i += 1;
+            }
+            lines.push_str(name);
+            for v in vals {
+                lines.push_str(" \"");
+                lines.push_str(&v.replace('\\', "\\\\").replace('"', "\\\""));
+                lines.push('"');
+            }
+            lines.push('\n');
+        }
+        cfg.apply_text(&lines)?;
+        Ok(cfg)
+    }
+
+    /// Applies redis.conf-style text: one `directive value...` a line, `#` comments.
+    pub fn apply_text(&self, text: &str) -> Result<(), ConfigError> {
+        for (n, line) in text.lines().enumerate() {
+            let t = line.trim();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            let bad = || ConfigError::BadLine { line: n + 1, text: t.to_string() };
+            let toks = split_args(t.as_bytes()).ok_or_else(bad)?;
+            let (name, vals) = toks.split_first().ok_or_else(bad)?;
+            let name = String::from_utf8_lossy(name).to_string();
+            let value = vals.iter().map(|v| String::from_utf8_lossy(v).into_owned()).collect::<Vec<_>>().join(" ");
+            self.set(&name, &value, true).map_err(|e| match e {
+                ConfigError::Unknown(_) => bad(),
+                other => other,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_flags_and_memory_units() {
+        let c = Config::from_args(&["--port".into(), "7000".into(), "--maxmemory".into(), "2gb".into(), "--bind".into(), "127.0.0.1".into(), "::1".into()]).unwrap();
+        assert_eq!(c.port.load(Relaxed), 7000);
+        assert_eq!(c.maxmemory.load(Relaxed), 2 * 1024 * 1024 * 1024);
+        assert_eq!(c.get_matching(b"bind")[0].1, "127.0.0.1 ::1");
+        assert_eq!(parse_memory("100k"), Some(100_000));
+        assert!(matches!(c.set("port", "1", false), Err(ConfigError::Immutable(_))));
+        assert!(matches!(c.set("nope", "1", false), Err(ConfigError::Unknown(_))));
+        assert!(c.apply_text("# comment\nnot-a-directive 1\n").is_err());
+    }
+}

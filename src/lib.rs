@@ -1,0 +1,43 @@
+//! shardis: a Redis-compatible, thread-per-core, shared-nothing in-memory data store.
+//!
+//! # Thread model
+//!
+//! ```text
+//!            clients (RESP2/RESP3 over TCP)
+//!               |        |        |
+//!   SO_REUSEPORT listeners on every shard; accepted sockets are dealt round-robin
+//!               v        v        v
+//!   +-----------------+   crossbeam    +-----------------+
+//!   | shard 0 (core 0)| <------------> | shard 1 (core 1)|  ... one glommio executor
+//!   |  connections    |   Msg::Exec    |  connections    |      pinned per core
+//!   |  store: dbs[]   |   Msg::Replies |  store: dbs[]   |
+//!   |  expiry wheel   |   Msg::Call    |  expiry wheel   |
+//!   +-----------------+                +-----------------+
+//! ```
+//!
+//! A key belongs to the shard owning its Redis Cluster hash slot ([`shard::route`]). A
+//! connection lives on one shard; [`shard::execute_batch`] plans each pipeline batch: commands
+//! on local keys run inline, commands on remote keys travel to their shard in one message per
+//! destination, and the replies are put back in request order before one write.
+//!
+//! # Layout
+//! - [`protocol`]: bytes ↔ requests and replies (RESP2/RESP3, inline); knows no commands.
+//! - [`command`]: the command table (single source of truth) and one file per family.
+//! - [`store`]: per-shard data with no I/O: hash table, values, timer wheel, globs.
+//! - [`shard`]: executors, mailboxes, routing, dispatch, sessions.
+//! - [`net`]: listeners and the connection loop.
+//! - [`embed`]: the engine in-process, without TCP.
+//! - [`config`]: typed configuration and CONFIG GET/SET.
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+pub mod command;
+pub mod config;
+pub mod embed;
+pub mod logging;
+pub mod net;
+pub mod num;
+pub mod protocol;
+pub mod shard;
+pub mod store;
+
+pub use embed::Engine;

@@ -1,0 +1,74 @@
+//! `shardis-server [/path/to/redis.conf] [--option value ...]`
+
+use std::sync::Arc;
+
+use shardis::config::Config;
+use shardis::Engine;
+
+const HELP: &str = "Usage: shardis-server [/path/to/redis.conf] [options]
+       shardis-server -v or --version
+       shardis-server -h or --help
+
+Options are redis.conf directives given as --name value, for example:
+       shardis-server --port 7777 --threads 2
+       shardis-server /etc/redis/6379.conf --loglevel verbose
+
+Supported: port, bind, databases, threads (0 = all CPUs), pin-cpus (yes|no), requirepass,
+maxclients, timeout, loglevel, proto-max-bulk-len, client-query-buffer-limit, maxmemory,
+maxmemory-policy, hz, save, appendonly.";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("-h" | "--help") => {
+            println!("{HELP}");
+            return;
+        }
+        Some("-v" | "--version") => {
+            println!("shardis-server v={} (Redis {} compatible)", env!("CARGO_PKG_VERSION"), shardis::command::REDIS_VERSION);
+            return;
+        }
+        _ => {}
+    }
+    let cfg = match Config::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("*** FATAL CONFIG FILE ERROR ***\n{e}");
+            std::process::exit(1);
+        }
+    };
+    // The logger reads the level from a config handle of its own; CONFIG SET loglevel on the
+    // server changes the server's copy only.
+    let log_cfg = Arc::new(Config::default());
+    log_cfg.loglevel.store(cfg.loglevel.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);
+    shardis::logging::init(log_cfg);
+    let engine = match Engine::start_serving(cfg) {
+        Ok(e) => e,
+        Err(e) => {
+            log::error!("{e}");
+            std::process::exit(1);
+        }
+    };
+    log::info!("shardis {} ready to accept connections on port {}", env!("CARGO_PKG_VERSION"), engine.port());
+    let signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]);
+    match signals {
+        Ok(mut signals) => {
+            let stopper = engine_stopper(&engine);
+            std::thread::spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    let name = if sig == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
+                    log::warn!("Received {name} scheduling shutdown...");
+                    stopper();
+                }
+            });
+        }
+        Err(e) => log::warn!("cannot install signal handlers: {e}"),
+    }
+    engine.wait();
+    log::warn!("shardis is now ready to exit, bye bye...");
+}
+
+fn engine_stopper(engine: &Engine) -> impl Fn() + Send + 'static {
+    let shared = engine.shared();
+    move || shared.shutdown()
+}

@@ -1,0 +1,131 @@
+//! The TCP front end: listeners and the per-connection loop (read, parse a batch, execute,
+//! one write of all replies).
+
+use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::{TcpListener, TcpStream};
+
+use crate::protocol::{Limits, Reply, RequestParser};
+use crate::shard::{execute_batch, Msg, Session, ShardLocal};
+
+/// Bytes read per socket read.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Accepts connections and hands each to the next shard in round-robin order.
+pub async fn accept_loop(local: Rc<ShardLocal>, listener: TcpListener) {
+    let shared = local.shared.clone();
+    loop {
+        let conn = match listener.shared_accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                if shared.shutting_down.load(Relaxed) {
+                    return;
+                }
+                log::warn!("accept failed: {e}");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        shared.stats.connections_received.fetch_add(1, Relaxed);
+        let target = shared.next_conn_shard.fetch_add(1, Relaxed) % shared.shards();
+        if target == local.id {
+            glommio::spawn_local(serve(local.clone(), conn.bind_to_executor())).detach();
+        } else {
+            shared.mailboxes[target].push(Msg::Adopt(conn));
+        }
+    }
+}
+
+/// Serves one client connection until it closes.
+pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
+    let shared = local.shared.clone();
+    let connected = shared.stats.connected_clients.fetch_add(1, Relaxed) + 1;
+    let _guard = ConnectedGuard(shared.clone());
+    if connected as i64 > shared.config.maxclients.load(Relaxed) {
+        shared.stats.rejected_connections.fetch_add(1, Relaxed);
+        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let timeout = shared.config.timeout.load(Relaxed);
+    if timeout > 0 {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(timeout as u64)));
+    }
+    let addr = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+    let mut session = Session::new(local.clone(), addr, laddr, fd);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut parser = RequestParser::new();
+    let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    loop {
+        let len = buf.len();
+        buf.resize(len + READ_CHUNK, 0);
+        let n = match stream.read(&mut buf[len..]).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        buf.truncate(len + n);
+        if session.meta.killed.load(Relaxed) {
+            break;
+        }
+        if buf.len() as i64 > shared.config.query_buffer_limit.load(Relaxed) {
+            log::warn!("closing client {} that reached max query buffer length", session.meta.addr);
+            break;
+        }
+        let mut cmds = Vec::new();
+        let mut fatal = None;
+        loop {
+            let limits = Limits { max_bulk_len: shared.config.proto_max_bulk_len.load(Relaxed), authenticated: session.authenticated };
+            match parser.next(&mut buf, limits) {
+                Ok(Some(args)) => {
+                    cmds.push(args);
+                    // Before authentication, run one command at a time: AUTH changes the limits.
+                    if !session.authenticated {
+                        execute_batch(&mut session, std::mem::take(&mut cmds), &mut out).await;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    fatal = Some(e);
+                    break;
+                }
+            }
+        }
+        if !cmds.is_empty() {
+            execute_batch(&mut session, cmds, &mut out).await;
+        }
+        if let Some(e) = fatal {
+            log::debug!("protocol error from client {}: {e}", session.meta.addr);
+            crate::protocol::encode(&Reply::Error(e.to_string().into()), session.resp3, &mut out);
+            session.close = true;
+        }
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                break;
+            }
+            out.clear();
+        }
+        if session.close || session.meta.killed.load(Relaxed) {
+            break;
+        }
+        if buf.capacity() > 4 * READ_CHUNK && buf.is_empty() && !parser.in_progress() {
+            buf = BytesMut::with_capacity(READ_CHUNK);
+        }
+    }
+    // Unregister before closing so CLIENT KILL never shuts down a reused descriptor.
+    drop(session);
+    let _ = stream.close().await;
+}
+
+struct ConnectedGuard(std::sync::Arc<crate::shard::Shared>);
+
+impl Drop for ConnectedGuard {
+    fn drop(&mut self) {
+        self.0.stats.connected_clients.fetch_sub(1, Relaxed);
+    }
+}

@@ -1,0 +1,11 @@
+//! RESP2/RESP3 wire format: request parsing and reply encoding.
+//!
+//! This layer knows bytes and frames only; it knows no commands and no storage.
+
+mod parse;
+mod reply;
+mod splitargs;
+
+pub use parse::{Limits, ProtoError, RequestParser, INLINE_MAX_SIZE};
+pub use reply::{encode, Reply};
+pub use splitargs::split_args;

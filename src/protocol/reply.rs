@@ -1,0 +1,143 @@
+//! The reply value every command produces, and its RESP2/RESP3 encoding.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+
+/// A reply to one command, independent of protocol version until encoded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// A simple string such as `+OK`.
+    Status(&'static str),
+    /// A simple string built at run time (TYPE, RESET).
+    StatusOwned(Bytes),
+    /// An error; the text is the whole line without the leading `-` (for example `ERR syntax error`).
+    Error(Cow<'static, str>),
+    /// An integer.
+    Int(i64),
+    /// A bulk string.
+    Bulk(Bytes),
+    /// The null bulk string (`$-1` in RESP2, `_` in RESP3).
+    Nil,
+    /// The null array (`*-1` in RESP2, `_` in RESP3).
+    NilArray,
+    /// An array.
+    Array(Vec<Reply>),
+    /// A map: a flat array of alternating keys and values in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// A set: a plain array in RESP2.
+    Set(Vec<Reply>),
+    /// A verbatim text string (INFO in RESP3); a bulk string in RESP2.
+    Verbatim(Bytes),
+}
+
+impl Reply {
+    /// `+OK`.
+    pub const OK: Reply = Reply::Status("OK");
+
+    /// A bulk reply copied from a byte slice.
+    pub fn bulk(b: &[u8]) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(b))
+    }
+
+    /// An error reply from static text.
+    pub fn err(s: &'static str) -> Reply {
+        Reply::Error(Cow::Borrowed(s))
+    }
+
+    /// Whether this reply is an error.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+}
+
+fn header(out: &mut Vec<u8>, tag: u8, n: usize) {
+    out.push(tag);
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn bulk(out: &mut Vec<u8>, b: &[u8]) {
+    header(out, b'$', b.len());
+    out.extend_from_slice(b);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `reply` to `out` in RESP3 when `resp3`, else RESP2.
+pub fn encode(reply: &Reply, resp3: bool, out: &mut Vec<u8>) {
+    match reply {
+        Reply::Status(s) => {
+            out.push(b'+');
+            out.extend_from_slice(s.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::StatusOwned(s) => {
+            out.push(b'+');
+            out.extend_from_slice(s);
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Error(e) => {
+            out.push(b'-');
+            // Redis turns newlines in error text into spaces so the reply stays one line.
+            out.extend(e.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Int(i) => {
+            out.push(b':');
+            out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Bulk(b) => bulk(out, b),
+        Reply::Nil if resp3 => out.extend_from_slice(b"_\r\n"),
+        Reply::Nil => out.extend_from_slice(b"$-1\r\n"),
+        Reply::NilArray if resp3 => out.extend_from_slice(b"_\r\n"),
+        Reply::NilArray => out.extend_from_slice(b"*-1\r\n"),
+        Reply::Array(items) => {
+            header(out, b'*', items.len());
+            items.iter().for_each(|r| encode(r, resp3, out));
+        }
+        Reply::Set(items) => {
+            header(out, if resp3 { b'~' } else { b'*' }, items.len());
+            items.iter().for_each(|r| encode(r, resp3, out));
+        }
+        Reply::Map(pairs) => {
+            if resp3 {
+                header(out, b'%', pairs.len());
+            } else {
+                header(out, b'*', pairs.len() * 2);
+            }
+            for (k, v) in pairs {
+                encode(k, resp3, out);
+                encode(v, resp3, out);
+            }
+        }
+        Reply::Verbatim(b) if resp3 => {
+            header(out, b'=', b.len() + 4);
+            out.extend_from_slice(b"txt:");
+            out.extend_from_slice(b);
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Verbatim(b) => bulk(out, b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(r: &Reply, resp3: bool) -> String {
+        let mut v = Vec::new();
+        encode(r, resp3, &mut v);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn encodes_both_protocols() {
+        let m = Reply::Map(vec![(Reply::bulk(b"a"), Reply::Int(1))]);
+        assert_eq!(enc(&m, false), "*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&m, true), "%1\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&Reply::Nil, false), "$-1\r\n");
+        assert_eq!(enc(&Reply::NilArray, true), "_\r\n");
+        assert_eq!(enc(&Reply::Error("ERR a\r\nb".into()), false), "-ERR a  b\r\n");
+    }
+}

@@ -1,0 +1,317 @@
+//! How a command reaches its shard.
+//!
+//! A pipeline batch is planned in order. Each command is resolved in the command table
+//! (name, subcommand, arity, auth), then routed by its route and key positions:
+//! - keys all on this shard: run inline now;
+//! - keys all on one other shard: queued into that shard's job group for this batch;
+//! - keys on several shards: split per shard and merged (MGET, DEL, MSET...), or run by
+//!   [`materialize`] (copy the keys here, run, write the results back);
+//! - session commands (SELECT, HELLO...) run inline; coordinating commands (SCAN, FLUSHDB...)
+//!   first wait for everything queued before them, then run.
+//!
+//! Job groups go out as one message per destination shard; replies are put back in request
+//! order before the batch's single write.
+
+use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use bytes::Bytes;
+use futures::channel::oneshot;
+
+use super::{call, into_reply, Job, Msg, Session, ShardCtx, ShardLocal};
+use crate::command::{lookup, CmdError, CommandSpec, Merge, Route, ShardFn};
+use crate::protocol::{encode, Reply};
+use crate::store::{now_ms, Entry, Store};
+
+use super::route::key_shard;
+
+/// Where one command's reply will come from.
+enum Pending {
+    Ready(Reply),
+    Remote { shard: usize, idx: usize },
+    Merge { merge: Merge, nunits: usize, parts: Vec<Part> },
+}
+
+/// One shard's share of a split multi-key command.
+struct Part {
+    src: Pending,
+    /// Position of each of the part's key units in the original command.
+    units: Vec<usize>,
+}
+
+struct Batch {
+    slots: Vec<(Pending, bool)>,
+    groups: Vec<Vec<Job>>,
+    counts: Vec<usize>,
+    inflight: Vec<(usize, oneshot::Receiver<Vec<Reply>>)>,
+    done: Vec<Vec<Option<Reply>>>,
+}
+
+impl Batch {
+    fn new(shards: usize) -> Self {
+        Batch {
+            slots: Vec::new(),
+            groups: (0..shards).map(|_| Vec::new()).collect(),
+            counts: vec![0; shards],
+            inflight: Vec::new(),
+            done: (0..shards).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    fn queue(&mut self, shard: usize, job: Job) -> Pending {
+        self.groups[shard].push(job);
+        self.counts[shard] += 1;
+        Pending::Remote { shard, idx: self.counts[shard] - 1 }
+    }
+
+    /// Sends every queued group and waits for all replies so far.
+    async fn flush(&mut self, local: &ShardLocal) {
+        for (shard, group) in self.groups.iter_mut().enumerate() {
+            if group.is_empty() {
+                continue;
+            }
+            let (tx, rx) = oneshot::channel();
+            let jobs = std::mem::take(group);
+            local.shared.mailboxes[shard].push(Msg::Exec { origin: local.id, jobs, reply: tx });
+            self.inflight.push((shard, rx));
+        }
+        for (shard, rx) in self.inflight.drain(..) {
+            match rx.await {
+                Ok(replies) => self.done[shard].extend(replies.into_iter().map(Some)),
+                // The shard stopped: the server is shutting down and this task ends with it.
+                Err(_) => futures::future::pending::<()>().await,
+            }
+        }
+    }
+
+    fn take(&mut self, p: Pending) -> Reply {
+        match p {
+            Pending::Ready(r) => r,
+            Pending::Remote { shard, idx } => self.done[shard][idx].take().expect("reply present"),
+            Pending::Merge { merge, nunits, parts } => {
+                let parts: Vec<(Reply, Vec<usize>)> = parts.into_iter().map(|p| (self.take(p.src), p.units)).collect();
+                merge_replies(merge, nunits, parts)
+            }
+        }
+    }
+}
+
+fn merge_replies(merge: Merge, nunits: usize, parts: Vec<(Reply, Vec<usize>)>) -> Reply {
+    if let Some((err, _)) = parts.iter().find(|(r, _)| r.is_error()) {
+        return err.clone();
+    }
+    match merge {
+        Merge::SumInts => Reply::Int(parts.iter().map(|(r, _)| if let Reply::Int(i) = r { *i } else { 0 }).sum()),
+        Merge::AllOk => Reply::OK,
+        Merge::Gather => {
+            let mut out = vec![Reply::Nil; nunits];
+            for (r, units) in parts {
+                if let Reply::Array(items) = r {
+                    for (item, u) in items.into_iter().zip(units) {
+                        out[u] = item;
+                    }
+                }
+            }
+            Reply::Array(out)
+        }
+    }
+}
+
+/// Resolves a command in the table and checks arity and authentication.
+fn resolve(s: &Session, args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
+    let spec = lookup(args).map_err(|e| Reply::Error(e.to_string().into()))?;
+    if !spec.arity_ok(args.len()) {
+        return Err(Reply::Error(CmdError::Arity(spec.name.into()).to_string().into()));
+    }
+    if !s.authenticated && !spec.no_auth() {
+        return Err(Reply::Error(CmdError::NoAuth.to_string().into()));
+    }
+    Ok(spec)
+}
+
+/// Runs one pipeline batch and appends the encoded replies, in order, to `out`.
+pub async fn execute_batch(s: &mut Session, cmds: Vec<Vec<Bytes>>, out: &mut Vec<u8>) {
+    for (reply, resp3) in run_batch(s, cmds).await {
+        encode(&reply, resp3, out);
+    }
+}
+
+/// Runs one command and returns its reply (the in-process engine's path).
+pub async fn execute_one(s: &mut Session, args: Vec<Bytes>) -> Reply {
+    run_batch(s, vec![args]).await.pop().map(|r| r.0).unwrap_or(Reply::Nil)
+}
+
+async fn run_batch(s: &mut Session, cmds: Vec<Vec<Bytes>>) -> Vec<(Reply, bool)> {
+    let local = s.local.clone();
+    let shards = local.shared.shards();
+    let mut b = Batch::new(shards);
+    let now = now_ms();
+    for args in cmds {
+        if s.close {
+            break;
+        }
+        s.meta.last_ms.store(now, Relaxed);
+        let spec = match resolve(s, &args) {
+            Ok(spec) => spec,
+            Err(reply) => {
+                b.slots.push((Pending::Ready(reply), s.resp3));
+                continue;
+            }
+        };
+        s.meta.last_cmd.store(spec as *const CommandSpec as *mut CommandSpec, Relaxed);
+        let pending = match spec.route {
+            Route::Shard(handler) => route_keyed(s, &mut b, spec, handler, args).await,
+            Route::Session(f) => {
+                let start = std::time::Instant::now();
+                let reply = into_reply(f(s, &args));
+                local.record(spec.name, start, reply.is_error());
+                Pending::Ready(reply)
+            }
+            Route::Coordinator(f) => {
+                b.flush(&local).await;
+                let start = std::time::Instant::now();
+                let reply = into_reply(f(s, args).await);
+                local.record(spec.name, start, reply.is_error());
+                Pending::Ready(reply)
+            }
+            Route::Parent => unreachable!("lookup resolves container commands to a subcommand"),
+        };
+        b.slots.push((pending, s.resp3));
+    }
+    b.flush(&local).await;
+    let slots = std::mem::take(&mut b.slots);
+    slots.into_iter().map(|(p, resp3)| (b.take(p), resp3)).collect()
+}
+
+async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardFn, args: Vec<Bytes>) -> Pending {
+    let local = s.local.clone();
+    let shards = local.shared.shards();
+    let mut target = None;
+    let mut single = true;
+    for i in spec.key_positions(args.len()) {
+        let sh = key_shard(&args[i], shards);
+        match target {
+            None => target = Some(sh),
+            Some(t) if t != sh => single = false,
+            _ => {}
+        }
+    }
+    let target = target.unwrap_or(local.id);
+    if single {
+        if target == local.id {
+            return Pending::Ready(local.run(handler, s.db, &args, spec.name));
+        }
+        return b.queue(target, Job { handler, db: s.db, args });
+    }
+    if let Some(merge) = spec.merge {
+        return split(s, b, spec, handler, merge, args);
+    }
+    b.flush(&local).await;
+    let start = std::time::Instant::now();
+    let reply = materialize(&local, s.db, spec, handler, args).await;
+    local.record(spec.name, start, reply.is_error());
+    Pending::Ready(reply)
+}
+
+/// Splits a multi-key command into one command per shard, each with that shard's key units.
+fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardFn, merge: Merge, args: Vec<Bytes>) -> Pending {
+    let local = &s.local;
+    let shards = local.shared.shards();
+    let step = spec.step.max(1) as usize;
+    let mut per_shard: Vec<Option<(Vec<Bytes>, Vec<usize>)>> = (0..shards).map(|_| None).collect();
+    let mut nunits = 0;
+    for (unit, i) in spec.key_positions(args.len()).enumerate() {
+        let sh = key_shard(&args[i], shards);
+        let (sub, units) = per_shard[sh].get_or_insert_with(|| (vec![args[0].clone()], Vec::new()));
+        sub.extend(args[i..(i + step).min(args.len())].iter().cloned());
+        units.push(unit);
+        nunits += 1;
+    }
+    let mut parts = Vec::new();
+    for (sh, part) in per_shard.into_iter().enumerate() {
+        let Some((sub, units)) = part else { continue };
+        let src = if sh == local.id {
+            Pending::Ready(local.run(handler, s.db, &sub, spec.name))
+        } else {
+            b.queue(sh, Job { handler, db: s.db, args: sub })
+        };
+        parts.push(Part { src, units });
+    }
+    Pending::Merge { merge, nunits, parts }
+}
+
+/// Runs a command whose keys live on several shards: copies every involved key (in every
+/// database) into a private store here, runs the command on it, and for write commands
+/// writes each key's resulting state back to its owner.
+async fn materialize(local: &Rc<ShardLocal>, db: usize, spec: &'static CommandSpec, handler: ShardFn, args: Vec<Bytes>) -> Reply {
+    let shards = local.shared.shards();
+    let mut by_shard: Vec<Vec<Bytes>> = vec![Vec::new(); shards];
+    for i in spec.key_positions(args.len()) {
+        let k = &args[i];
+        let sh = key_shard(k, shards);
+        if !by_shard[sh].contains(k) {
+            by_shard[sh].push(k.clone());
+        }
+    }
+    let fetches = by_shard.iter().enumerate().filter(|(_, k)| !k.is_empty()).map(|(sh, keys)| {
+        let keys = keys.clone();
+        call(local, sh, move |s| {
+            let mut st = s.store.borrow_mut();
+            let now = now_ms();
+            let mut found: Vec<(usize, Entry)> = Vec::new();
+            for k in &keys {
+                for d in 0..st.databases() {
+                    if let Some(e) = st.db(d).peek(k, now) {
+                        found.push((d, e.clone()));
+                    }
+                }
+            }
+            found
+        })
+    });
+    let fetched = futures::future::join_all(fetches).await;
+    let now = now_ms();
+    let dbs = local.shared.config.databases.load(Relaxed);
+    let mut temp = Store::new(dbs, now);
+    let mut before = ahash::AHashMap::new();
+    for (d, e) in fetched.into_iter().flatten() {
+        before.insert((d, Bytes::copy_from_slice(&e.key)), (e.value.clone(), e.expire_at));
+        temp.db(d).insert_entry(e, now);
+    }
+    let reply = {
+        let mut ctx = ShardCtx { store: &mut temp, db, now, config: &local.shared.config };
+        into_reply(handler(&mut ctx, &args))
+    };
+    if spec.is_write() {
+        let writes = by_shard.into_iter().enumerate().filter(|(_, k)| !k.is_empty()).map(|(sh, keys)| {
+            let mut states: Vec<(usize, Bytes, Option<Entry>)> = Vec::new();
+            for k in keys {
+                for d in 0..dbs {
+                    let after = temp.db(d).peek(&k, now).cloned();
+                    let changed = match (before.get(&(d, k.clone())), &after) {
+                        (None, None) => false,
+                        (Some((v, x)), Some(e)) => *v != e.value || *x != e.expire_at,
+                        _ => true,
+                    };
+                    if changed {
+                        states.push((d, k.clone(), after));
+                    }
+                }
+            }
+            call(local, sh, move |s| {
+                let mut st = s.store.borrow_mut();
+                let now = now_ms();
+                for (d, k, state) in states {
+                    match state {
+                        Some(e) => st.db(d).insert_entry(e, now),
+                        None => {
+                            st.db(d).remove(&k, now);
+                        }
+                    }
+                }
+            })
+        });
+        futures::future::join_all(writes).await;
+    }
+    reply
+}

@@ -1,0 +1,277 @@
+//! Shards: one executor per core, each owning a slice of the keyspace, and the message
+//! mesh between them.
+//!
+//! A command whose keys a remote shard owns travels there as a [`Job`] inside one
+//! [`Msg::Exec`] per (pipeline batch, destination); the destination runs the batch and sends
+//! all its replies for each origin back in one [`Msg::Replies`]. Coordinating commands
+//! (SCAN, FLUSHDB, cross-shard RENAME...) use [`call`] to run a closure on a shard.
+
+mod dispatch;
+mod mailbox;
+pub mod route;
+mod session;
+mod start;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use futures::channel::oneshot;
+
+use crate::command::{CmdResult, ShardFn};
+use crate::config::Config;
+use crate::protocol::Reply;
+use crate::store::{now_ms, Store};
+
+pub use dispatch::{execute_batch, execute_one};
+pub use mailbox::Mailbox;
+pub use session::{ClientMeta, Session};
+pub use start::{ShardSet, StartError};
+
+/// A command sent to the shard that owns its keys.
+#[derive(Debug)]
+pub struct Job {
+    /// The handler to run there.
+    pub handler: ShardFn,
+    /// The database selected by the client.
+    pub db: usize,
+    /// The command's arguments, name first.
+    pub args: Vec<Bytes>,
+}
+
+/// A closure run on a shard by [`call`].
+pub type ShardCall = Box<dyn FnOnce(&Rc<ShardLocal>) + Send>;
+
+/// A message between shards.
+pub enum Msg {
+    /// Run these jobs in order and reply to `origin` with their replies in order.
+    Exec {
+        /// Shard to send the replies to.
+        origin: usize,
+        /// Jobs to run.
+        jobs: Vec<Job>,
+        /// Where the replies go, delivered by the origin shard.
+        reply: oneshot::Sender<Vec<Reply>>,
+    },
+    /// Replies to earlier `Exec`s from this shard, delivered on the origin.
+    Replies(Vec<(oneshot::Sender<Vec<Reply>>, Vec<Reply>)>),
+    /// Run a closure on this shard.
+    Call(ShardCall),
+    /// Adopt an accepted connection.
+    Adopt(glommio::net::AcceptedTcpStream),
+    /// Stop the shard.
+    Shutdown,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Msg::Exec { .. } => "Exec",
+            Msg::Replies(_) => "Replies",
+            Msg::Call(_) => "Call",
+            Msg::Adopt(_) => "Adopt",
+            Msg::Shutdown => "Shutdown",
+        })
+    }
+}
+
+
+/// Server-wide counters, updated with relaxed atomics.
+#[derive(Debug, Default)]
+pub struct GlobalStats {
+    /// Connections accepted since start.
+    pub connections_received: AtomicU64,
+    /// Connections refused over maxclients.
+    pub rejected_connections: AtomicU64,
+    /// Clients connected now.
+    pub connected_clients: AtomicUsize,
+}
+
+/// State shared by all shards (`Send + Sync`): config, mailboxes and registries.
+#[derive(Debug)]
+pub struct Shared {
+    /// Configuration.
+    pub config: Config,
+    /// One inbox per shard.
+    pub mailboxes: Vec<Mailbox<Msg>>,
+    /// Connected clients by id (CLIENT LIST / KILL).
+    pub clients: DashMap<u64, Arc<ClientMeta>>,
+    /// Next client id.
+    pub next_client_id: AtomicU64,
+    /// Round-robin counter spreading accepted connections over shards.
+    pub next_conn_shard: AtomicUsize,
+    /// Set once shutdown has begun.
+    pub shutting_down: AtomicBool,
+    /// Server-wide counters.
+    pub stats: GlobalStats,
+    /// Unix ms at start.
+    pub started_ms: u64,
+    /// Random 40-hex-digit run id.
+    pub run_id: String,
+    /// The TCP port actually listened on (0 when not serving TCP).
+    pub tcp_port: AtomicU64,
+}
+
+impl Shared {
+    /// Number of shards.
+    pub fn shards(&self) -> usize {
+        self.mailboxes.len()
+    }
+
+    /// Starts shutdown: every shard is told to stop.
+    pub fn shutdown(&self) {
+        if !self.shutting_down.swap(true, Relaxed) {
+            for m in &self.mailboxes {
+                m.push(Msg::Shutdown);
+            }
+        }
+    }
+}
+
+/// Per-command counters for INFO commandstats.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CallStats {
+    /// Calls.
+    pub calls: u64,
+    /// Total microseconds spent.
+    pub usec: u64,
+    /// Calls that replied with an error.
+    pub failed: u64,
+}
+
+/// A shard's own state, touched only by its thread.
+pub struct ShardLocal {
+    /// Shard index.
+    pub id: usize,
+    /// The data.
+    pub store: RefCell<Store>,
+    /// State shared with other shards.
+    pub shared: Arc<Shared>,
+    /// Commands processed on this shard, by command full name.
+    pub cmdstats: RefCell<ahash::AHashMap<&'static str, CallStats>>,
+    /// Commands this shard received from other shards.
+    pub remote_jobs: Cell<u64>,
+    /// When the expiry task will next wake (ms); a new earlier timer must wake it.
+    expiry_wake_at: Cell<u64>,
+    expiry_waker: RefCell<Option<std::task::Waker>>,
+}
+
+impl std::fmt::Debug for ShardLocal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardLocal").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// Execution context of a shard-local command handler.
+#[derive(Debug)]
+pub struct ShardCtx<'a> {
+    /// The shard's data.
+    pub store: &'a mut Store,
+    /// Selected database.
+    pub db: usize,
+    /// Time of the command, Unix ms.
+    pub now: u64,
+    /// Configuration.
+    pub config: &'a Config,
+}
+
+impl ShardCtx<'_> {
+    /// The selected database.
+    pub fn db(&mut self) -> &mut crate::store::Db {
+        self.store.db(self.db)
+    }
+}
+
+impl ShardLocal {
+    fn new(id: usize, shared: Arc<Shared>) -> Self {
+        let dbs = shared.config.databases.load(Relaxed);
+        ShardLocal {
+            id,
+            store: RefCell::new(Store::new(dbs, now_ms())),
+            shared,
+            cmdstats: RefCell::new(ahash::AHashMap::new()),
+            remote_jobs: Cell::new(0),
+            expiry_wake_at: Cell::new(u64::MAX),
+            expiry_waker: RefCell::new(None),
+        }
+    }
+
+    /// Runs a shard handler on this shard's data and records its statistics.
+    pub fn run(&self, handler: ShardFn, db: usize, args: &[Bytes], name: &'static str) -> Reply {
+        let start = std::time::Instant::now();
+        let reply = {
+            let mut store = self.store.borrow_mut();
+            let mut ctx = ShardCtx { store: &mut store, db, now: now_ms(), config: &self.shared.config };
+            into_reply(handler(&mut ctx, args))
+        };
+        self.record(name, start, reply.is_error());
+        self.kick_expiry_if_needed();
+        reply
+    }
+
+    /// Adds one call to the command statistics.
+    pub fn record(&self, name: &'static str, start: std::time::Instant, failed: bool) {
+        let mut st = self.cmdstats.borrow_mut();
+        let s = st.entry(name).or_default();
+        s.calls += 1;
+        s.usec += start.elapsed().as_micros() as u64;
+        s.failed += u64::from(failed);
+    }
+
+    /// Wakes the expiry task when a timer earlier than its planned wake-up was added.
+    pub fn kick_expiry_if_needed(&self) {
+        let added = self.store.borrow().take_earliest_added();
+        if let Some(t) = added {
+            if t < self.expiry_wake_at.get() {
+                self.expiry_wake_at.set(t);
+                if let Some(w) = self.expiry_waker.borrow_mut().take() {
+                    w.wake();
+                }
+            }
+        }
+    }
+}
+
+/// Turns a handler result into a reply.
+pub fn into_reply(r: CmdResult) -> Reply {
+    r.unwrap_or_else(|e| Reply::Error(e.to_string().into()))
+}
+
+/// Runs `f` on shard `target` and returns its result; inline when `target` is this shard.
+pub async fn call<T: Send + 'static>(
+    local: &Rc<ShardLocal>,
+    target: usize,
+    f: impl FnOnce(&Rc<ShardLocal>) -> T + Send + 'static,
+) -> T {
+    if target == local.id {
+        let r = f(local);
+        local.kick_expiry_if_needed();
+        return r;
+    }
+    let (tx, rx) = oneshot::channel();
+    local.shared.mailboxes[target].push(Msg::Call(Box::new(move |s| {
+        let _ = tx.send(f(s));
+        s.kick_expiry_if_needed();
+    })));
+    match rx.await {
+        Ok(v) => v,
+        // The target shard stopped (shutdown): this task is about to be dropped with it.
+        Err(_) => futures::future::pending().await,
+    }
+}
+
+/// Runs `f` on every shard concurrently and returns the results in shard order.
+pub async fn call_all<T: Send + 'static>(
+    local: &Rc<ShardLocal>,
+    f: impl Fn(&Rc<ShardLocal>) -> T + Send + Sync + Clone + 'static,
+) -> Vec<T> {
+    let n = local.shared.shards();
+    let futs = (0..n).map(|i| {
+        let f = f.clone();
+        call(local, i, move |s| f(s))
+    });
+    futures::future::join_all(futs).await
+}

@@ -1,0 +1,141 @@
+//! A client session: connection state that commands read and change (database, protocol,
+//! authentication), and the shared record of it that CLIENT LIST and CLIENT KILL see.
+
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+use super::ShardLocal;
+use crate::command::CommandSpec;
+use crate::store::now_ms;
+
+/// What other shards may see and change of a client (the CLIENT LIST row).
+#[derive(Debug)]
+pub struct ClientMeta {
+    /// Client id.
+    pub id: u64,
+    /// Peer address (`ip:port`).
+    pub addr: String,
+    /// Local address (`ip:port`).
+    pub laddr: String,
+    /// Socket file descriptor (-1 when embedded).
+    pub fd: i32,
+    /// Shard the connection lives on.
+    pub shard: usize,
+    /// Connect time, Unix ms.
+    pub created_ms: u64,
+    /// Last command time, Unix ms.
+    pub last_ms: AtomicU64,
+    /// Selected database.
+    pub db: AtomicUsize,
+    /// Protocol version (2 or 3).
+    pub resp: AtomicU8,
+    /// Set by CLIENT KILL; the connection closes at its next chance.
+    pub killed: AtomicBool,
+    /// Last command run.
+    pub last_cmd: AtomicPtr<CommandSpec>,
+    /// CLIENT SETNAME.
+    pub name: Mutex<Bytes>,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: Mutex<Bytes>,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: Mutex<Bytes>,
+}
+
+impl ClientMeta {
+    /// The last command's full name, or `NULL`.
+    pub fn last_command(&self) -> &'static str {
+        let p = self.last_cmd.load(Relaxed);
+        if p.is_null() {
+            "NULL"
+        } else {
+            // SAFETY: only pointers to 'static command specs are ever stored.
+            unsafe { (*p).name }
+        }
+    }
+
+    /// The CLIENT LIST / CLIENT INFO line for this client.
+    pub fn info_line(&self, now: u64) -> String {
+        let lock = |m: &Mutex<Bytes>| String::from_utf8_lossy(&m.lock().expect("client meta lock")).into_owned();
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            lock(&self.name),
+            now.saturating_sub(self.created_ms) / 1000,
+            now.saturating_sub(self.last_ms.load(Relaxed)) / 1000,
+            self.db.load(Relaxed),
+            self.last_command(),
+            self.resp.load(Relaxed),
+            lock(&self.lib_name),
+            lock(&self.lib_ver),
+        )
+    }
+}
+
+/// One client's session on the shard its connection lives on.
+#[derive(Debug)]
+pub struct Session {
+    /// The shard the client's connection lives on.
+    pub local: Rc<ShardLocal>,
+    /// The record other shards see.
+    pub meta: Arc<ClientMeta>,
+    /// Selected database.
+    pub db: usize,
+    /// Whether replies are RESP3.
+    pub resp3: bool,
+    /// Whether the client has authenticated (or no password is set).
+    pub authenticated: bool,
+    /// Close the connection once the replies so far are written (QUIT, kill).
+    pub close: bool,
+}
+
+impl Session {
+    /// Registers a new client on `local`.
+    pub fn new(local: Rc<ShardLocal>, addr: String, laddr: String, fd: i32) -> Session {
+        let shared = &local.shared;
+        let id = shared.next_client_id.fetch_add(1, Relaxed) + 1;
+        let now = now_ms();
+        let meta = Arc::new(ClientMeta {
+            id,
+            addr,
+            laddr,
+            fd,
+            shard: local.id,
+            created_ms: now,
+            last_ms: AtomicU64::new(now),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            killed: AtomicBool::new(false),
+            last_cmd: AtomicPtr::new(std::ptr::null_mut()),
+            name: Mutex::new(Bytes::new()),
+            lib_name: Mutex::new(Bytes::new()),
+            lib_ver: Mutex::new(Bytes::new()),
+        });
+        shared.clients.insert(id, meta.clone());
+        let authenticated = shared.config.requirepass.read().expect("config lock").is_empty();
+        Session { local, meta, db: 0, resp3: false, authenticated, close: false }
+    }
+
+    /// Selects database `db` (already validated).
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.meta.db.store(db, Relaxed);
+    }
+
+    /// Sets the protocol version.
+    pub fn set_resp3(&mut self, resp3: bool) {
+        self.resp3 = resp3;
+        self.meta.resp.store(if resp3 { 3 } else { 2 }, Relaxed);
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.local.shared.clients.remove(&self.meta.id);
+    }
+}

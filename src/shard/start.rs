@@ -1,0 +1,262 @@
+//! Starting and stopping the shard executors, and each shard's background tasks: the inbox
+//! loop, the expiry loop and (when serving TCP) the listeners.
+
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use glommio::{LocalExecutorBuilder, Placement};
+use thiserror::Error;
+
+use super::{GlobalStats, Mailbox, Msg, Reply, ShardLocal, Shared};
+use crate::config::Config;
+use crate::store::now_ms;
+
+/// Timers processed per expiry slice before yielding to other tasks.
+const EXPIRE_BUDGET: usize = 1000;
+/// Messages handled per inbox slice before yielding.
+const INBOX_BUDGET: usize = 256;
+
+/// Why the shards could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// An executor thread could not be created.
+    #[error("cannot start shard executor: {0}")]
+    Executor(String),
+    /// No listening socket could be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, std::io::Error),
+}
+
+/// The running shards.
+#[derive(Debug)]
+pub struct ShardSet {
+    /// State shared by the shards.
+    pub shared: Arc<Shared>,
+    handles: Vec<glommio::ExecutorJoinHandle<()>>,
+}
+
+fn shard_count(cfg: &Config) -> usize {
+    match cfg.threads.load(Relaxed) {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    }
+}
+
+fn random_hex40() -> String {
+    let mut rng = fastrand::Rng::new();
+    (0..40).map(|_| char::from_digit(rng.u32(..16), 16).expect("hex digit")).collect()
+}
+
+/// Binds every configured address with SO_REUSEPORT; `-addr` entries are optional, as in
+/// Redis. Returns the listening sockets (for shard 0) and the port actually bound.
+fn bind_all(cfg: &Config, port: u16) -> Result<(Vec<std::net::TcpListener>, u16), StartError> {
+    let mut out = Vec::new();
+    let mut port = port;
+    for addr in cfg.bind.read().expect("config lock").iter() {
+        let (optional, a) = match addr.strip_prefix('-') {
+            Some(a) => (true, a),
+            None => (false, addr.as_str()),
+        };
+        let a = if a == "*" { "0.0.0.0" } else { a };
+        let sock = if a.contains(':') { format!("[{a}]:{port}") } else { format!("{a}:{port}") };
+        match bind_one(&sock) {
+            Ok(l) => {
+                port = l.local_addr().map(|x| x.port()).unwrap_or(port);
+                out.push(l);
+            }
+            Err(e) if optional => log::debug!("skipping optional bind {sock}: {e}"),
+            Err(e) => return Err(StartError::Bind(sock, e)),
+        }
+    }
+    if out.is_empty() {
+        return Err(StartError::Bind("(no address)".into(), std::io::Error::other("nothing to bind")));
+    }
+    Ok((out, port))
+}
+
+/// One listening socket with SO_REUSEPORT, so every shard can bind the same address.
+fn bind_one(addr: &str) -> std::io::Result<std::net::TcpListener> {
+    use std::net::ToSocketAddrs;
+    let sa = addr.to_socket_addrs()?.next().ok_or_else(|| std::io::Error::other("bad address"))?;
+    let s = socket2::Socket::new(socket2::Domain::for_address(sa), socket2::Type::STREAM, None)?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    if sa.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.bind(&sa.into())?;
+    s.listen(1024)?;
+    s.set_nonblocking(true)?;
+    Ok(s.into())
+}
+
+impl ShardSet {
+    /// Starts the shards. With `serve_tcp`, every shard listens on the configured addresses
+    /// (SO_REUSEPORT) and accepted connections are spread round-robin over the shards.
+    pub fn start(config: Config, serve_tcp: bool) -> Result<ShardSet, StartError> {
+        let n = shard_count(&config);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let pin = config.pin_cpus.load(Relaxed) == 1 && n <= cores;
+        let shared = Arc::new(Shared {
+            config,
+            mailboxes: (0..n).map(|_| Mailbox::new()).collect(),
+            clients: DashMap::new(),
+            next_client_id: AtomicU64::new(0),
+            next_conn_shard: AtomicUsize::new(0),
+            shutting_down: AtomicBool::new(false),
+            stats: GlobalStats::default(),
+            started_ms: now_ms(),
+            run_id: random_hex40(),
+            tcp_port: AtomicU64::new(0),
+        });
+        // Bind the first shard's listeners here so that bind errors (and port 0) are known
+        // before any shard runs; the other shards bind the same port with SO_REUSEPORT.
+        let mut first = Vec::new();
+        if serve_tcp {
+            let port = shared.config.port.load(Relaxed) as u16;
+            let (ls, actual) = bind_all(&shared.config, port)?;
+            shared.tcp_port.store(u64::from(actual), Relaxed);
+            first = ls;
+        }
+        let addrs: Vec<String> = first.iter().filter_map(|l| l.local_addr().ok()).map(|a| a.to_string()).collect();
+        let mut handles = Vec::new();
+        for id in 0..n {
+            let shared = shared.clone();
+            // Shard 0 takes the sockets bound here; the others bind the same addresses.
+            let own: Vec<std::os::fd::OwnedFd> = if id == 0 { first.drain(..).map(std::os::fd::OwnedFd::from).collect() } else { Vec::new() };
+            let addrs = addrs.clone();
+            let placement = if pin { Placement::Fixed(id % cores) } else { Placement::Unbound };
+            let h = LocalExecutorBuilder::new(placement)
+                .name(&format!("shard-{id}"))
+                .spawn(move || shard_main(id, shared, own, addrs))
+                .map_err(|e| StartError::Executor(e.to_string()))?;
+            handles.push(h);
+        }
+        Ok(ShardSet { shared, handles })
+    }
+
+    /// Waits for every shard to stop (after [`Shared::shutdown`]).
+    pub fn join(self) {
+        for h in self.handles {
+            if let Err(e) = h.join() {
+                log::warn!("shard ended with an error: {e}");
+            }
+        }
+    }
+}
+
+async fn shard_main(id: usize, shared: Arc<Shared>, own: Vec<std::os::fd::OwnedFd>, addrs: Vec<String>) {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let local = Rc::new(ShardLocal::new(id, shared));
+    glommio::spawn_local(expiry_loop(local.clone())).detach();
+    let mut listeners = Vec::new();
+    if id == 0 {
+        // SAFETY: each descriptor is a listening TCP socket whose ownership moves here.
+        listeners.extend(own.into_iter().map(|fd| unsafe { glommio::net::TcpListener::from_raw_fd(fd.into_raw_fd()) }));
+    } else {
+        for a in &addrs {
+            match bind_one(a) {
+                // SAFETY: as above, a listening socket we own.
+                Ok(l) => listeners.push(unsafe { glommio::net::TcpListener::from_raw_fd(l.into_raw_fd()) }),
+                Err(e) => log::warn!("shard {id}: cannot listen on {a}: {e}"),
+            }
+        }
+    }
+    for l in listeners {
+        glommio::spawn_local(crate::net::accept_loop(local.clone(), l)).detach();
+    }
+    inbox_loop(local).await;
+    log::debug!("shard {id} stopped");
+}
+
+/// Receives messages from other shards until shutdown.
+async fn inbox_loop(local: Rc<ShardLocal>) {
+    let shared = local.shared.clone();
+    let mb = &shared.mailboxes[local.id];
+    let n = shared.shards();
+    let mut replies: Vec<Vec<(futures::channel::oneshot::Sender<Vec<Reply>>, Vec<Reply>)>> = (0..n).map(|_| Vec::new()).collect();
+    loop {
+        mb.ready().await;
+        let mut handled = 0;
+        while let Some(msg) = mb.pop() {
+            match msg {
+                Msg::Exec { origin, jobs, reply } => {
+                    local.remote_jobs.set(local.remote_jobs.get() + jobs.len() as u64);
+                    let out = jobs
+                        .iter()
+                        .map(|j| {
+                            let name = crate::command::lookup(&j.args).map(|s| s.name).unwrap_or("unknown");
+                            local.run(j.handler, j.db, &j.args, name)
+                        })
+                        .collect();
+                    replies[origin].push((reply, out));
+                }
+                Msg::Replies(v) => {
+                    for (tx, r) in v {
+                        let _ = tx.send(r);
+                    }
+                }
+                Msg::Call(f) => f(&local),
+                Msg::Adopt(s) => {
+                    glommio::spawn_local(crate::net::serve(local.clone(), s.bind_to_executor())).detach();
+                }
+                Msg::Shutdown => return,
+            }
+            handled += 1;
+            if handled % INBOX_BUDGET == 0 {
+                send_replies(&shared, &mut replies);
+                glommio::yield_if_needed().await;
+            }
+        }
+        send_replies(&shared, &mut replies);
+    }
+}
+
+fn send_replies(shared: &Shared, replies: &mut [Vec<(futures::channel::oneshot::Sender<Vec<Reply>>, Vec<Reply>)>]) {
+    for (origin, v) in replies.iter_mut().enumerate() {
+        if !v.is_empty() {
+            shared.mailboxes[origin].push(Msg::Replies(std::mem::take(v)));
+        }
+    }
+}
+
+/// Sleeps until the next expiry timer (or until an earlier one is added), then reclaims due
+/// keys in bounded slices.
+async fn expiry_loop(local: Rc<ShardLocal>) {
+    loop {
+        let next = local.store.borrow().next_deadline();
+        let now = now_ms();
+        match next {
+            Some(t) if t <= now => {}
+            other => {
+                local.expiry_wake_at.set(other.unwrap_or(u64::MAX));
+                let sleep = other.map(|t| Duration::from_millis(t - now));
+                let kicked = futures::future::poll_fn(|cx| {
+                    if local.expiry_wake_at.get() != other.unwrap_or(u64::MAX) {
+                        return std::task::Poll::Ready(());
+                    }
+                    *local.expiry_waker.borrow_mut() = Some(cx.waker().clone());
+                    std::task::Poll::Pending
+                });
+                match sleep {
+                    Some(d) => {
+                        futures::future::select(Box::pin(glommio::timer::sleep(d)), Box::pin(kicked)).await;
+                    }
+                    None => kicked.await,
+                }
+                local.expiry_waker.borrow_mut().take();
+            }
+        }
+        local.expiry_wake_at.set(0);
+        loop {
+            let more = local.store.borrow_mut().expire_due(now_ms(), EXPIRE_BUDGET);
+            if !more {
+                break;
+            }
+            glommio::yield_if_needed().await;
+        }
+    }
+}

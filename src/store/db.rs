@@ -1,0 +1,273 @@
+//! One logical database on one shard: the key table, its expiry wheel, and lazy expiry.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use super::dict::{Dict, Pos};
+use super::value::{Entry, Value};
+use super::wheel::TimerWheel;
+
+/// What to do with a key's expiry when its value is replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Remove any expiry (a plain SET).
+    Clear,
+    /// Keep the current expiry (SET KEEPTTL).
+    Keep,
+    /// Expire at this Unix time in milliseconds.
+    At(u64),
+}
+
+/// Counters kept by a database's lookups.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DbStats {
+    /// Read lookups that found a key.
+    pub hits: u64,
+    /// Read lookups that found nothing.
+    pub misses: u64,
+    /// Keys removed because their time passed.
+    pub expired: u64,
+}
+
+/// A logical database's slice of the keyspace on one shard.
+#[derive(Debug)]
+pub struct Db {
+    dict: Dict<Entry>,
+    wheel: TimerWheel<u64>,
+    hasher: ahash::RandomState,
+    volatile: usize,
+    /// Earliest timer added since the owner last looked (shared with the [`super::Store`]).
+    added: Rc<Cell<u64>>,
+    /// Lookup and expiry counters.
+    pub stats: DbStats,
+}
+
+impl Db {
+    /// An empty database whose expiry clock starts at `now`.
+    pub fn new(hasher: ahash::RandomState, now: u64, added: Rc<Cell<u64>>) -> Self {
+        Db { dict: Dict::new(), wheel: TimerWheel::new(now), hasher, volatile: 0, added, stats: DbStats::default() }
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Finds a live key, deleting it first if its time has passed.
+    fn find(&mut self, key: &[u8], now: u64) -> Option<Pos> {
+        let h = self.hash(key);
+        let pos = self.dict.find(h, |e| &*e.key == key)?;
+        if self.dict.at(pos).is_expired(now) {
+            self.remove_pos(pos);
+            self.stats.expired += 1;
+            return None;
+        }
+        Some(pos)
+    }
+
+    fn remove_pos(&mut self, pos: Pos) -> Entry {
+        let e = self.dict.remove_at(pos);
+        if e.expire_at != 0 {
+            self.volatile -= 1;
+        }
+        e
+    }
+
+    /// Looks a key up for reading: counts a hit or miss and updates its access time.
+    pub fn read(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        match self.find(key, now) {
+            Some(pos) => {
+                self.stats.hits += 1;
+                let e = self.dict.at_mut(pos);
+                e.access = now;
+                Some(e)
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Looks a key up for writing: updates its access time, counts nothing.
+    pub fn write(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        let pos = self.find(key, now)?;
+        let e = self.dict.at_mut(pos);
+        e.access = now;
+        Some(e)
+    }
+
+    /// Looks a key up without touching its access time (OBJECT, TYPE, TTL).
+    pub fn peek(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        let pos = self.find(key, now)?;
+        Some(self.dict.at(pos))
+    }
+
+    /// Whether a live key exists.
+    pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
+        self.find(key, now).is_some()
+    }
+
+    /// Stores `value` under `key`, replacing any value, with the given expiry treatment.
+    pub fn set(&mut self, key: &[u8], value: Value, expiry: Expiry, now: u64) {
+        let old_expire = match self.find(key, now) {
+            Some(pos) => {
+                let e = self.dict.at_mut(pos);
+                e.value = value;
+                e.access = now;
+                let old = e.expire_at;
+                match expiry {
+                    Expiry::Keep => return,
+                    Expiry::Clear => e.expire_at = 0,
+                    Expiry::At(t) => e.expire_at = t,
+                }
+                old
+            }
+            None => {
+                let expire_at = match expiry {
+                    Expiry::At(t) => t,
+                    _ => 0,
+                };
+                let h = self.hash(key);
+                self.dict.insert(h, Entry { key: key.into(), value, expire_at, access: now });
+                0
+            }
+        };
+        self.after_expire_change(key, old_expire, expiry);
+    }
+
+    fn after_expire_change(&mut self, key: &[u8], old: u64, expiry: Expiry) {
+        let new = match expiry {
+            Expiry::At(t) => t,
+            _ => 0,
+        };
+        match (old != 0, new != 0) {
+            (false, true) => self.volatile += 1,
+            (true, false) => self.volatile -= 1,
+            _ => {}
+        }
+        if new != 0 {
+            let h = self.hash(key);
+            self.add_timer(new, h);
+        }
+    }
+
+    fn add_timer(&mut self, when: u64, hash: u64) {
+        self.wheel.insert(when, hash);
+        self.added.set(self.added.get().min(when));
+    }
+
+    /// Puts a whole entry in place (RENAME, MOVE, COPY, cross-shard transfer), replacing any.
+    pub fn insert_entry(&mut self, entry: Entry, now: u64) {
+        self.remove(&entry.key, now);
+        let expire_at = entry.expire_at;
+        let h = self.hash(&entry.key);
+        if expire_at != 0 {
+            self.volatile += 1;
+            self.add_timer(expire_at, h);
+        }
+        self.dict.insert(h, entry);
+    }
+
+    /// Removes a live key, returning its entry.
+    pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
+        let pos = self.find(key, now)?;
+        Some(self.remove_pos(pos))
+    }
+
+    /// Sets a live key's absolute expiry; false when the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], at: u64, now: u64) -> bool {
+        let Some(pos) = self.find(key, now) else { return false };
+        let e = self.dict.at_mut(pos);
+        let old = std::mem::replace(&mut e.expire_at, at);
+        self.after_expire_change(key, old, Expiry::At(at));
+        true
+    }
+
+    /// Removes a live key's expiry; true when it had one.
+    pub fn persist(&mut self, key: &[u8], now: u64) -> bool {
+        let Some(pos) = self.find(key, now) else { return false };
+        let e = self.dict.at_mut(pos);
+        if e.expire_at == 0 {
+            return false;
+        }
+        e.expire_at = 0;
+        self.volatile -= 1;
+        true
+    }
+
+    /// Number of keys, including expired ones not yet reclaimed.
+    pub fn len(&self) -> usize {
+        self.dict.len()
+    }
+
+    /// Whether the database holds no keys.
+    pub fn is_empty(&self) -> bool {
+        self.dict.is_empty()
+    }
+
+    /// Number of keys with an expiry.
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.dict.clear();
+        self.wheel.clear();
+        self.volatile = 0;
+    }
+
+    /// Visits one SCAN step of live keys; returns the next cursor (0 when done).
+    pub fn scan(&mut self, cursor: u64, now: u64, mut f: impl FnMut(&Entry)) -> u64 {
+        let mut expired = Vec::new();
+        let next = self.dict.scan(cursor, |e| {
+            if e.is_expired(now) {
+                expired.push(e.key.clone());
+            } else {
+                f(e)
+            }
+        });
+        for k in expired {
+            // find() reclaims a key whose time has passed.
+            let _ = self.find(&k, now);
+        }
+        next
+    }
+
+    /// Iterates over live keys (KEYS, FLUSH accounting); expired keys are skipped.
+    pub fn live(&self, now: u64) -> impl Iterator<Item = &Entry> {
+        self.dict.iter().filter(move |e| !e.is_expired(now))
+    }
+
+    /// A random live key.
+    pub fn random_key(&mut self, now: u64, rng: &mut fastrand::Rng) -> Option<Box<[u8]>> {
+        // Bounded retries over expired keys, as Redis's RANDOMKEY does.
+        for _ in 0..100 {
+            let key = self.dict.random(rng)?.key.clone();
+            if self.find(&key, now).is_some() {
+                return Some(key);
+            }
+        }
+        None
+    }
+
+    /// The earliest pending expiry timer, if any.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.wheel.next_deadline()
+    }
+
+    /// Reclaims keys whose timers fired by `now`, processing at most `budget` timers.
+    /// Returns the keys removed and whether more timers are due.
+    pub fn expire_due(&mut self, now: u64, budget: usize, removed: &mut Vec<Box<[u8]>>) -> bool {
+        let mut hashes = Vec::new();
+        let more = self.wheel.advance(now, budget, &mut hashes);
+        for h in hashes {
+            while let Some(pos) = self.dict.find(h, |e| e.is_expired(now)) {
+                let e = self.remove_pos(pos);
+                self.stats.expired += 1;
+                removed.push(e.key);
+            }
+        }
+        more
+    }
+}

@@ -1,0 +1,84 @@
+//! Per-shard data: databases, values and encodings, the hash table, expiry timers, globs.
+//!
+//! Nothing here does I/O or awaits; a shard's store is touched only by its own thread.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+mod db;
+mod dict;
+mod glob;
+mod value;
+mod wheel;
+
+pub use db::{Db, DbStats, Expiry};
+pub use dict::{Dict, Pos};
+pub use glob::glob_match;
+pub use value::{Entry, StrValue, Value, EMBSTR_MAX};
+pub use wheel::TimerWheel;
+
+/// Current Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// A shard's slice of every logical database.
+#[derive(Debug)]
+pub struct Store {
+    dbs: Vec<Db>,
+    added: Rc<Cell<u64>>,
+    /// Randomness for RANDOMKEY.
+    pub rng: fastrand::Rng,
+}
+
+impl Store {
+    /// A store with `databases` empty databases.
+    pub fn new(databases: usize, now: u64) -> Self {
+        let hasher = ahash::RandomState::new();
+        let added = Rc::new(Cell::new(u64::MAX));
+        let dbs = (0..databases).map(|_| Db::new(hasher.clone(), now, added.clone())).collect();
+        Store { dbs, added, rng: fastrand::Rng::new() }
+    }
+
+    /// The earliest expiry timer added since the last call, if any.
+    pub fn take_earliest_added(&self) -> Option<u64> {
+        Some(self.added.replace(u64::MAX)).filter(|&t| t != u64::MAX)
+    }
+
+    /// Number of logical databases.
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Database `i` (callers validate the index when the client selects it).
+    pub fn db(&mut self, i: usize) -> &mut Db {
+        &mut self.dbs[i]
+    }
+
+    /// All databases, read-only.
+    pub fn dbs(&self) -> &[Db] {
+        &self.dbs
+    }
+
+    /// Swaps two databases (SWAPDB); each keeps its own timers.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+    }
+
+    /// The earliest expiry timer over all databases.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.dbs.iter().filter_map(Db::next_deadline).min()
+    }
+
+    /// Reclaims expired keys in all databases, at most `budget` timers per database.
+    /// Returns whether more are due.
+    pub fn expire_due(&mut self, now: u64, budget: usize) -> bool {
+        let mut more = false;
+        let mut removed = Vec::new();
+        for db in &mut self.dbs {
+            more |= db.expire_due(now, budget, &mut removed);
+            removed.clear();
+        }
+        more
+    }
+}

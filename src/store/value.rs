@@ -1,0 +1,161 @@
+//! Stored values and their encodings.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+
+use crate::num::parse_i64;
+
+/// Longest string stored in the compact `embstr` encoding, as Redis (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
+pub const EMBSTR_MAX: usize = 44;
+
+/// A string value in one of Redis's three encodings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StrValue {
+    /// A canonical decimal integer, stored as its number.
+    Int(i64),
+    /// A short string, created whole and never modified in place.
+    Emb(Box<[u8]>),
+    /// A string that may be appended to or modified in place.
+    Raw(Vec<u8>),
+}
+
+impl StrValue {
+    /// Encodes input bytes as Redis's `tryObjectEncoding` would: integers as numbers,
+    /// short strings compactly.
+    pub fn from_input(b: &[u8]) -> Self {
+        if b.len() <= 20 {
+            if let Some(i) = parse_i64(b) {
+                return StrValue::Int(i);
+            }
+        }
+        Self::from_bytes(b)
+    }
+
+    /// Stores bytes without trying the integer encoding.
+    pub fn from_bytes(b: &[u8]) -> Self {
+        if b.len() <= EMBSTR_MAX {
+            StrValue::Emb(b.into())
+        } else {
+            StrValue::Raw(b.to_vec())
+        }
+    }
+
+    /// The string's bytes (integers are formatted).
+    pub fn as_bytes(&self) -> Cow<'_, [u8]> {
+        match self {
+            StrValue::Int(i) => Cow::Owned(itoa::Buffer::new().format(*i).as_bytes().to_vec()),
+            StrValue::Emb(b) => Cow::Borrowed(b),
+            StrValue::Raw(v) => Cow::Borrowed(v),
+        }
+    }
+
+    /// The string as an owned reply payload.
+    pub fn to_bytes(&self) -> Bytes {
+        match self {
+            StrValue::Int(i) => Bytes::copy_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+            StrValue::Emb(b) => Bytes::copy_from_slice(b),
+            StrValue::Raw(v) => Bytes::copy_from_slice(v),
+        }
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            StrValue::Int(i) => itoa::Buffer::new().format(*i).len(),
+            StrValue::Emb(b) => b.len(),
+            StrValue::Raw(v) => v.len(),
+        }
+    }
+
+    /// Whether the string is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value as an integer, if it is one in canonical form.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            StrValue::Int(i) => Some(*i),
+            StrValue::Emb(b) => parse_i64(b),
+            StrValue::Raw(v) => parse_i64(v),
+        }
+    }
+
+    /// A mutable byte vector, converting to the raw encoding (APPEND, SETRANGE).
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, StrValue::Raw(_)) {
+            *self = StrValue::Raw(self.as_bytes().into_owned());
+        }
+        match self {
+            StrValue::Raw(v) => v,
+            _ => unreachable!("converted to raw above"),
+        }
+    }
+
+    /// Redis's encoding name for OBJECT ENCODING.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            StrValue::Int(_) => "int",
+            StrValue::Emb(_) => "embstr",
+            StrValue::Raw(_) => "raw",
+        }
+    }
+}
+
+/// A value of any type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// A string.
+    Str(StrValue),
+}
+
+impl Value {
+    /// The string inside, or `None` for another type (WRONGTYPE).
+    pub fn as_str(&self) -> Option<&StrValue> {
+        match self {
+            Value::Str(s) => Some(s),
+        }
+    }
+
+    /// The string inside, mutably, or `None` for another type.
+    pub fn as_str_mut(&mut self) -> Option<&mut StrValue> {
+        match self {
+            Value::Str(s) => Some(s),
+        }
+    }
+
+    /// Redis's type name for TYPE and SCAN TYPE.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// Redis's encoding name for OBJECT ENCODING.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+}
+
+/// A key with its value and metadata, as stored in a database.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The key.
+    pub key: Box<[u8]>,
+    /// The value.
+    pub value: Value,
+    /// Absolute expiry time in Unix milliseconds; 0 means no expiry.
+    pub expire_at: u64,
+    /// Last access time in Unix milliseconds (OBJECT IDLETIME).
+    pub access: u64,
+}
+
+impl Entry {
+    /// Whether the entry's deadline has passed at `now`.
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expire_at != 0 && self.expire_at <= now
+    }
+}
