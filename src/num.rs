@@ -109,3 +109,17 @@ pub fn incr_by_float(cur: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, FloatIn
         }
     }
 }
+
+#[cfg(test)]
+mod float_tests {
+    use super::*;
+
+    #[test]
+    fn incr_by_float_matches_redis() {
+        assert_eq!(incr_by_float(Some(b"10.5"), b"0.1").unwrap(), b"10.6");
+        assert_eq!(incr_by_float(None, b"5.0e3").unwrap(), b"5000");
+        assert_eq!(incr_by_float(Some(b"aaa"), b"1"), Err(FloatIncrError::BadValue));
+        assert_eq!(incr_by_float(Some(b"aaa"), b"inf"), Err(FloatIncrError::BadValue));
+        assert_eq!(incr_by_float(None, b"x"), Err(FloatIncrError::BadIncrement));
+    }
+}

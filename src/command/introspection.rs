@@ -23,7 +23,7 @@ static SUBS: &[CommandSpec] = &[
     CommandSpec::new("command|info", -2, META, NOKEY, "server", Route::Session(info)).doc("Returns information about one, multiple or all commands.", "2.8.13", "O(N) where N is the number of commands to look up", "[command-name...]"),
     CommandSpec::new("command|docs", -2, META, NOKEY, "server", Route::Session(docs_cmd)).doc("Returns documentary information about one, multiple or all commands.", "7.0.0", "O(N) where N is the number of commands to look up", "[command-name...]"),
     CommandSpec::new("command|list", -2, META, NOKEY, "server", Route::Session(list)).doc("Returns a list of command names.", "7.0.0", "O(N) where N is the total number of Redis commands", "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]"),
-    CommandSpec::new("command|getkeys", -3, META, NOKEY, "server", Route::Session(getkeys)).doc("Extracts the key names from an arbitrary command.", "2.8.13", "O(N) where N is the number of arguments to the command", "command (arg...)"),
+    CommandSpec::new("command|getkeys", -4, META, NOKEY, "server", Route::Session(getkeys)).doc("Extracts the key names from an arbitrary command.", "2.8.13", "O(N) where N is the number of arguments to the command", "command (arg...)"),
     CommandSpec::new("command|help", 2, META, NOKEY, "server", Route::Session(help)).doc("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""),
 ];
 

@@ -250,7 +250,8 @@ fn ttl_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], ms: bool, absolute: bool) ->
         return Ok(Reply::Int(-1));
     }
     let t = if absolute { e.expire_at as i64 } else { (e.expire_at as i64 - now as i64).max(0) };
-    Ok(Reply::Int(if ms { t } else { (t + 500) / 1000 }))
+    // t >= 0 here; near i64::MAX Redis's C overflows into an unsigned result, and so do we.
+    Ok(Reply::Int(if ms { t } else { ((t as u64 + 500) / 1000) as i64 }))
 }
 
 fn ttl(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {

@@ -202,11 +202,16 @@ impl ShardLocal {
     /// Runs a shard handler on this shard's data and records its statistics.
     pub fn run(&self, handler: ShardFn, db: usize, args: &[Bytes], name: &'static str) -> Reply {
         let start = std::time::Instant::now();
-        let reply = {
+        // A handler bug must never take its shard down: the panic is logged and answered.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut store = self.store.borrow_mut();
             let mut ctx = ShardCtx { store: &mut store, db, now: now_ms(), config: &self.shared.config };
             into_reply(handler(&mut ctx, args))
-        };
+        }));
+        let reply = result.unwrap_or_else(|_| {
+            log::warn!("command '{name}' panicked on shard {}; replied with an error", self.id);
+            Reply::err("ERR internal error")
+        });
         self.record(name, start, reply.is_error());
         self.kick_expiry_if_needed();
         reply

@@ -1,0 +1,234 @@
+//! Test harness: starts shardis and Debian's redis-server on free loopback ports, and a raw
+//! RESP client that returns replies byte for byte.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server process that is killed when dropped.
+pub struct Server {
+    child: Child,
+    /// The TCP port it listens on.
+    pub port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// A `redis` crate connection.
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap().get_connection().unwrap()
+    }
+
+    /// A raw RESP connection.
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the process to exit (after SHUTDOWN); returns whether it did within `d`.
+    pub fn wait_exit(&mut self, d: Duration) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < d {
+            if !self.alive() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+/// Starts shardis with `shards` shards (unpinned) and extra `--name value` flags, on a port
+/// the server picks itself (port 0), read back from its start-up log line.
+pub fn shardis(shards: usize, extra: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shardis-server"))
+        .args(["--port", "0", "--threads", &shards.to_string(), "--pin-cpus", "no"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start shardis-server");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let port = loop {
+        let line = lines.next().expect("shardis exited before it was ready").unwrap();
+        if let Some(p) = line.split("ready to accept connections on port ").nth(1) {
+            break p.trim().parse().unwrap();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            eprintln!("[shardis] {l}");
+        }
+    });
+    Server { child, port }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts Debian's redis-server (the oracle) on a free port, without persistence.
+pub fn redis_server() -> Server {
+    let bin = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("redis-server is not installed: the test command installs it (apt-get install redis-server)");
+    for _ in 0..20 {
+        let port = free_port();
+        let child = Command::new(bin)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let mut s = Server { child, port };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return s;
+            }
+            if !s.alive() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    panic!("could not start redis-server");
+}
+
+/// A raw RESP connection returning whole reply frames as bytes.
+pub struct Raw {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+/// A parsed reply frame (RESP2/RESP3), keeping bytes exactly.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Frame {
+    /// `+...`
+    Simple(Vec<u8>),
+    /// `-...`
+    Error(Vec<u8>),
+    /// `:...`
+    Int(i64),
+    /// `$...`; `None` for `$-1`.
+    Bulk(Option<Vec<u8>>),
+    /// `*...`; `None` for `*-1`.
+    Array(Option<Vec<Frame>>),
+    /// Any RESP3-only type, as (tag, raw line, children).
+    Other(u8, Vec<u8>, Vec<Frame>),
+}
+
+impl Frame {
+    /// The bytes of a bulk or simple string.
+    pub fn text(&self) -> String {
+        match self {
+            Frame::Bulk(Some(b)) | Frame::Simple(b) | Frame::Error(b) => String::from_utf8_lossy(b).into_owned(),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
+/// Encodes a command as a RESP array of bulk strings.
+pub fn encode_cmd(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+impl Raw {
+    /// Connects to 127.0.0.1:`port`.
+    pub fn connect(port: u16) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.set_nodelay(true).unwrap();
+        Raw { r: BufReader::new(s.try_clone().unwrap()), w: s }
+    }
+
+    /// Sends raw bytes.
+    pub fn send(&mut self, b: &[u8]) {
+        self.w.write_all(b).unwrap();
+    }
+
+    /// Sends a command and reads its reply.
+    pub fn cmd(&mut self, args: &[&[u8]]) -> Frame {
+        self.send(&encode_cmd(args));
+        self.read()
+    }
+
+    /// Sends a command given as strings and reads its reply.
+    pub fn cmds(&mut self, args: &[&str]) -> Frame {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.cmd(&a)
+    }
+
+    fn line(&mut self) -> Vec<u8> {
+        let mut l = Vec::new();
+        self.r.read_until(b'\n', &mut l).unwrap();
+        assert!(l.ends_with(b"\r\n"), "truncated reply line: {l:?}");
+        l.truncate(l.len() - 2);
+        l
+    }
+
+    /// Reads one reply frame.
+    pub fn read(&mut self) -> Frame {
+        let l = self.line();
+        assert!(!l.is_empty(), "empty reply line");
+        let body = l[1..].to_vec();
+        let num = || String::from_utf8_lossy(&body).parse::<i64>().unwrap();
+        match l[0] {
+            b'+' => Frame::Simple(body),
+            b'-' => Frame::Error(body),
+            b':' => Frame::Int(num()),
+            b'$' => {
+                let n = num();
+                if n < 0 {
+                    return Frame::Bulk(None);
+                }
+                let mut b = vec![0; n as usize + 2];
+                self.r.read_exact(&mut b).unwrap();
+                b.truncate(n as usize);
+                Frame::Bulk(Some(b))
+            }
+            b'*' => {
+                let n = num();
+                if n < 0 {
+                    return Frame::Array(None);
+                }
+                Frame::Array(Some((0..n).map(|_| self.read()).collect()))
+            }
+            b'%' => Frame::Other(b'%', body.clone(), (0..num() * 2).map(|_| self.read()).collect()),
+            b'~' | b'>' => Frame::Other(l[0], body.clone(), (0..num()).map(|_| self.read()).collect()),
+            b'=' | b'!' => {
+                let mut b = vec![0; num() as usize + 2];
+                self.r.read_exact(&mut b).unwrap();
+                Frame::Other(l[0], b, Vec::new())
+            }
+            t => Frame::Other(t, body, Vec::new()),
+        }
+    }
+
+    /// Whether the server closed the connection (reads EOF within the timeout).
+    pub fn closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(self.r.read(&mut b), Ok(0) | Err(_))
+    }
+}

@@ -1,0 +1,538 @@
+//! Differential test: the same command sequences against Debian's redis-server (the oracle)
+//! and shardis, replies compared byte for byte (through a raw RESP reader).
+//!
+//! Deliberate differences, each normalised in one place below:
+//! - TTL/PTTL/EXPIRETIME/PEXPIRETIME: the two servers' clocks differ by the round-trip time,
+//!   so time values are compared with a tolerance;
+//! - SCAN cursors are opaque and differ: a full SCAN iteration is compared as a sorted set;
+//! - KEYS order follows each server's hash table: compared sorted;
+//! - RANDOMKEY: only whether a key came back is compared;
+//! - DBSIZE: shardis never counts an expired key, Redis counts ones not yet reclaimed, so the
+//!   oracle first reclaims them with a full SCAN.
+//!
+//! Random sequences are reproducible: the seed is printed on failure, and
+//! `SHARDIS_DIFF_SEED=<n> SHARDIS_DIFF_COMMANDS=<n>` replays one.
+
+mod common;
+
+use common::{Frame, Raw};
+
+/// The oracle and the server under test, side by side.
+struct Pair {
+    redis: Raw,
+    shardis: Raw,
+    log: Vec<String>,
+}
+
+fn s(v: &[u8]) -> String {
+    String::from_utf8_lossy(v).into_owned()
+}
+
+impl Pair {
+    fn fail(&self, why: String) -> ! {
+        let tail: Vec<&String> = self.log.iter().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
+        panic!("{why}\nlast commands:\n{}", tail.iter().map(|x| format!("  {x}")).collect::<Vec<_>>().join("\n"));
+    }
+
+    fn run(&mut self, args: &[Vec<u8>]) {
+        let a: Vec<&[u8]> = args.iter().map(|x| &x[..]).collect();
+        self.log.push(args.iter().map(|x| s(x)).collect::<Vec<_>>().join(" "));
+        let name = s(&args[0]).to_ascii_lowercase();
+        if name == "scan" {
+            return self.full_scan(args);
+        }
+        if name == "dbsize" {
+            let mut cursor = b"0".to_vec();
+            loop {
+                let Frame::Array(Some(v)) = self.redis.cmd(&[b"SCAN", &cursor, b"COUNT", b"1000"]) else { panic!("SCAN failed") };
+                cursor = v[0].text().into_bytes();
+                if cursor == b"0" {
+                    break;
+                }
+            }
+        }
+        if std::env::var_os("SHARDIS_DIFF_TRACE").is_some() {
+            eprintln!("sending {}", self.log.last().unwrap());
+        }
+        let want = self.redis.cmd(&a);
+        let got = self.shardis.cmd(&a);
+        if std::env::var_os("SHARDIS_DIFF_TRACE").is_some() {
+            eprintln!("{} => {} | {}", self.log.last().unwrap(), show(&want), show(&got));
+        }
+        if !same(&name, &want, &got) {
+            self.fail(format!("reply mismatch for {:?}\n redis:   {}\n shardis: {}", self.log.last().unwrap(), show(&want), show(&got)));
+        }
+    }
+
+    fn runs(&mut self, args: &[&str]) {
+        self.run(&args.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>());
+    }
+
+    /// Runs a whole SCAN iteration on both servers and compares the key sets.
+    fn full_scan(&mut self, args: &[Vec<u8>]) {
+        let collect = |r: &mut Raw| -> Result<Vec<Vec<u8>>, Frame> {
+            let mut cursor = b"0".to_vec();
+            let mut keys = Vec::new();
+            for _ in 0..100_000 {
+                let mut a: Vec<&[u8]> = vec![b"SCAN", &cursor];
+                a.extend(args[2..].iter().map(|x| &x[..]));
+                match r.cmd(&a) {
+                    Frame::Array(Some(v)) => {
+                        let Frame::Bulk(Some(c)) = &v[0] else { panic!("bad cursor {v:?}") };
+                        if let Frame::Array(Some(ks)) = &v[1] {
+                            keys.extend(ks.iter().map(|k| k.text().into_bytes()));
+                        }
+                        cursor = c.clone();
+                        if cursor == b"0" {
+                            keys.sort();
+                            keys.dedup();
+                            return Ok(keys);
+                        }
+                    }
+                    other => return Err(other),
+                }
+            }
+            panic!("SCAN did not finish");
+        };
+        let want = collect(&mut self.redis);
+        let got = collect(&mut self.shardis);
+        if want != got {
+            self.fail(format!("SCAN mismatch\n redis:   {want:?}\n shardis: {got:?}"));
+        }
+    }
+}
+
+/// A frame as readable text for failure messages.
+fn show(f: &Frame) -> String {
+    match f {
+        Frame::Simple(b) => format!("+{}", s(b)),
+        Frame::Error(b) => format!("-{}", s(b)),
+        Frame::Int(i) => format!(":{i}"),
+        Frame::Bulk(None) => "(nil)".into(),
+        Frame::Bulk(Some(b)) => format!("{:?}", s(b)),
+        Frame::Array(None) => "(nil array)".into(),
+        Frame::Array(Some(v)) => format!("[{}]", v.iter().map(show).collect::<Vec<_>>().join(", ")),
+        Frame::Other(t, b, v) => format!("{}{} {:?}", *t as char, s(b), v.iter().map(show).collect::<Vec<_>>()),
+    }
+}
+
+fn int(f: &Frame) -> Option<i64> {
+    match f {
+        Frame::Int(i) => Some(*i),
+        _ => None,
+    }
+}
+
+fn sorted(f: &Frame) -> Frame {
+    match f {
+        Frame::Array(Some(v)) => {
+            let mut v = v.clone();
+            v.sort();
+            Frame::Array(Some(v))
+        }
+        other => other.clone(),
+    }
+}
+
+/// Compares two replies, with the documented tolerances.
+fn same(name: &str, want: &Frame, got: &Frame) -> bool {
+    match name {
+        "ttl" | "expiretime" => match (int(want), int(got)) {
+            (Some(a), Some(b)) if a >= 0 && b >= 0 => (a - b).abs() <= 1,
+            _ => want == got,
+        },
+        "pttl" | "pexpiretime" => match (int(want), int(got)) {
+            (Some(a), Some(b)) if a >= 0 && b >= 0 => (a - b).abs() <= 1000,
+            _ => want == got,
+        },
+        "keys" => sorted(want) == sorted(got),
+        "randomkey" => matches!(want, Frame::Bulk(None)) == matches!(got, Frame::Bulk(None)),
+        _ => want == got,
+    }
+}
+
+fn pair(shards: usize) -> (common::Server, common::Server, Pair) {
+    let r = common::redis_server();
+    let sh = common::shardis(shards, &[]);
+    let p = Pair { redis: r.raw(), shardis: sh.raw(), log: Vec::new() };
+    (r, sh, p)
+}
+
+#[test]
+fn hand_written_sequences_match_redis() {
+    for shards in [1, 2, 4] {
+        let (_r, _s, mut p) = pair(shards);
+        let script: &[&[&str]] = &[
+            &["SET", "foo", "bar"],
+            &["GET", "foo"],
+            &["SET", "foo", "baz", "NX"],
+            &["SET", "foo", "baz", "XX", "GET"],
+            &["SET", "foo", "x", "NX", "XX"],
+            &["SET", "foo", "x", "EX", "0"],
+            &["SET", "foo", "x", "EX", "abc"],
+            &["SET", "foo", "x", "KEEPTTL", "EX", "10"],
+            &["SET", "foo", "x", "EX", "9223372036854775807"],
+            &["SET", "n", "10"],
+            &["INCR", "n"],
+            &["INCRBY", "n", "-20"],
+            &["DECRBY", "n", "-9223372036854775808"],
+            &["INCRBY", "n", "9223372036854775807"],
+            &["SET", "big", "9223372036854775807"],
+            &["INCR", "big"],
+            &["INCR", "foo"],
+            &["INCRBYFLOAT", "fl", "10.5"],
+            &["INCRBYFLOAT", "fl", "0.1"],
+            &["INCRBYFLOAT", "fl", "5.0e3"],
+            &["INCRBYFLOAT", "fl", "1e400"],
+            &["INCRBYFLOAT", "fl", "abc"],
+            &["INCRBYFLOAT", "f2", "0.1"],
+            &["INCRBYFLOAT", "f2", "0.2"],
+            &["INCRBYFLOAT", "f2", "1000.1"],
+            &["OBJECT", "ENCODING", "n"],
+            &["OBJECT", "ENCODING", "fl"],
+            &["APPEND", "n", "x"],
+            &["OBJECT", "ENCODING", "n"],
+            &["GETRANGE", "n", "0", "-1"],
+            &["GETRANGE", "n", "-100", "2"],
+            &["SETRANGE", "sr", "5", "hi"],
+            &["GET", "sr"],
+            &["SETRANGE", "sr", "-1", "x"],
+            &["SETRANGE", "sr", "0", ""],
+            &["STRLEN", "sr"],
+            &["MSET", "a", "1", "b", "2", "{a}c", "3"],
+            &["MSET", "a", "1", "b"],
+            &["MGET", "a", "b", "{a}c", "nosuch", "foo"],
+            &["MSETNX", "a", "1", "zz", "2"],
+            &["MSETNX", "y1", "1", "y2", "2"],
+            &["MGET", "y1", "y2"],
+            &["LCS", "a", "b"],
+            &["SET", "s1", "ohmytext"],
+            &["SET", "s2", "mynewtext"],
+            &["LCS", "s1", "s2"],
+            &["LCS", "s1", "s2", "LEN"],
+            &["LCS", "s1", "s2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"],
+            &["LCS", "s1", "s2", "IDX", "LEN"],
+            &["DEL", "a", "b", "nosuch", "a"],
+            &["EXISTS", "y1", "y1", "y2", "nope"],
+            &["RENAME", "y1", "r1"],
+            &["RENAME", "nosuch", "r1"],
+            &["RENAMENX", "r1", "y2"],
+            &["RENAME", "r1", "r1"],
+            &["COPY", "r1", "r2"],
+            &["COPY", "r1", "r2"],
+            &["COPY", "r1", "r2", "REPLACE"],
+            &["COPY", "r1", "r1"],
+            &["COPY", "r1", "r3", "DB", "1"],
+            &["COPY", "r1", "r3", "DB", "99"],
+            &["MOVE", "r2", "1"],
+            &["MOVE", "r2", "0"],
+            &["SELECT", "1"],
+            &["MGET", "r2", "r3"],
+            &["SELECT", "0"],
+            &["SWAPDB", "0", "1"],
+            &["MGET", "r2", "r3", "r1"],
+            &["SWAPDB", "0", "1"],
+            &["SWAPDB", "0", "x"],
+            &["EXPIRE", "r1", "100"],
+            &["TTL", "r1"],
+            &["EXPIRE", "r1", "200", "NX"],
+            &["EXPIRE", "r1", "200", "GT"],
+            &["EXPIRE", "r1", "100", "GT"],
+            &["EXPIRE", "r1", "100", "NX", "XX"],
+            &["EXPIRE", "r1", "100", "FOO"],
+            &["PERSIST", "r1"],
+            &["TTL", "r1"],
+            &["PEXPIREAT", "r1", "1"],
+            &["EXISTS", "r1"],
+            &["TTL", "nosuch"],
+            &["SET", "e", "v", "PXAT", "1"],
+            &["GET", "e"],
+            &["GETEX", "foo", "PERSIST"],
+            &["GETEX", "foo", "EX", "100"],
+            &["GETEX", "foo", "EXAT", "1"],
+            &["GET", "foo"],
+            &["GETEX", "nosuch", "EX", "-1"],
+            &["GETDEL", "s1"],
+            &["GETSET", "s2", "new"],
+            &["TYPE", "s2"],
+            &["TYPE", "nosuch"],
+            &["DBSIZE"],
+            &["KEYS", "*"],
+            &["KEYS", "s?"],
+            &["SCAN", "0", "MATCH", "*", "COUNT", "2"],
+            &["SCAN", "0", "TYPE", "string"],
+            &["SCAN", "x"],
+            &["OBJECT", "FREQ", "s2"],
+            &["OBJECT", "NOPE", "s2"],
+            &["OBJECT"],
+            &["GET"],
+            &["GET", "a", "b"],
+            &["NOSUCHCMD", "a", "b"],
+            &["PING"],
+            &["PING", "hello"],
+            &["PING", "a", "b"],
+            &["ECHO", "hi"],
+            &["SELECT", "16"],
+            &["SELECT", "x"],
+            &["FLUSHDB", "NOW"],
+            &["FLUSHALL", "SYNC"],
+            &["DBSIZE"],
+            &["RANDOMKEY"],
+            &["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"],
+            &["COMMAND", "GETKEYS", "PING"],
+            &["CLIENT", "NOPE"],
+            &["CLIENT", "SETNAME", "has space"],
+            &["CLIENT", "SETNAME", "ok"],
+            &["CLIENT", "GETNAME"],
+            &["AUTH", "x"],
+            &["HELLO", "4"],
+            &["TOUCH", "a", "b"],
+            &["UNLINK", "a"],
+        ];
+        for cmd in script {
+            p.runs(cmd);
+        }
+    }
+}
+
+/// A seeded generator of commands over a small key and value space.
+struct Gen {
+    rng: fastrand::Rng,
+}
+
+const KEYS: &[&str] = &["k1", "k2", "k3", "k4", "{t}a", "{t}b", "user:1", "user:2", "x", "y"];
+const VALUES: &[&str] = &[
+    "", "0", "1", "-1", "10", "007", "+5", "123456789", "9223372036854775807", "-9223372036854775808", "3.14", "1e3", "-0.5", "abc",
+    "hello world", " 1", "nan", "inf", "1.5e308", "0x10", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+];
+const INTS: &[&str] = &["0", "1", "-1", "2", "5", "-5", "10", "100", "-100", "x", "9223372036854775807", "-9223372036854775808", "3.5"];
+
+impl Gen {
+    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
+        v[self.rng.usize(..v.len())]
+    }
+
+    fn key(&mut self) -> String {
+        self.pick(KEYS).to_string()
+    }
+
+    fn val(&mut self) -> String {
+        self.pick(VALUES).to_string()
+    }
+
+    fn int(&mut self) -> String {
+        self.pick(INTS).to_string()
+    }
+
+    /// An expire option pair for SET/GETEX, far from now or in the past, never racing.
+    fn exp(&mut self) -> Vec<String> {
+        let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        match self.rng.u8(..6) {
+            0 => vec!["EX".into(), self.rng.u32(1000..100_000).to_string()],
+            1 => vec!["PX".into(), self.rng.u32(1_000_000..100_000_000).to_string()],
+            2 => vec!["EXAT".into(), (now_s + 5000).to_string()],
+            3 => vec!["PXAT".into(), "1".into()],
+            4 => vec!["EX".into(), self.pick(&["0", "-1", "x"]).into()],
+            _ => vec!["KEEPTTL".into()],
+        }
+    }
+
+    fn expire_arg(&mut self, unit_ms: bool, absolute: bool) -> String {
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        match (self.rng.u8(..5), absolute) {
+            (0, _) => "-5".into(),
+            // Invalid, negative or out-of-range values; never a short positive time that
+            // would expire at different moments on the two servers.
+            (1, _) => self.pick(&["0", "-1", "x", "3.5", "-9223372036854775808", "9223372036854775807", "-100"]).into(),
+            (_, false) => (if unit_ms { self.rng.u64(1_000_000..90_000_000) } else { self.rng.u64(1000..90_000) }).to_string(),
+            (_, true) => {
+                let t = now_ms + self.rng.u64(1_000_000..90_000_000);
+                (if unit_ms { t } else { t / 1000 }).to_string()
+            }
+        }
+    }
+
+    fn flags(&mut self) -> Vec<String> {
+        let all = ["NX", "XX", "GT", "LT"];
+        (0..self.rng.usize(..3)).map(|_| all[self.rng.usize(..4)].to_string()).collect()
+    }
+
+    fn command(&mut self) -> Vec<String> {
+        let k = self.key();
+        let mut c: Vec<String> = match self.rng.u8(..60) {
+            0..=3 => vec!["GET".into(), k],
+            4..=7 => {
+                let mut c = vec!["SET".into(), k, self.val()];
+                for _ in 0..self.rng.usize(..3) {
+                    match self.rng.u8(..4) {
+                        0 => c.push(self.pick(&["NX", "XX", "GET", "nx", "FOO"]).into()),
+                        _ => c.extend(self.exp()),
+                    }
+                }
+                c
+            }
+            8 => vec!["SETNX".into(), k, self.val()],
+            9 => vec!["SETEX".into(), k, self.pick(&["100", "5000", "0", "-1", "x"]).into(), self.val()],
+            10 => vec!["PSETEX".into(), k, self.pick(&["100000", "5000000", "0", "x"]).into(), self.val()],
+            11 => {
+                let mut c = vec!["GETEX".into(), k];
+                match self.rng.u8(..4) {
+                    0 => c.push("PERSIST".into()),
+                    1 => c.extend(self.exp()),
+                    2 => c.push(self.pick(&["NX", "GET"]).into()),
+                    _ => {}
+                }
+                c
+            }
+            12 => vec!["GETDEL".into(), k],
+            13 => vec!["GETSET".into(), k, self.val()],
+            14..=15 => {
+                let mut c = vec!["MGET".into(), k];
+                c.extend((0..self.rng.usize(..4)).map(|_| self.key()));
+                c
+            }
+            16..=17 => {
+                let mut c = vec!["MSET".into(), k, self.val()];
+                for _ in 0..self.rng.usize(..3) {
+                    c.push(self.key());
+                    c.push(self.val());
+                }
+                if self.rng.u8(..10) == 0 {
+                    c.pop();
+                }
+                c
+            }
+            18 => {
+                let mut c = vec!["MSETNX".into(), k, self.val()];
+                for _ in 0..self.rng.usize(..3) {
+                    c.push(self.key());
+                    c.push(self.val());
+                }
+                c
+            }
+            19..=20 => vec!["APPEND".into(), k, self.val()],
+            21 => vec!["STRLEN".into(), k],
+            22 => vec![self.pick(&["GETRANGE", "SUBSTR"]).into(), k, self.int(), self.int()],
+            23 => vec!["SETRANGE".into(), k, self.pick(&["0", "1", "3", "10", "-1", "x", "50"]).into(), self.val()],
+            24..=25 => vec![self.pick(&["INCR", "DECR"]).into(), k],
+            26..=27 => vec![self.pick(&["INCRBY", "DECRBY"]).into(), k, self.int()],
+            28 => vec!["INCRBYFLOAT".into(), k, self.pick(&["0.1", "1.5", "-2", "1e3", "x", "inf", "3", "0.25"]).into()],
+            29 => {
+                let mut c = vec!["LCS".into(), k, self.key()];
+                match self.rng.u8(..4) {
+                    0 => c.push("LEN".into()),
+                    1 => c.extend(["IDX".into(), "WITHMATCHLEN".into()]),
+                    2 => c.extend(["IDX".into(), "MINMATCHLEN".into(), self.int()]),
+                    _ => {}
+                }
+                c
+            }
+            30..=31 => {
+                let mut c = vec![self.pick(&["DEL", "UNLINK", "EXISTS", "TOUCH"]).into(), k];
+                c.extend((0..self.rng.usize(..3)).map(|_| self.key()));
+                c
+            }
+            32 => vec!["TYPE".into(), k],
+            33 => vec![self.pick(&["RENAME", "RENAMENX"]).into(), k, self.key()],
+            34 => {
+                let mut c = vec!["COPY".into(), k, self.key()];
+                if self.rng.bool() {
+                    c.extend(["DB".into(), self.pick(&["0", "1", "2", "16", "x"]).into()]);
+                }
+                if self.rng.bool() {
+                    c.push("REPLACE".into());
+                }
+                c
+            }
+            35 => vec!["MOVE".into(), k, self.pick(&["0", "1", "2", "16", "-1", "x"]).into()],
+            36 => vec!["KEYS".into(), self.pick(&["*", "k*", "?", "user:[12]", "{t}*", "[^k]*", "x\\*"]).into()],
+            37 => {
+                let mut c = vec!["SCAN".into(), "0".into()];
+                if self.rng.bool() {
+                    c.extend(["MATCH".into(), self.pick(&["k*", "*a*", "user:?"]).into()]);
+                }
+                if self.rng.bool() {
+                    c.extend(["COUNT".into(), self.pick(&["1", "3", "100"]).into()]);
+                }
+                if self.rng.u8(..4) == 0 {
+                    c.extend(["TYPE".into(), self.pick(&["string", "list"]).into()]);
+                }
+                c
+            }
+            38 => vec!["RANDOMKEY".into()],
+            39 => vec!["DBSIZE".into()],
+            40 => vec!["SELECT".into(), self.pick(&["0", "0", "0", "1", "2"]).into()],
+            41 => {
+                if self.rng.u8(..8) == 0 {
+                    vec!["SWAPDB".into(), self.pick(&["0", "1"]).into(), self.pick(&["1", "2", "x"]).into()]
+                } else {
+                    vec!["EXISTS".into(), k]
+                }
+            }
+            42 => vec!["OBJECT".into(), self.pick(&["ENCODING", "REFCOUNT", "FREQ", "NOPE"]).into(), k],
+            43..=45 => {
+                let (name, ms, abs) = [("EXPIRE", false, false), ("PEXPIRE", true, false), ("EXPIREAT", false, true), ("PEXPIREAT", true, true)][self.rng.usize(..4)];
+                let mut c = vec![name.into(), k, self.expire_arg(ms, abs)];
+                c.extend(self.flags());
+                c
+            }
+            46..=48 => vec![self.pick(&["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"]).into(), k],
+            49 => vec!["PERSIST".into(), k],
+            50 => vec![self.pick(&["PING", "ECHO"]).into(), self.val()],
+            51 => {
+                // Wrong arity or unknown commands.
+                match self.rng.u8(..3) {
+                    0 => vec![self.pick(&["GET", "SET", "INCR", "TTL", "RENAME"]).into()],
+                    1 => vec!["GET".into(), k, self.key()],
+                    _ => vec!["NOTACOMMAND".into(), k],
+                }
+            }
+            52 => {
+                if self.rng.u8(..20) == 0 {
+                    vec![self.pick(&["FLUSHDB", "FLUSHALL"]).into()]
+                } else {
+                    vec!["GET".into(), k]
+                }
+            }
+            _ => vec!["GET".into(), k],
+        };
+        if self.rng.u8(..50) == 0 {
+            // Lower-case command names are the same command.
+            c[0] = c[0].to_ascii_lowercase();
+        }
+        c
+    }
+}
+
+fn random_run(shards: usize, seed: u64, commands: usize) {
+    let (_r, _s, mut p) = pair(shards);
+    let mut g = Gen { rng: fastrand::Rng::with_seed(seed) };
+    for _ in 0..commands {
+        let c = g.command();
+        let args: Vec<Vec<u8>> = c.into_iter().map(String::into_bytes).collect();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.run(&args)));
+        if let Err(e) = r {
+            eprintln!("differential failure with seed {seed} ({shards} shards)");
+            std::panic::resume_unwind(e);
+        }
+    }
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+#[test]
+fn random_sequences_match_redis_4_shards() {
+    let seed = env_or("SHARDIS_DIFF_SEED", 20261122);
+    let n = env_or("SHARDIS_DIFF_COMMANDS", 100_000) as usize;
+    random_run(4, seed, n);
+}
+
+#[test]
+fn random_sequences_match_redis_1_and_2_shards() {
+    let seed = env_or("SHARDIS_DIFF_SEED", 7);
+    let n = env_or("SHARDIS_DIFF_COMMANDS", 20_000) as usize;
+    random_run(1, seed, n);
+    random_run(2, seed + 1, n);
+}
