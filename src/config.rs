@@ -177,99 +177,191 @@ fn mem(v: &str) -> Result<i64, &'static str> {
 }
 
 static PARAMS: &[Param] = &[
-    Param { name: "port", mutable: false, get: |c| c.port.load(Relaxed).to_string(), set: |c, v| {
-        let p = int(v)?;
-        if !(0..=65535).contains(&p) {
-            return Err("argument must be between 0 and 65535 inclusive");
-        }
-        c.port.store(p as u64, Relaxed);
-        Ok(())
-    } },
-    Param { name: "bind", mutable: false, get: |c| c.bind.read().expect("config lock").join(" "), set: |c, v| {
-        *c.bind.write().expect("config lock") = v.split_whitespace().map(String::from).collect();
-        Ok(())
-    } },
-    Param { name: "databases", mutable: false, get: |c| c.databases.load(Relaxed).to_string(), set: |c, v| {
-        let n = int(v)?;
-        if !(1..=i64::from(i32::MAX)).contains(&n) {
-            return Err("argument must be between 1 and 2147483647 inclusive");
-        }
-        c.databases.store(n as usize, Relaxed);
-        Ok(())
-    } },
-    Param { name: "threads", mutable: false, get: |c| c.threads.load(Relaxed).to_string(), set: |c, v| {
-        let n = int(v)?;
-        if !(0..=1024).contains(&n) {
-            return Err("argument must be between 0 and 1024 inclusive");
-        }
-        c.threads.store(n as usize, Relaxed);
-        Ok(())
-    } },
-    Param { name: "pin-cpus", mutable: false, get: |c| if c.pin_cpus.load(Relaxed) == 1 { "yes".into() } else { "no".into() }, set: |c, v| {
-        c.pin_cpus.store(yes_no(v).ok_or("argument must be 'yes' or 'no'")?, Relaxed);
-        Ok(())
-    } },
-    Param { name: "requirepass", mutable: true, get: |c| String::from_utf8_lossy(&c.requirepass.read().expect("config lock")).into_owned(), set: |c, v| {
-        *c.requirepass.write().expect("config lock") = v.as_bytes().to_vec();
-        Ok(())
-    } },
-    Param { name: "maxclients", mutable: true, get: |c| c.maxclients.load(Relaxed).to_string(), set: |c, v| {
-        let n = int(v)?;
-        if n < 1 {
-            return Err("argument must be between 1 and 2147483647 inclusive");
-        }
-        c.maxclients.store(n, Relaxed);
-        Ok(())
-    } },
-    Param { name: "timeout", mutable: true, get: |c| c.timeout.load(Relaxed).to_string(), set: |c, v| {
-        let n = int(v)?;
-        if n < 0 {
-            return Err("argument must be between 0 and 2147483647 inclusive");
-        }
-        c.timeout.store(n, Relaxed);
-        Ok(())
-    } },
-    Param { name: "loglevel", mutable: true, get: |c| c.log_level().name().into(), set: |c, v| {
-        c.loglevel.store(LogLevel::parse(v).ok_or("argument(s) must be one of the following: debug, verbose, notice, warning, nothing")? as u8, Relaxed);
-        Ok(())
-    } },
-    Param { name: "proto-max-bulk-len", mutable: true, get: |c| c.proto_max_bulk_len.load(Relaxed).to_string(), set: |c, v| {
-        let n = mem(v)?;
-        if n < 1024 * 1024 {
-            return Err("argument must be between 1048576 and 9223372036854775807 inclusive");
-        }
-        c.proto_max_bulk_len.store(n, Relaxed);
-        Ok(())
-    } },
-    Param { name: "client-query-buffer-limit", mutable: true, get: |c| c.query_buffer_limit.load(Relaxed).to_string(), set: |c, v| {
-        let n = mem(v)?;
-        if n < 1024 * 1024 {
-            return Err("argument must be between 1048576 and 9223372036854775807 inclusive");
-        }
-        c.query_buffer_limit.store(n, Relaxed);
-        Ok(())
-    } },
-    Param { name: "maxmemory", mutable: true, get: |c| c.maxmemory.load(Relaxed).to_string(), set: |c, v| {
-        let n = mem(v)?;
-        c.maxmemory.store(n.max(0), Relaxed);
-        Ok(())
-    } },
-    Param { name: "maxmemory-policy", mutable: true, get: |c| c.maxmemory_policy.read().expect("config lock").clone(), set: |c, v| {
-        const POLICIES: [&str; 8] = ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"];
-        let v = v.to_ascii_lowercase();
-        if !POLICIES.contains(&v.as_str()) {
-            return Err("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction");
-        }
-        *c.maxmemory_policy.write().expect("config lock") = v;
-        Ok(())
-    } },
-    Param { name: "hz", mutable: true, get: |c| c.hz.load(Relaxed).to_string(), set: |c, v| {
-        c.hz.store(int(v)?.clamp(1, 500), Relaxed);
-        Ok(())
-    } },
+    Param {
+        name: "port",
+        mutable: false,
+        get: |c| c.port.load(Relaxed).to_string(),
+        set: |c, v| {
+            let p = int(v)?;
+            if !(0..=65535).contains(&p) {
+                return Err("argument must be between 0 and 65535 inclusive");
+            }
+            c.port.store(p as u64, Relaxed);
+            Ok(())
+        },
+    },
+    Param {
+        name: "bind",
+        mutable: false,
+        get: |c| c.bind.read().expect("config lock").join(" "),
+        set: |c, v| {
+            *c.bind.write().expect("config lock") = v.split_whitespace().map(String::from).collect();
+            Ok(())
+        },
+    },
+    Param {
+        name: "databases",
+        mutable: false,
+        get: |c| c.databases.load(Relaxed).to_string(),
+        set: |c, v| {
+            let n = int(v)?;
+            if !(1..=i64::from(i32::MAX)).contains(&n) {
+                return Err("argument must be between 1 and 2147483647 inclusive");
+            }
+            c.databases.store(n as usize, Relaxed);
+            Ok(())
+        },
+    },
+    Param {
+        name: "threads",
+        mutable: false,
+        get: |c| c.threads.load(Relaxed).to_string(),
+        set: |c, v| {
+            let n = int(v)?;
+            if !(0..=1024).contains(&n) {
+                return Err("argument must be between 0 and 1024 inclusive");
+            }
+            c.threads.store(n as usize, Relaxed);
+            Ok(())
+        },
+    },
+    Param {
+        name: "pin-cpus",
+        mutable: false,
+        get: |c| if c.pin_cpus.load(Relaxed) == 1 { "yes".into() } else { "no".into() },
+        set: |c, v| {
+            c.pin_cpus.store(yes_no(v).ok_or("argument must be 'yes' or 'no'")?, Relaxed);
+            Ok(())
+        },
+    },
+    Param {
+        name: "requirepass",
+        mutable: true,
+        get: |c| String::from_utf8_lossy(&c.requirepass.read().expect("config lock")).into_owned(),
+        set: |c, v| {
+            *c.requirepass.write().expect("config lock") = v.as_bytes().to_vec();
+            Ok(())
+        },
+    },
+    Param {
+        name: "maxclients",
+        mutable: true,
+        get: |c| c.maxclients.load(Relaxed).to_string(),
+        set: |c, v| {
+            let n = int(v)?;
+            if n < 1 {
+                return Err("argument must be between 1 and 2147483647 inclusive");
+            }
+            c.maxclients.store(n, Relaxed);
+            Ok(())
+        },
+    },
+    Param {
+        name: "timeout",
+        mutable: true,
+        get: |c| c.timeout.load(Relaxed).to_string(),
+        set: |c, v| {
+            let n = int(v)?;
+            if n < 0 {
+                return Err("argument must be between 0 and 2147483647 inclusive");
+            }
+            c.timeout.store(n, Relaxed);
+            Ok(())
+        },
+    },
+    Param {
+        name: "loglevel",
+        mutable: true,
+        get: |c| c.log_level().name().into(),
+        set: |c, v| {
+            c.loglevel.store(
+                LogLevel::parse(v).ok_or("argument(s) must be one of the following: debug, verbose, notice, warning, nothing")? as u8,
+                Relaxed,
+            );
+            Ok(())
+        },
+    },
+    Param {
+        name: "proto-max-bulk-len",
+        mutable: true,
+        get: |c| c.proto_max_bulk_len.load(Relaxed).to_string(),
+        set: |c, v| {
+            let n = mem(v)?;
+            if n < 1024 * 1024 {
+                return Err("argument must be between 1048576 and 9223372036854775807 inclusive");
+            }
+            c.proto_max_bulk_len.store(n, Relaxed);
+            Ok(())
+        },
+    },
+    Param {
+        name: "client-query-buffer-limit",
+        mutable: true,
+        get: |c| c.query_buffer_limit.load(Relaxed).to_string(),
+        set: |c, v| {
+            let n = mem(v)?;
+            if n < 1024 * 1024 {
+                return Err("argument must be between 1048576 and 9223372036854775807 inclusive");
+            }
+            c.query_buffer_limit.store(n, Relaxed);
+            Ok(())
+        },
+    },
+    Param {
+        name: "maxmemory",
+        mutable: true,
+        get: |c| c.maxmemory.load(Relaxed).to_string(),
+        set: |c, v| {
+            let n = mem(v)?;
+            c.maxmemory.store(n.max(0), Relaxed);
+            Ok(())
+        },
+    },
+    Param {
+        name: "maxmemory-policy",
+        mutable: true,
+        get: |c| c.maxmemory_policy.read().expect("config lock").clone(),
+        set: |c, v| {
+            const POLICIES: [&str; 8] = [
+                "volatile-lru",
+                "volatile-lfu",
+                "volatile-random",
+                "volatile-ttl",
+                "allkeys-lru",
+                "allkeys-lfu",
+                "allkeys-random",
+                "noeviction",
+            ];
+            let v = v.to_ascii_lowercase();
+            if !POLICIES.contains(&v.as_str()) {
+                return Err("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction");
+            }
+            *c.maxmemory_policy.write().expect("config lock") = v;
+            Ok(())
+        },
+    },
+    Param {
+        name: "hz",
+        mutable: true,
+        get: |c| c.hz.load(Relaxed).to_string(),
+        set: |c, v| {
+            c.hz.store(int(v)?.clamp(1, 500), Relaxed);
+            Ok(())
+        },
+    },
     // Persistence is not implemented: these report its absence so tools that ask are answered.
-    Param { name: "save", mutable: true, get: |_| String::new(), set: |_, v| if v.is_empty() { Ok(()) } else { Err("persistence is not supported") } },
-    Param { name: "appendonly", mutable: true, get: |_| "no".into(), set: |_, v| if v.eq_ignore_ascii_case("no") { Ok(()) } else { Err("persistence is not supported") } },
+    Param {
+        name: "save",
+        mutable: true,
+        get: |_| String::new(),
+        set: |_, v| if v.is_empty() { Ok(()) } else { Err("persistence is not supported") },
+    },
+    Param {
+        name: "appendonly",
+        mutable: true,
+        get: |_| "no".into(),
+        set: |_, v| if v.eq_ignore_ascii_case("no") { Ok(()) } else { Err("persistence is not supported") },
+    },
 ];
 
 impl Config {
@@ -356,7 +448,16 @@ mod tests {
 
     #[test]
     fn parses_flags_and_memory_units() {
-        let c = Config::from_args(&["--port".into(), "7000".into(), "--maxmemory".into(), "2gb".into(), "--bind".into(), "127.0.0.1".into(), "::1".into()]).unwrap();
+        let c = Config::from_args(&[
+            "--port".into(),
+            "7000".into(),
+            "--maxmemory".into(),
+            "2gb".into(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "::1".into(),
+        ])
+        .unwrap();
         assert_eq!(c.port.load(Relaxed), 7000);
         assert_eq!(c.maxmemory.load(Relaxed), 2 * 1024 * 1024 * 1024);
         assert_eq!(c.get_matching(b"bind")[0].1, "127.0.0.1 ::1");

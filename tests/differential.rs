@@ -302,8 +302,27 @@ struct Gen {
 
 const KEYS: &[&str] = &["k1", "k2", "k3", "k4", "{t}a", "{t}b", "user:1", "user:2", "x", "y"];
 const VALUES: &[&str] = &[
-    "", "0", "1", "-1", "10", "007", "+5", "123456789", "9223372036854775807", "-9223372036854775808", "3.14", "1e3", "-0.5", "abc",
-    "hello world", " 1", "nan", "inf", "1.5e308", "0x10", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "",
+    "0",
+    "1",
+    "-1",
+    "10",
+    "007",
+    "+5",
+    "123456789",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "3.14",
+    "1e3",
+    "-0.5",
+    "abc",
+    "hello world",
+    " 1",
+    "nan",
+    "inf",
+    "1.5e308",
+    "0x10",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 ];
 const INTS: &[&str] = &["0", "1", "-1", "2", "5", "-5", "10", "100", "-100", "x", "9223372036854775807", "-9223372036854775808", "3.5"];
 
@@ -471,7 +490,9 @@ impl Gen {
             }
             42 => vec!["OBJECT".into(), self.pick(&["ENCODING", "REFCOUNT", "FREQ", "NOPE"]).into(), k],
             43..=45 => {
-                let (name, ms, abs) = [("EXPIRE", false, false), ("PEXPIRE", true, false), ("EXPIREAT", false, true), ("PEXPIREAT", true, true)][self.rng.usize(..4)];
+                let (name, ms, abs) =
+                    [("EXPIRE", false, false), ("PEXPIRE", true, false), ("EXPIREAT", false, true), ("PEXPIREAT", true, true)]
+                        [self.rng.usize(..4)];
                 let mut c = vec![name.into(), k, self.expire_arg(ms, abs)];
                 c.extend(self.flags());
                 c

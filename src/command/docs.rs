@@ -97,7 +97,9 @@ fn word(w: &str) -> Arg {
         None if w.chars().all(|c| !c.is_ascii_lowercase()) => (w, "pure-token"),
         None if w == "key" => (w, "key"),
         None if w == "pattern" => (w, "pattern"),
-        None if ["seconds", "milliseconds", "count", "offset", "start", "end", "increment", "decrement", "index", "db"].contains(&w) => (w, "integer"),
+        None if ["seconds", "milliseconds", "count", "offset", "start", "end", "increment", "decrement", "index", "db"].contains(&w) => {
+            (w, "integer")
+        }
         None if w.starts_with("unix-time") => (w, "unix-time"),
         None => (w, "string"),
     };

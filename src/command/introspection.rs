@@ -14,17 +14,50 @@ const NOKEY: (i32, i32, i32) = (0, 0, 0);
 const META: u32 = LOADING | STALE;
 
 /// The COMMAND family.
-pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("command", -1, META, NOKEY, "server", Route::Session(command))
-    .subs(SUBS)
-    .doc("Returns detailed information about all commands.", "2.8.13", "O(N) where N is the total number of Redis commands", "")];
+pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("command", -1, META, NOKEY, "server", Route::Session(command)).subs(SUBS).doc(
+    "Returns detailed information about all commands.",
+    "2.8.13",
+    "O(N) where N is the total number of Redis commands",
+    "",
+)];
 
 static SUBS: &[CommandSpec] = &[
-    CommandSpec::new("command|count", 2, META, NOKEY, "server", Route::Session(count)).doc("Returns a count of commands.", "2.8.13", "O(1)", ""),
-    CommandSpec::new("command|info", -2, META, NOKEY, "server", Route::Session(info)).doc("Returns information about one, multiple or all commands.", "2.8.13", "O(N) where N is the number of commands to look up", "[command-name...]"),
-    CommandSpec::new("command|docs", -2, META, NOKEY, "server", Route::Session(docs_cmd)).doc("Returns documentary information about one, multiple or all commands.", "7.0.0", "O(N) where N is the number of commands to look up", "[command-name...]"),
-    CommandSpec::new("command|list", -2, META, NOKEY, "server", Route::Session(list)).doc("Returns a list of command names.", "7.0.0", "O(N) where N is the total number of Redis commands", "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]"),
-    CommandSpec::new("command|getkeys", -4, META, NOKEY, "server", Route::Session(getkeys)).doc("Extracts the key names from an arbitrary command.", "2.8.13", "O(N) where N is the number of arguments to the command", "command (arg...)"),
-    CommandSpec::new("command|help", 2, META, NOKEY, "server", Route::Session(help)).doc("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""),
+    CommandSpec::new("command|count", 2, META, NOKEY, "server", Route::Session(count)).doc(
+        "Returns a count of commands.",
+        "2.8.13",
+        "O(1)",
+        "",
+    ),
+    CommandSpec::new("command|info", -2, META, NOKEY, "server", Route::Session(info)).doc(
+        "Returns information about one, multiple or all commands.",
+        "2.8.13",
+        "O(N) where N is the number of commands to look up",
+        "[command-name...]",
+    ),
+    CommandSpec::new("command|docs", -2, META, NOKEY, "server", Route::Session(docs_cmd)).doc(
+        "Returns documentary information about one, multiple or all commands.",
+        "7.0.0",
+        "O(N) where N is the number of commands to look up",
+        "[command-name...]",
+    ),
+    CommandSpec::new("command|list", -2, META, NOKEY, "server", Route::Session(list)).doc(
+        "Returns a list of command names.",
+        "7.0.0",
+        "O(N) where N is the total number of Redis commands",
+        "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]",
+    ),
+    CommandSpec::new("command|getkeys", -4, META, NOKEY, "server", Route::Session(getkeys)).doc(
+        "Extracts the key names from an arbitrary command.",
+        "2.8.13",
+        "O(N) where N is the number of arguments to the command",
+        "command (arg...)",
+    ),
+    CommandSpec::new("command|help", 2, META, NOKEY, "server", Route::Session(help)).doc(
+        "Returns helpful text about the different subcommands.",
+        "5.0.0",
+        "O(1)",
+        "",
+    ),
 ];
 
 fn b(s: &str) -> Reply {
@@ -60,14 +93,21 @@ fn key_specs(c: &CommandSpec) -> Vec<Reply> {
     let access = if c.flags & flags::WRITE != 0 { "RW" } else { "RO" };
     vec![Reply::Map(vec![
         (b("flags"), Reply::Set(vec![Reply::Status(access)])),
-        (b("begin_search"), Reply::Map(vec![(b("type"), b("index")), (b("spec"), Reply::Map(vec![(b("index"), Reply::Int(i64::from(c.first_key)))]))])),
+        (
+            b("begin_search"),
+            Reply::Map(vec![(b("type"), b("index")), (b("spec"), Reply::Map(vec![(b("index"), Reply::Int(i64::from(c.first_key)))]))]),
+        ),
         (
             b("find_keys"),
             Reply::Map(vec![
                 (b("type"), b("range")),
                 (
                     b("spec"),
-                    Reply::Map(vec![(b("lastkey"), Reply::Int(i64::from(lastkey))), (b("keystep"), Reply::Int(i64::from(c.step))), (b("limit"), Reply::Int(0))]),
+                    Reply::Map(vec![
+                        (b("lastkey"), Reply::Int(i64::from(lastkey))),
+                        (b("keystep"), Reply::Int(i64::from(c.step))),
+                        (b("limit"), Reply::Int(0)),
+                    ]),
                 ),
             ]),
         ),

@@ -49,11 +49,36 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 static OBJECT_SUBS: &[CommandSpec] = &[
-    CommandSpec::new("object|encoding", 3, READONLY, (2, 2, 1), "generic", Route::Shard(object_encoding)).doc("Returns the internal encoding of a Redis object.", "2.2.3", "O(1)", "key"),
-    CommandSpec::new("object|freq", 3, READONLY, (2, 2, 1), "generic", Route::Shard(object_freq)).doc("Returns the logarithmic access frequency counter of a Redis object.", "4.0.0", "O(1)", "key"),
-    CommandSpec::new("object|idletime", 3, READONLY, (2, 2, 1), "generic", Route::Shard(object_idletime)).doc("Returns the time since the last access to a Redis object.", "2.2.3", "O(1)", "key"),
-    CommandSpec::new("object|refcount", 3, READONLY, (2, 2, 1), "generic", Route::Shard(object_refcount)).doc("Returns the reference count of a value of a key.", "2.2.3", "O(1)", "key"),
-    CommandSpec::new("object|help", 2, 0, NOKEY, "generic", Route::Session(object_help)).doc("Returns helpful text about the different subcommands.", "6.2.0", "O(1)", ""),
+    CommandSpec::new("object|encoding", 3, READONLY, (2, 2, 1), "generic", Route::Shard(object_encoding)).doc(
+        "Returns the internal encoding of a Redis object.",
+        "2.2.3",
+        "O(1)",
+        "key",
+    ),
+    CommandSpec::new("object|freq", 3, READONLY, (2, 2, 1), "generic", Route::Shard(object_freq)).doc(
+        "Returns the logarithmic access frequency counter of a Redis object.",
+        "4.0.0",
+        "O(1)",
+        "key",
+    ),
+    CommandSpec::new("object|idletime", 3, READONLY, (2, 2, 1), "generic", Route::Shard(object_idletime)).doc(
+        "Returns the time since the last access to a Redis object.",
+        "2.2.3",
+        "O(1)",
+        "key",
+    ),
+    CommandSpec::new("object|refcount", 3, READONLY, (2, 2, 1), "generic", Route::Shard(object_refcount)).doc(
+        "Returns the reference count of a value of a key.",
+        "2.2.3",
+        "O(1)",
+        "key",
+    ),
+    CommandSpec::new("object|help", 2, 0, NOKEY, "generic", Route::Session(object_help)).doc(
+        "Returns helpful text about the different subcommands.",
+        "6.2.0",
+        "O(1)",
+        "",
+    ),
 ];
 
 fn del(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
@@ -202,7 +227,7 @@ fn expire_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], cmd: &'static str, second
     let f = parse_expire_flags(a)?;
     let mut when = parse_int(&a[2])?;
     if seconds {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return Err(CmdError::InvalidExpire(cmd));
         }
         when *= 1000;

@@ -196,9 +196,8 @@ impl CommandSpec {
 }
 
 /// All top-level commands, in the order the families declare them.
-pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
-    strings::COMMANDS.iter().chain(keyspace::COMMANDS).chain(server::COMMANDS).chain(introspection::COMMANDS).collect()
-});
+pub static TABLE: LazyLock<Vec<&'static CommandSpec>> =
+    LazyLock::new(|| strings::COMMANDS.iter().chain(keyspace::COMMANDS).chain(server::COMMANDS).chain(introspection::COMMANDS).collect());
 
 static BY_NAME: LazyLock<ahash::AHashMap<&'static str, &'static CommandSpec>> =
     LazyLock::new(|| TABLE.iter().map(|c| (c.name, *c)).collect());

@@ -23,19 +23,84 @@ pub const REDIS_VERSION: &str = "7.0.15";
 
 /// Connection, server and cluster commands.
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("ping", -1, FAST | CONN, NOKEY, "connection", Route::Session(ping)).doc("Returns the server's liveliness response.", "1.0.0", "O(1)", "[message]"),
-    CommandSpec::new("echo", 2, FAST | CONN, NOKEY, "connection", Route::Session(echo)).doc("Returns the given string.", "1.0.0", "O(1)", "message"),
-    CommandSpec::new("quit", -1, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(quit)).doc("Closes the connection.", "1.0.0", "O(1)", ""),
-    CommandSpec::new("reset", 1, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(reset)).doc("Resets the connection.", "6.2.0", "O(1)", ""),
-    CommandSpec::new("auth", -2, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(auth)).doc("Authenticates the connection.", "1.0.0", "O(N) where N is the number of passwords defined for the user", "[username] password"),
-    CommandSpec::new("hello", -1, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(hello)).doc("Handshakes with the Redis server.", "6.0.0", "O(1)", "[protover:integer [AUTH username password] [SETNAME clientname]]"),
-    CommandSpec::new("select", 2, FAST | CONN, NOKEY, "connection", Route::Session(select)).doc("Changes the selected database.", "1.0.0", "O(1)", "index:integer"),
-    CommandSpec::new("client", -2, 0, NOKEY, "connection", Route::Parent).subs(CLIENT_SUBS).doc("A container for client connection commands.", "2.4.0", "Depends on subcommand.", ""),
-    CommandSpec::new("info", -1, CONN, NOKEY, "server", Route::Coordinator(info)).doc("Returns information and statistics about the server.", "1.0.0", "O(1)", "[section...]"),
-    CommandSpec::new("config", -2, 0, NOKEY, "server", Route::Parent).subs(CONFIG_SUBS).doc("A container for server configuration commands.", "2.0.0", "Depends on subcommand.", ""),
-    CommandSpec::new("time", 1, FAST | LOADING | STALE | RANDOM, NOKEY, "server", Route::Session(time)).doc("Returns the server time.", "2.6.0", "O(1)", ""),
-    CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, NOKEY, "server", Route::Session(shutdown)).doc("Synchronously saves the database(s) to disk and shuts down the Redis server.", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
-    CommandSpec::new("cluster", -2, 0, NOKEY, "cluster", Route::Parent).subs(CLUSTER_SUBS).doc("A container for Redis Cluster commands.", "3.0.0", "Depends on subcommand.", ""),
+    CommandSpec::new("ping", -1, FAST | CONN, NOKEY, "connection", Route::Session(ping)).doc(
+        "Returns the server's liveliness response.",
+        "1.0.0",
+        "O(1)",
+        "[message]",
+    ),
+    CommandSpec::new("echo", 2, FAST | CONN, NOKEY, "connection", Route::Session(echo)).doc(
+        "Returns the given string.",
+        "1.0.0",
+        "O(1)",
+        "message",
+    ),
+    CommandSpec::new("quit", -1, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(quit)).doc(
+        "Closes the connection.",
+        "1.0.0",
+        "O(1)",
+        "",
+    ),
+    CommandSpec::new("reset", 1, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(reset)).doc(
+        "Resets the connection.",
+        "6.2.0",
+        "O(1)",
+        "",
+    ),
+    CommandSpec::new("auth", -2, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(auth)).doc(
+        "Authenticates the connection.",
+        "1.0.0",
+        "O(N) where N is the number of passwords defined for the user",
+        "[username] password",
+    ),
+    CommandSpec::new("hello", -1, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(hello)).doc(
+        "Handshakes with the Redis server.",
+        "6.0.0",
+        "O(1)",
+        "[protover:integer [AUTH username password] [SETNAME clientname]]",
+    ),
+    CommandSpec::new("select", 2, FAST | CONN, NOKEY, "connection", Route::Session(select)).doc(
+        "Changes the selected database.",
+        "1.0.0",
+        "O(1)",
+        "index:integer",
+    ),
+    CommandSpec::new("client", -2, 0, NOKEY, "connection", Route::Parent).subs(CLIENT_SUBS).doc(
+        "A container for client connection commands.",
+        "2.4.0",
+        "Depends on subcommand.",
+        "",
+    ),
+    CommandSpec::new("info", -1, CONN, NOKEY, "server", Route::Coordinator(info)).doc(
+        "Returns information and statistics about the server.",
+        "1.0.0",
+        "O(1)",
+        "[section...]",
+    ),
+    CommandSpec::new("config", -2, 0, NOKEY, "server", Route::Parent).subs(CONFIG_SUBS).doc(
+        "A container for server configuration commands.",
+        "2.0.0",
+        "Depends on subcommand.",
+        "",
+    ),
+    CommandSpec::new("time", 1, FAST | LOADING | STALE | RANDOM, NOKEY, "server", Route::Session(time)).doc(
+        "Returns the server time.",
+        "2.6.0",
+        "O(1)",
+        "",
+    ),
+    CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, NOKEY, "server", Route::Session(shutdown)).doc(
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        "1.0.0",
+        "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+        "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]",
+    ),
+    CommandSpec::new("cluster", -2, 0, NOKEY, "cluster", Route::Parent).subs(CLUSTER_SUBS).doc(
+        "A container for Redis Cluster commands.",
+        "3.0.0",
+        "Depends on subcommand.",
+        "",
+    ),
 ];
 
 static CLIENT_SUBS: &[CommandSpec] = &[
@@ -50,15 +115,45 @@ static CLIENT_SUBS: &[CommandSpec] = &[
 ];
 
 static CONFIG_SUBS: &[CommandSpec] = &[
-    CommandSpec::new("config|get", -3, ADMIN | CONN, NOKEY, "server", Route::Session(config_get)).doc("Returns the effective values of configuration parameters.", "2.0.0", "O(N) when N is the number of configuration parameters provided", "parameter..."),
-    CommandSpec::new("config|set", -4, ADMIN | CONN, NOKEY, "server", Route::Session(config_set)).doc("Sets configuration parameters in-flight.", "2.0.0", "O(N) when N is the number of configuration parameters provided", "(parameter value)..."),
-    CommandSpec::new("config|resetstat", 2, ADMIN | CONN, NOKEY, "server", Route::Coordinator(config_resetstat)).doc("Resets the server's statistics.", "2.0.0", "O(1)", ""),
-    CommandSpec::new("config|help", 2, CONN, NOKEY, "server", Route::Session(config_help)).doc("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""),
+    CommandSpec::new("config|get", -3, ADMIN | CONN, NOKEY, "server", Route::Session(config_get)).doc(
+        "Returns the effective values of configuration parameters.",
+        "2.0.0",
+        "O(N) when N is the number of configuration parameters provided",
+        "parameter...",
+    ),
+    CommandSpec::new("config|set", -4, ADMIN | CONN, NOKEY, "server", Route::Session(config_set)).doc(
+        "Sets configuration parameters in-flight.",
+        "2.0.0",
+        "O(N) when N is the number of configuration parameters provided",
+        "(parameter value)...",
+    ),
+    CommandSpec::new("config|resetstat", 2, ADMIN | CONN, NOKEY, "server", Route::Coordinator(config_resetstat)).doc(
+        "Resets the server's statistics.",
+        "2.0.0",
+        "O(1)",
+        "",
+    ),
+    CommandSpec::new("config|help", 2, CONN, NOKEY, "server", Route::Session(config_help)).doc(
+        "Returns helpful text about the different subcommands.",
+        "5.0.0",
+        "O(1)",
+        "",
+    ),
 ];
 
 static CLUSTER_SUBS: &[CommandSpec] = &[
-    CommandSpec::new("cluster|keyslot", 3, STALE, NOKEY, "cluster", Route::Session(cluster_keyslot)).doc("Returns the hash slot for a key.", "3.0.0", "O(N) where N is the number of bytes in the key", "key:string"),
-    CommandSpec::new("cluster|help", 2, LOADING | STALE, NOKEY, "cluster", Route::Session(cluster_help)).doc("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""),
+    CommandSpec::new("cluster|keyslot", 3, STALE, NOKEY, "cluster", Route::Session(cluster_keyslot)).doc(
+        "Returns the hash slot for a key.",
+        "3.0.0",
+        "O(N) where N is the number of bytes in the key",
+        "key:string",
+    ),
+    CommandSpec::new("cluster|help", 2, LOADING | STALE, NOKEY, "cluster", Route::Session(cluster_help)).doc(
+        "Returns helpful text about the different subcommands.",
+        "5.0.0",
+        "O(1)",
+        "",
+    ),
 ];
 
 /// Redis's help reply: a header line, the given lines, and the HELP footer, as status lines.
@@ -336,7 +431,9 @@ fn client_setinfo(s: &mut Session, a: &[Bytes]) -> CmdResult {
         return Err(CmdError::Other(format!("Unrecognized option '{}'", printable(&a[2], usize::MAX)).into()));
     };
     if !valid_name(&a[3]) {
-        return Err(CmdError::Other(format!("{} cannot contain spaces, newlines or special characters.", printable(&a[2], usize::MAX).to_ascii_lowercase()).into()));
+        return Err(CmdError::Other(
+            format!("{} cannot contain spaces, newlines or special characters.", printable(&a[2], usize::MAX).to_ascii_lowercase()).into(),
+        ));
     }
     *slot.lock().expect("client meta lock") = a[3].clone();
     Ok(Reply::OK)
@@ -380,7 +477,7 @@ fn config_get(s: &mut Session, a: &[Bytes]) -> CmdResult {
 }
 
 fn config_set(s: &mut Session, a: &[Bytes]) -> CmdResult {
-    if a.len() % 2 != 0 {
+    if !a.len().is_multiple_of(2) {
         return Err(CmdError::Arity("config|set".into()));
     }
     let cfg = &s.local.shared.config;
@@ -500,8 +597,9 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
         let want = |sec: &str, in_default: bool| all || (default && in_default) || wanted.iter().any(|w| w == sec);
         let dbs = s.local.shared.config.databases.load(Relaxed);
         let per_shard = call_all(&s.local, move |sh| {
+            // Counts as Redis reports them: keys whose time passed count until the expiry
+            // task (or an access) reclaims them, which makes reclamation observable.
             let mut st = sh.store.borrow_mut();
-            while st.expire_due(now_ms(), usize::MAX) {}
             let keys = (0..dbs).map(|d| (st.db(d).len(), st.db(d).volatile())).collect();
             let (mut hits, mut misses, mut expired) = (0, 0, 0);
             for d in st.dbs() {
@@ -608,7 +706,11 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             let mut body = String::new();
             for (name, c) in merged {
                 let per = if c.calls > 0 { c.usec as f64 / c.calls as f64 } else { 0.0 };
-                let _ = write!(body, "cmdstat_{name}:calls={},usec={},usec_per_call={per:.2},rejected_calls=0,failed_calls={}\r\n", c.calls, c.usec, c.failed);
+                let _ = write!(
+                    body,
+                    "cmdstat_{name}:calls={},usec={},usec_per_call={per:.2},rejected_calls=0,failed_calls={}\r\n",
+                    c.calls, c.usec, c.failed
+                );
             }
             section("Commandstats", body);
         }

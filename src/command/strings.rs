@@ -15,38 +15,138 @@ const K1: (i32, i32, i32) = (1, 1, 1);
 
 /// The string commands.
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("get", 2, READONLY | FAST, K1, "string", Route::Shard(get)).doc("Returns the string value of a key.", "1.0.0", "O(1)", "key"),
+    CommandSpec::new("get", 2, READONLY | FAST, K1, "string", Route::Shard(get)).doc(
+        "Returns the string value of a key.",
+        "1.0.0",
+        "O(1)",
+        "key",
+    ),
     CommandSpec::new("set", -3, WRITE | DENYOOM, K1, "string", Route::Shard(set)).doc(
         "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
         "1.0.0",
         "O(1)",
         "key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]",
     ),
-    CommandSpec::new("setnx", 3, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(setnx)).doc("Set the string value of a key only when the key doesn't exist.", "1.0.0", "O(1)", "key value"),
-    CommandSpec::new("setex", 4, WRITE | DENYOOM, K1, "string", Route::Shard(setex)).doc("Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "2.0.0", "O(1)", "key seconds value"),
-    CommandSpec::new("psetex", 4, WRITE | DENYOOM, K1, "string", Route::Shard(psetex)).doc("Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "2.6.0", "O(1)", "key milliseconds value"),
+    CommandSpec::new("setnx", 3, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(setnx)).doc(
+        "Set the string value of a key only when the key doesn't exist.",
+        "1.0.0",
+        "O(1)",
+        "key value",
+    ),
+    CommandSpec::new("setex", 4, WRITE | DENYOOM, K1, "string", Route::Shard(setex)).doc(
+        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
+        "2.0.0",
+        "O(1)",
+        "key seconds value",
+    ),
+    CommandSpec::new("psetex", 4, WRITE | DENYOOM, K1, "string", Route::Shard(psetex)).doc(
+        "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
+        "2.6.0",
+        "O(1)",
+        "key milliseconds value",
+    ),
     CommandSpec::new("getex", -2, WRITE | FAST, K1, "string", Route::Shard(getex)).doc(
         "Returns the string value of a key after setting its expiration time.",
         "6.2.0",
         "O(1)",
         "key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]",
     ),
-    CommandSpec::new("getdel", 2, WRITE | FAST, K1, "string", Route::Shard(getdel)).doc("Returns the string value of a key after deleting the key.", "6.2.0", "O(1)", "key"),
-    CommandSpec::new("getset", 3, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(getset)).doc("Returns the previous string value of a key after setting it to a new value.", "1.0.0", "O(1)", "key value"),
-    CommandSpec::new("mget", -2, READONLY | FAST, (1, -1, 1), "string", Route::Shard(mget)).split(Merge::Gather).doc("Atomically returns the string values of one or more keys.", "1.0.0", "O(N) where N is the number of keys to retrieve.", "key..."),
-    CommandSpec::new("mset", -3, WRITE | DENYOOM, (1, -1, 2), "string", Route::Shard(mset)).split(Merge::AllOk).doc("Atomically creates or modifies the string values of one or more keys.", "1.0.1", "O(N) where N is the number of keys to set.", "(key value)..."),
-    CommandSpec::new("msetnx", -3, WRITE | DENYOOM, (1, -1, 2), "string", Route::Shard(msetnx)).doc("Atomically modifies the string values of one or more keys only when all keys don't exist.", "1.0.1", "O(N) where N is the number of keys to set.", "(key value)..."),
-    CommandSpec::new("append", 3, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(append)).doc("Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0", "O(1)", "key value"),
-    CommandSpec::new("strlen", 2, READONLY | FAST, K1, "string", Route::Shard(strlen)).doc("Returns the length of a string value.", "2.2.0", "O(1)", "key"),
-    CommandSpec::new("getrange", 4, READONLY, K1, "string", Route::Shard(getrange)).doc("Returns a substring of the string stored at a key.", "2.4.0", "O(N) where N is the length of the returned string.", "key start end"),
-    CommandSpec::new("substr", 4, READONLY, K1, "string", Route::Shard(getrange)).doc("Returns a substring from a string value.", "1.0.0", "O(N) where N is the length of the returned string.", "key start end"),
-    CommandSpec::new("setrange", 4, WRITE | DENYOOM, K1, "string", Route::Shard(setrange)).doc("Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "2.2.0", "O(1), not counting the time taken to copy the new string in place.", "key offset value"),
-    CommandSpec::new("incr", 2, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(incr)).doc("Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "key"),
-    CommandSpec::new("decr", 2, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(decr)).doc("Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "key"),
-    CommandSpec::new("incrby", 3, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(incrby)).doc("Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "key increment"),
-    CommandSpec::new("decrby", 3, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(decrby)).doc("Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "key decrement"),
-    CommandSpec::new("incrbyfloat", 3, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(incrbyfloat)).doc("Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "2.6.0", "O(1)", "key increment:double"),
-    CommandSpec::new("lcs", -3, READONLY, (1, 2, 1), "string", Route::Shard(lcs)).doc("Finds the longest common substring.", "7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "key1:key key2:key [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]"),
+    CommandSpec::new("getdel", 2, WRITE | FAST, K1, "string", Route::Shard(getdel)).doc(
+        "Returns the string value of a key after deleting the key.",
+        "6.2.0",
+        "O(1)",
+        "key",
+    ),
+    CommandSpec::new("getset", 3, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(getset)).doc(
+        "Returns the previous string value of a key after setting it to a new value.",
+        "1.0.0",
+        "O(1)",
+        "key value",
+    ),
+    CommandSpec::new("mget", -2, READONLY | FAST, (1, -1, 1), "string", Route::Shard(mget)).split(Merge::Gather).doc(
+        "Atomically returns the string values of one or more keys.",
+        "1.0.0",
+        "O(N) where N is the number of keys to retrieve.",
+        "key...",
+    ),
+    CommandSpec::new("mset", -3, WRITE | DENYOOM, (1, -1, 2), "string", Route::Shard(mset)).split(Merge::AllOk).doc(
+        "Atomically creates or modifies the string values of one or more keys.",
+        "1.0.1",
+        "O(N) where N is the number of keys to set.",
+        "(key value)...",
+    ),
+    CommandSpec::new("msetnx", -3, WRITE | DENYOOM, (1, -1, 2), "string", Route::Shard(msetnx)).doc(
+        "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+        "1.0.1",
+        "O(N) where N is the number of keys to set.",
+        "(key value)...",
+    ),
+    CommandSpec::new("append", 3, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(append)).doc(
+        "Appends a string to the value of a key. Creates the key if it doesn't exist.",
+        "2.0.0",
+        "O(1)",
+        "key value",
+    ),
+    CommandSpec::new("strlen", 2, READONLY | FAST, K1, "string", Route::Shard(strlen)).doc(
+        "Returns the length of a string value.",
+        "2.2.0",
+        "O(1)",
+        "key",
+    ),
+    CommandSpec::new("getrange", 4, READONLY, K1, "string", Route::Shard(getrange)).doc(
+        "Returns a substring of the string stored at a key.",
+        "2.4.0",
+        "O(N) where N is the length of the returned string.",
+        "key start end",
+    ),
+    CommandSpec::new("substr", 4, READONLY, K1, "string", Route::Shard(getrange)).doc(
+        "Returns a substring from a string value.",
+        "1.0.0",
+        "O(N) where N is the length of the returned string.",
+        "key start end",
+    ),
+    CommandSpec::new("setrange", 4, WRITE | DENYOOM, K1, "string", Route::Shard(setrange)).doc(
+        "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+        "2.2.0",
+        "O(1), not counting the time taken to copy the new string in place.",
+        "key offset value",
+    ),
+    CommandSpec::new("incr", 2, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(incr)).doc(
+        "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        "1.0.0",
+        "O(1)",
+        "key",
+    ),
+    CommandSpec::new("decr", 2, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(decr)).doc(
+        "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        "1.0.0",
+        "O(1)",
+        "key",
+    ),
+    CommandSpec::new("incrby", 3, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(incrby)).doc(
+        "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        "1.0.0",
+        "O(1)",
+        "key increment",
+    ),
+    CommandSpec::new("decrby", 3, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(decrby)).doc(
+        "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
+        "1.0.0",
+        "O(1)",
+        "key decrement",
+    ),
+    CommandSpec::new("incrbyfloat", 3, WRITE | DENYOOM | FAST, K1, "string", Route::Shard(incrbyfloat)).doc(
+        "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        "2.6.0",
+        "O(1)",
+        "key increment:double",
+    ),
+    CommandSpec::new("lcs", -3, READONLY, (1, 2, 1), "string", Route::Shard(lcs)).doc(
+        "Finds the longest common substring.",
+        "7.0.0",
+        "O(N*M) where N and M are the lengths of s1 and s2, respectively",
+        "key1:key key2:key [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]",
+    ),
 ];
 
 /// Reads a string key: `None` when missing, WRONGTYPE for another type.
@@ -225,12 +325,15 @@ fn mget(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let db = ctx.db();
     Ok(Reply::Array(
-        a[1..].iter().map(|k| db.read(k, now).and_then(|e| e.value.as_str().map(|s| Reply::Bulk(s.to_bytes()))).unwrap_or(Reply::Nil)).collect(),
+        a[1..]
+            .iter()
+            .map(|k| db.read(k, now).and_then(|e| e.value.as_str().map(|s| Reply::Bulk(s.to_bytes()))).unwrap_or(Reply::Nil))
+            .collect(),
     ))
 }
 
 fn mset(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
-    if a.len() % 2 == 0 {
+    if a.len().is_multiple_of(2) {
         return Err(CmdError::Arity("mset".into()));
     }
     let now = ctx.now;
@@ -242,7 +345,7 @@ fn mset(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn msetnx(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
-    if a.len() % 2 == 0 {
+    if a.len().is_multiple_of(2) {
         return Err(CmdError::Arity("msetnx".into()));
     }
     let now = ctx.now;

@@ -104,6 +104,10 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
             crate::protocol::encode(&Reply::Error(e.to_string().into()), session.resp3, &mut out);
             session.close = true;
         }
+        if session.close && shared.shutting_down.load(Relaxed) {
+            // SHUTDOWN: like Redis, close without a reply.
+            break;
+        }
         if !out.is_empty() {
             if stream.write_all(&out).await.is_err() {
                 break;

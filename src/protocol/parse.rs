@@ -7,8 +7,8 @@
 use bytes::{Bytes, BytesMut};
 use thiserror::Error;
 
-use crate::num::parse_i64;
 use super::splitargs::split_args;
+use crate::num::parse_i64;
 
 /// Longest inline request, or multibulk/bulk count line, Redis accepts (PROTO_INLINE_MAX_SIZE).
 pub const INLINE_MAX_SIZE: usize = 64 * 1024;
@@ -146,12 +146,8 @@ impl RequestParser {
                 let _ = buf.split_to(cr + 2);
                 return Ok(Some(Vec::new()));
             }
-            self.partial = Some(Partial {
-                remaining: n as usize,
-                args: Vec::with_capacity((n as usize).min(1024)),
-                pos: cr + 2,
-                bulk_len: None,
-            });
+            self.partial =
+                Some(Partial { remaining: n as usize, args: Vec::with_capacity((n as usize).min(1024)), pos: cr + 2, bulk_len: None });
         }
         let p = self.partial.as_mut().expect("partial request");
         while p.remaining > 0 {

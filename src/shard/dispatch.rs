@@ -219,7 +219,7 @@ fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardF
     let shards = local.shared.shards();
     let step = spec.step.max(1) as usize;
     // Key/value units must be whole before anything runs anywhere (MSET a 1 b).
-    if (args.len() - spec.first_key.max(1) as usize) % step != 0 {
+    if !(args.len() - spec.first_key.max(1) as usize).is_multiple_of(step) {
         return Pending::Ready(Reply::Error(CmdError::Arity(spec.name.into()).to_string().into()));
     }
     let mut per_shard: Vec<Option<(Vec<Bytes>, Vec<usize>)>> = (0..shards).map(|_| None).collect();

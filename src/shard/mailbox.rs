@@ -1,11 +1,15 @@
 //! A shard's inbox: a lock-free multi-producer queue plus a waker, so producers on other
 //! threads never block and a sleeping shard is woken once per burst, not once per message.
 //!
-//! Protocol (modelled in `loom-tests/`): a producer pushes, then swaps `notified` to true and
-//! wakes the consumer only if it was false. The consumer, finding the queue empty, registers
-//! its waker, clears `notified`, and checks the queue again before sleeping. SeqCst on both
-//! sides means either the consumer's re-check sees the message or the producer sees the
-//! cleared flag and wakes it: no lost wake-up.
+//! Protocol (modelled in `loom-tests/`): one state word, changed only by read-modify-writes,
+//! so it needs acquire/release and nothing stronger.
+//! - producer: push, then swap the state to NOTIFIED; wake the consumer if it was SLEEPING.
+//! - consumer: if NOTIFIED, set AWAKE and run; otherwise register the waker, then move
+//!   AWAKE→SLEEPING. If that fails the state was NOTIFIED meanwhile: run instead of sleeping.
+//!
+//! Every push is followed by a swap that either finds the consumer SLEEPING (and wakes it,
+//! its waker being registered before it slept) or leaves NOTIFIED for its next check, whose
+//! acquire makes the pushed message visible. A wake-up may be spurious, never lost.
 
 use std::task::{Context, Poll};
 
@@ -13,10 +17,17 @@ use std::task::{Context, Poll};
 use futures::task::AtomicWaker;
 #[cfg(loom)]
 use loom::future::AtomicWaker;
-#[cfg(not(loom))]
-use std::sync::atomic::{fence, AtomicBool, Ordering::SeqCst};
 #[cfg(loom)]
-use loom::sync::atomic::{fence, AtomicBool, Ordering::SeqCst};
+use loom::sync::atomic::{AtomicU8, Ordering::AcqRel, Ordering::Acquire};
+#[cfg(not(loom))]
+use std::sync::atomic::{AtomicU8, Ordering::AcqRel, Ordering::Acquire};
+
+/// The consumer is running (or about to check the queue).
+const AWAKE: u8 = 0;
+/// The consumer is asleep with its waker registered.
+const SLEEPING: u8 = 1;
+/// A message was pushed since the consumer last checked.
+const NOTIFIED: u8 = 2;
 
 #[cfg(not(loom))]
 type Queue<T> = crossbeam_queue::SegQueue<T>;
@@ -36,16 +47,23 @@ impl<T> Queue<T> {
     fn pop(&self) -> Option<T> {
         self.0.lock().unwrap().pop_front()
     }
-    fn is_empty(&self) -> bool {
-        self.0.lock().unwrap().is_empty()
-    }
+}
+
+#[cfg(not(loom))]
+fn register(slot: &AtomicWaker, waker: &std::task::Waker) {
+    slot.register(waker);
+}
+
+#[cfg(loom)]
+fn register(slot: &AtomicWaker, waker: &std::task::Waker) {
+    slot.register_by_ref(waker);
 }
 
 /// A multi-producer, single-consumer inbox with async wake-up.
 pub struct Mailbox<T> {
     queue: Queue<T>,
     waker: AtomicWaker,
-    notified: AtomicBool,
+    state: AtomicU8,
 }
 
 impl<T> std::fmt::Debug for Mailbox<T> {
@@ -63,14 +81,13 @@ impl<T> Default for Mailbox<T> {
 impl<T> Mailbox<T> {
     /// An empty mailbox.
     pub fn new() -> Self {
-        Mailbox { queue: Queue::new(), waker: AtomicWaker::new(), notified: AtomicBool::new(true) }
+        Mailbox { queue: Queue::new(), waker: AtomicWaker::new(), state: AtomicU8::new(AWAKE) }
     }
 
     /// Enqueues a message from any thread, waking the consumer if it may be asleep.
     pub fn push(&self, msg: T) {
         self.queue.push(msg);
-        fence(SeqCst);
-        if !self.notified.swap(true, SeqCst) {
+        if self.state.swap(NOTIFIED, AcqRel) == SLEEPING {
             self.waker.wake();
         }
     }
@@ -80,18 +97,21 @@ impl<T> Mailbox<T> {
         self.queue.pop()
     }
 
-    /// Ready when a message is waiting; otherwise arranges to be woken (consumer only).
+    /// Ready when a message may be waiting; otherwise arranges to be woken (consumer only).
+    /// A ready result can be spurious: the caller drains with [`Mailbox::pop`] and asks again.
     pub fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if !self.queue.is_empty() {
+        if self.state.compare_exchange(NOTIFIED, AWAKE, AcqRel, Acquire).is_ok() {
             return Poll::Ready(());
         }
-        self.waker.register(cx.waker());
-        self.notified.store(false, SeqCst);
-        fence(SeqCst);
-        if !self.queue.is_empty() {
-            return Poll::Ready(());
+        register(&self.waker, cx.waker());
+        match self.state.compare_exchange(AWAKE, SLEEPING, AcqRel, Acquire) {
+            Ok(_) | Err(SLEEPING) => Poll::Pending,
+            Err(_) => {
+                // NOTIFIED after we looked: take the notification and run.
+                self.state.swap(AWAKE, AcqRel);
+                Poll::Ready(())
+            }
         }
-        Poll::Pending
     }
 
     /// Waits until a message is waiting (consumer only).

@@ -42,6 +42,9 @@ pub struct Job {
     pub args: Vec<Bytes>,
 }
 
+/// The replies to one `Exec`, with the channel that delivers them on the origin shard.
+pub type ReplyBatch = (oneshot::Sender<Vec<Reply>>, Vec<Reply>);
+
 /// A closure run on a shard by [`call`].
 pub type ShardCall = Box<dyn FnOnce(&Rc<ShardLocal>) + Send>;
 
@@ -57,7 +60,7 @@ pub enum Msg {
         reply: oneshot::Sender<Vec<Reply>>,
     },
     /// Replies to earlier `Exec`s from this shard, delivered on the origin.
-    Replies(Vec<(oneshot::Sender<Vec<Reply>>, Vec<Reply>)>),
+    Replies(Vec<ReplyBatch>),
     /// Run a closure on this shard.
     Call(ShardCall),
     /// Adopt an accepted connection.
@@ -77,7 +80,6 @@ impl std::fmt::Debug for Msg {
         })
     }
 }
-
 
 /// Server-wide counters, updated with relaxed atomics.
 #[derive(Debug, Default)]
@@ -246,11 +248,7 @@ pub fn into_reply(r: CmdResult) -> Reply {
 }
 
 /// Runs `f` on shard `target` and returns its result; inline when `target` is this shard.
-pub async fn call<T: Send + 'static>(
-    local: &Rc<ShardLocal>,
-    target: usize,
-    f: impl FnOnce(&Rc<ShardLocal>) -> T + Send + 'static,
-) -> T {
+pub async fn call<T: Send + 'static>(local: &Rc<ShardLocal>, target: usize, f: impl FnOnce(&Rc<ShardLocal>) -> T + Send + 'static) -> T {
     if target == local.id {
         let r = f(local);
         local.kick_expiry_if_needed();

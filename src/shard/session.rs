@@ -60,7 +60,7 @@ impl ClientMeta {
     pub fn info_line(&self, now: u64) -> String {
         let lock = |m: &Mutex<Bytes>| String::from_utf8_lossy(&m.lock().expect("client meta lock")).into_owned();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} shard={}",
             self.id,
             self.addr,
             self.laddr,
@@ -73,6 +73,7 @@ impl ClientMeta {
             self.resp.load(Relaxed),
             lock(&self.lib_name),
             lock(&self.lib_ver),
+            self.shard,
         )
     }
 }

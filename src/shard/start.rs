@@ -10,7 +10,7 @@ use dashmap::DashMap;
 use glommio::{LocalExecutorBuilder, Placement};
 use thiserror::Error;
 
-use super::{GlobalStats, Mailbox, Msg, Reply, ShardLocal, Shared};
+use super::{GlobalStats, Mailbox, Msg, ReplyBatch, ShardLocal, Shared};
 use crate::config::Config;
 use crate::store::now_ms;
 
@@ -126,7 +126,8 @@ impl ShardSet {
         for id in 0..n {
             let shared = shared.clone();
             // Shard 0 takes the sockets bound here; the others bind the same addresses.
-            let own: Vec<std::os::fd::OwnedFd> = if id == 0 { first.drain(..).map(std::os::fd::OwnedFd::from).collect() } else { Vec::new() };
+            let own: Vec<std::os::fd::OwnedFd> =
+                if id == 0 { first.drain(..).map(std::os::fd::OwnedFd::from).collect() } else { Vec::new() };
             let addrs = addrs.clone();
             let placement = if pin { Placement::Fixed(id % cores) } else { Placement::Unbound };
             let h = LocalExecutorBuilder::new(placement)
@@ -177,7 +178,7 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
     let shared = local.shared.clone();
     let mb = &shared.mailboxes[local.id];
     let n = shared.shards();
-    let mut replies: Vec<Vec<(futures::channel::oneshot::Sender<Vec<Reply>>, Vec<Reply>)>> = (0..n).map(|_| Vec::new()).collect();
+    let mut replies: Vec<Vec<ReplyBatch>> = (0..n).map(|_| Vec::new()).collect();
     loop {
         mb.ready().await;
         let mut handled = 0;
@@ -215,7 +216,7 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
     }
 }
 
-fn send_replies(shared: &Shared, replies: &mut [Vec<(futures::channel::oneshot::Sender<Vec<Reply>>, Vec<Reply>)>]) {
+fn send_replies(shared: &Shared, replies: &mut [Vec<ReplyBatch>]) {
     for (origin, v) in replies.iter_mut().enumerate() {
         if !v.is_empty() {
             shared.mailboxes[origin].push(Msg::Replies(std::mem::take(v)));

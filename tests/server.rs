@@ -1,0 +1,280 @@
+//! Behaviour over TCP with the `redis` crate (and raw RESP where bytes matter), against a
+//! server each test starts on a free loopback port, with 1, 2 and 4 shards.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Frame;
+use redis::Commands;
+
+fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> Option<String> {
+    let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();
+    info.lines().find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+}
+
+#[test]
+fn strings_and_multi_key_commands_work_across_shards() {
+    for shards in [1, 2, 4] {
+        let s = common::shardis(shards, &[]);
+        let mut c = s.client();
+        let keys: Vec<String> = (0..64).map(|i| format!("key:{i}")).collect();
+        let pairs: Vec<(String, String)> = keys.iter().map(|k| (k.clone(), format!("v-{k}"))).collect();
+        let _: () = c.mset(&pairs).unwrap();
+        let got: Vec<String> = c.mget(&keys).unwrap();
+        assert_eq!(got, pairs.iter().map(|p| p.1.clone()).collect::<Vec<_>>(), "{shards} shards");
+        let n: i64 = c.exists(&keys).unwrap();
+        assert_eq!(n, 64);
+        let _: () = c.rename("key:1", "key:renamed").unwrap();
+        let v: String = c.get("key:renamed").unwrap();
+        assert_eq!(v, "v-key:1");
+        let n: i64 = c.del(&keys).unwrap();
+        assert_eq!(n, 63);
+        let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+        assert_eq!(n, 1);
+        let n: i64 = c.incr("counter", 5).unwrap();
+        assert_eq!(n, 5);
+    }
+}
+
+#[test]
+fn pipeline_of_ten_thousand_commands_in_one_write_keeps_order() {
+    let s = common::shardis(4, &[]);
+    let mut raw = s.raw();
+    let mut buf = Vec::new();
+    for i in 0..5000 {
+        buf.extend(common::encode_cmd(&[b"SET", format!("p:{i}").as_bytes(), format!("{i}").as_bytes()]));
+        buf.extend(common::encode_cmd(&[b"GET", format!("p:{i}").as_bytes()]));
+    }
+    raw.send(&buf);
+    for i in 0..5000 {
+        assert_eq!(raw.read(), Frame::Simple(b"OK".to_vec()));
+        assert_eq!(raw.read(), Frame::Bulk(Some(i.to_string().into_bytes())), "reply {i} out of order");
+    }
+}
+
+#[test]
+fn expired_keys_are_invisible_and_reclaimed_within_100ms() {
+    let s = common::shardis(2, &[]);
+    let mut c = s.client();
+    let mut pipe = redis::pipe();
+    for i in 0..20_000 {
+        pipe.cmd("SET").arg(format!("vol:{i}")).arg("x").arg("PX").arg(300).ignore();
+    }
+    let _: () = pipe.query(&mut c).unwrap();
+    let _: () = c.set("persistent", "1").unwrap();
+    let deadline = Instant::now() + Duration::from_millis(300);
+    std::thread::sleep(deadline - Instant::now() + Duration::from_millis(100));
+    // INFO keyspace counts keys not yet reclaimed, as Redis does: only the expiry task can
+    // have removed them by now.
+    assert_eq!(info_field(&mut c, "keyspace", "db0").as_deref(), Some("keys=1,expires=0,avg_ttl=0"));
+    assert_eq!(info_field(&mut c, "stats", "expired_keys").as_deref(), Some("20000"));
+    let v: Option<String> = c.get("vol:7").unwrap();
+    assert_eq!(v, None);
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn expired_key_is_never_visible_even_before_reclamation() {
+    let s = common::shardis(1, &[]);
+    let mut c = s.client();
+    let _: () = redis::cmd("SET").arg("gone").arg("v").arg("PXAT").arg(1).query(&mut c).unwrap();
+    let v: Option<String> = c.get("gone").unwrap();
+    assert_eq!(v, None);
+    let keys: Vec<String> = c.keys("*").unwrap();
+    assert!(keys.is_empty());
+    let (cursor, found): (u64, Vec<String>) = redis::cmd("SCAN").arg(0).query(&mut c).unwrap();
+    assert_eq!((cursor, found.len()), (0, 0));
+    let n: i64 = c.exists("gone").unwrap();
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn scan_walks_every_shard_and_returns_every_key() {
+    let s = common::shardis(4, &[]);
+    let mut c = s.client();
+    for i in 0..1000 {
+        let _: () = c.set(format!("s:{i}"), i).unwrap();
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN").arg(cursor).arg("COUNT").arg(50).query(&mut c).unwrap();
+        seen.extend(keys);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    assert_eq!(seen.len(), 1000);
+    let typed: (u64, Vec<String>) = redis::cmd("SCAN").arg(0).arg("TYPE").arg("list").query(&mut c).unwrap();
+    assert!(typed.1.is_empty());
+}
+
+#[test]
+fn resp3_hello_returns_a_map_and_auth_is_enforced() {
+    let s = common::shardis(2, &["--requirepass", "secret"]);
+    let mut raw = s.raw();
+    assert_eq!(raw.cmds(&["GET", "k"]), Frame::Error(b"NOAUTH Authentication required.".to_vec()));
+    assert_eq!(raw.cmds(&["AUTH", "wrong"]), Frame::Error(b"WRONGPASS invalid username-password pair or user is disabled.".to_vec()));
+    match raw.cmds(&["HELLO", "3", "AUTH", "default", "secret", "SETNAME", "me"]) {
+        Frame::Other(b'%', n, items) => {
+            assert_eq!(n, b"7".to_vec());
+            assert_eq!(items[0], Frame::Bulk(Some(b"server".to_vec())));
+        }
+        other => panic!("HELLO 3 should reply with a map, got {other:?}"),
+    }
+    assert_eq!(raw.cmds(&["GET", "missing"]), Frame::Other(b'_', Vec::new(), Vec::new()));
+    assert_eq!(raw.cmds(&["CLIENT", "GETNAME"]), Frame::Bulk(Some(b"me".to_vec())));
+    let mut c = redis::Client::open(format!("redis://:secret@127.0.0.1:{}/", s.port)).unwrap().get_connection().unwrap();
+    let _: () = c.set("a", "b").unwrap();
+}
+
+#[test]
+fn client_list_kill_and_setname() {
+    let s = common::shardis(2, &[]);
+    let mut a = s.client();
+    let mut b = s.raw();
+    assert_eq!(b.cmds(&["CLIENT", "SETNAME", "victim"]), Frame::Simple(b"OK".to_vec()));
+    let Frame::Int(id) = b.cmds(&["CLIENT", "ID"]) else { panic!("CLIENT ID") };
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut a).unwrap();
+    assert!(list.lines().any(|l| l.contains("name=victim")), "{list}");
+    let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query(&mut a).unwrap();
+    assert_eq!(killed, 1);
+    assert!(b.closed(), "killed client must be disconnected");
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut a).unwrap();
+    assert!(!list.contains("name=victim"), "{list}");
+}
+
+#[test]
+fn config_get_set_and_file() {
+    let dir = std::env::temp_dir().join(format!("shardis-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("test.conf");
+    std::fs::write(&file, "# a comment\ndatabases 4\nmaxclients 77\n").unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shardis-server"))
+        .arg(&file)
+        .args(["--port", "0", "--threads", "1", "--pin-cpus", "no", "--databases", "3"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let port: u16 = loop {
+        let l = lines.next().unwrap().unwrap();
+        if let Some(p) = l.split("on port ").nth(1) {
+            break p.trim().parse().unwrap();
+        }
+    };
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("databases").arg("maxclients").query(&mut c).unwrap();
+    assert_eq!(v, vec!["databases", "3", "maxclients", "77"], "flags override the file");
+    let r: redis::RedisResult<()> = redis::cmd("CONFIG").arg("SET").arg("databases").arg("5").query(&mut c);
+    assert!(r.unwrap_err().to_string().contains("can't set immutable config"));
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxclients").arg("5").query(&mut c).unwrap();
+    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("max*").query(&mut c).unwrap();
+    assert!(v.windows(2).any(|w| w == ["maxclients", "5"]), "{v:?}");
+    let r: redis::RedisResult<()> = redis::cmd("SELECT").arg(3).query(&mut c);
+    assert!(r.is_err());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn maxclients_refuses_extra_connections() {
+    let s = common::shardis(2, &["--maxclients", "2"]);
+    let mut a = s.raw();
+    let mut b = s.raw();
+    assert_eq!(a.cmds(&["PING"]), Frame::Simple(b"PONG".to_vec()));
+    assert_eq!(b.cmds(&["PING"]), Frame::Simple(b"PONG".to_vec()));
+    let mut c = s.raw();
+    assert_eq!(c.read(), Frame::Error(b"ERR max number of clients reached".to_vec()));
+}
+
+#[test]
+fn shutdown_command_and_sigterm_stop_the_server_cleanly() {
+    let mut s = common::shardis(2, &[]);
+    let mut raw = s.raw();
+    raw.send(&common::encode_cmd(&[b"SHUTDOWN", b"NOSAVE"]));
+    assert!(raw.closed());
+    assert!(s.wait_exit(Duration::from_secs(10)), "server did not exit after SHUTDOWN");
+
+    let mut s = common::shardis(4, &[]);
+    let _ = s.raw().cmds(&["SET", "a", "b"]);
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(s.pid() as i32, libc::SIGTERM) };
+    assert!(s.wait_exit(Duration::from_secs(10)), "server did not exit after SIGTERM");
+    assert_eq!(s.exit_code(), Some(0));
+}
+
+#[test]
+fn redis_cli_works_against_shardis() {
+    let s = common::shardis(2, &[]);
+    let cli = |args: &[&str]| -> String {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &s.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli is installed by the test command");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(cli(&["SET", "greeting", "hello world"]), "OK\n");
+    assert_eq!(cli(&["--no-raw", "GET", "greeting"]), "\"hello world\"\n");
+    assert_eq!(cli(&["--no-raw", "MGET", "greeting", "nope"]), "1) \"hello world\"\n2) (nil)\n");
+    assert_eq!(cli(&["--no-raw", "INCR", "n"]), "(integer) 1\n");
+    assert_eq!(cli(&["--no-raw", "GET"]), "(error) ERR wrong number of arguments for 'get' command\n");
+    assert_eq!(cli(&["CLUSTER", "KEYSLOT", "foo"]), "12182\n");
+    // redis-cli builds its hints from COMMAND DOCS: every command must have docs.
+    let docs = cli(&["--no-raw", "COMMAND", "DOCS", "set"]);
+    assert!(docs.contains("\"arguments\"") && docs.contains("\"token\"") && docs.contains("\"EX\""), "{docs}");
+}
+
+#[test]
+fn connections_are_spread_evenly_over_shards() {
+    let s = common::shardis(4, &[]);
+    let mut conns: Vec<_> = (0..8).map(|_| s.raw()).collect();
+    for c in &mut conns {
+        // A reply proves the connection reached its shard and registered.
+        assert_eq!(c.cmds(&["PING"]), Frame::Simple(b"PONG".to_vec()));
+    }
+    let mut c = s.client();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+    let mut per_shard = std::collections::HashMap::new();
+    for l in list.lines() {
+        let shard = l.split_whitespace().find_map(|f| f.strip_prefix("shard=")).expect("CLIENT LIST shows the shard").to_string();
+        *per_shard.entry(shard).or_insert(0) += 1;
+    }
+    assert_eq!(per_shard.len(), 4, "{per_shard:?}");
+    assert!(per_shard.values().all(|&n| n == 2 || n == 3), "{per_shard:?}");
+    drop(conns);
+}
+
+#[test]
+fn many_concurrent_clients_lose_no_update() {
+    let s = common::shardis(4, &[]);
+    let port = s.port;
+    let threads: Vec<_> = (0..32)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+                for i in 0..200 {
+                    let mut p = redis::pipe();
+                    p.cmd("INCR").arg("shared").ignore();
+                    p.cmd("INCR").arg(format!("own:{t}")).ignore();
+                    p.cmd("SET").arg(format!("k:{t}:{i}")).arg(i).ignore();
+                    p.cmd("MGET").arg(format!("k:{t}:{i}")).arg(format!("own:{t}"));
+                    let (got,): (Vec<i64>,) = p.query(&mut c).unwrap();
+                    assert_eq!(got, vec![i, i + 1]);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut c = s.client();
+    let total: i64 = c.get("shared").unwrap();
+    assert_eq!(total, 32 * 200);
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 1 + 32 + 32 * 200);
+}
