@@ -1,23 +1,40 @@
-//! A small stderr logger in Redis's line format (`pid:M date time.ms * message`), with the
-//! level read from the live configuration.
+//! A small stderr logger in Redis's line format (`pid:M date time.ms * message`). Until the
+//! shards start it uses the level given at start-up; then it follows the live configuration,
+//! so `CONFIG SET loglevel` takes effect.
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 
-use crate::config::{Config, LogLevel};
+use crate::config::LogLevel;
+use crate::shard::Shared;
 
-struct Logger(Arc<Config>);
+static STARTUP_LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Notice as u8);
+static LIVE: OnceLock<Arc<Shared>> = OnceLock::new();
+
+struct Logger;
+
+fn current_level() -> LogLevel {
+    match LIVE.get() {
+        Some(s) => s.config.log_level(),
+        None => match STARTUP_LEVEL.load(Relaxed) {
+            0 => LogLevel::Debug,
+            1 => LogLevel::Verbose,
+            2 => LogLevel::Notice,
+            _ => LogLevel::Warning,
+        },
+    }
+}
 
 impl log::Log for Logger {
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        let want = self.0.log_level();
         let lvl = match m.level() {
             log::Level::Error | log::Level::Warn => LogLevel::Warning,
             log::Level::Info => LogLevel::Notice,
             log::Level::Debug => LogLevel::Verbose,
             log::Level::Trace => LogLevel::Debug,
         };
-        lvl >= want
+        lvl >= current_level()
     }
 
     fn log(&self, r: &log::Record<'_>) {
@@ -37,9 +54,15 @@ impl log::Log for Logger {
     fn flush(&self) {}
 }
 
-/// Installs the logger; later calls are ignored.
-pub fn init(config: Arc<Config>) {
-    if log::set_boxed_logger(Box::new(Logger(config))).is_ok() {
+/// Installs the logger at `level`; later calls only change the start-up level.
+pub fn init(level: LogLevel) {
+    STARTUP_LEVEL.store(level as u8, Relaxed);
+    if log::set_logger(&Logger).is_ok() {
         log::set_max_level(log::LevelFilter::Trace);
     }
+}
+
+/// From now on, follow the running server's `loglevel`.
+pub fn follow(shared: Arc<Shared>) {
+    let _ = LIVE.set(shared);
 }

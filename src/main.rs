@@ -1,7 +1,5 @@
 //! `shardis-server [/path/to/redis.conf] [--option value ...]`
 
-use std::sync::Arc;
-
 use shardis::config::Config;
 use shardis::Engine;
 
@@ -37,11 +35,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    // The logger reads the level from a config handle of its own; CONFIG SET loglevel on the
-    // server changes the server's copy only.
-    let log_cfg = Arc::new(Config::default());
-    log_cfg.loglevel.store(cfg.loglevel.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);
-    shardis::logging::init(log_cfg);
+    shardis::logging::init(cfg.log_level());
     let engine = match Engine::start_serving(cfg) {
         Ok(e) => e,
         Err(e) => {
@@ -49,6 +43,7 @@ fn main() {
             std::process::exit(1);
         }
     };
+    shardis::logging::follow(engine.shared());
     log::info!("shardis {} ready to accept connections on port {}", env!("CARGO_PKG_VERSION"), engine.port());
     let signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]);
     match signals {

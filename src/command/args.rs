@@ -13,11 +13,15 @@ pub fn parse_int(arg: &[u8]) -> Result<i64, CmdError> {
     parse_i64(arg).ok_or(CmdError::NotInteger)
 }
 
-/// A database index argument: not an integer → "not an integer"; out of range → "DB index
-/// is out of range".
+/// A database index argument, as Redis's `getIntFromObjectOrReply` + `selectDb`: not an
+/// integer (or outside C `int`) → "not an integer"; otherwise out of range → "DB index is out
+/// of range".
 pub fn parse_db(arg: &[u8], databases: usize) -> Result<usize, CmdError> {
     let n = parse_int(arg)?;
-    if n < 0 || n > i64::from(i32::MAX) || n as usize >= databases {
+    if !(i64::from(i32::MIN)..=i64::from(i32::MAX)).contains(&n) {
+        return Err(CmdError::NotInteger);
+    }
+    if n < 0 || n as usize >= databases {
         return Err(CmdError::DbOutOfRange);
     }
     Ok(n as usize)

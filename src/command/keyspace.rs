@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use bytes::Bytes;
 use futures::future::LocalBoxFuture;
 
-use super::args::{eq_ic, parse_int};
+use super::args::{eq_ic, parse_db, parse_int};
 use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
 use super::{CommandSpec, Merge, Route};
@@ -139,14 +139,7 @@ fn copy(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         if eq_ic(&a[j], "replace") {
             replace = true;
         } else if eq_ic(&a[j], "db") && j + 1 < a.len() {
-            let n = parse_int(&a[j + 1])?;
-            if n < i64::from(i32::MIN) || n > i64::from(i32::MAX) {
-                return Err(CmdError::NotInteger);
-            }
-            if n < 0 || n as usize >= ctx.store.databases() {
-                return Err(CmdError::DbOutOfRange);
-            }
-            dst = n as usize;
+            dst = parse_db(&a[j + 1], ctx.store.databases())?;
             j += 1;
         } else {
             return Err(CmdError::Syntax);
@@ -170,14 +163,7 @@ fn copy(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn move_cmd(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
-    let n = parse_int(&a[2])?;
-    if n < i64::from(i32::MIN) || n > i64::from(i32::MAX) {
-        return Err(CmdError::NotInteger);
-    }
-    if n < 0 || n as usize >= ctx.store.databases() {
-        return Err(CmdError::DbOutOfRange);
-    }
-    let dst = n as usize;
+    let dst = parse_db(&a[2], ctx.store.databases())?;
     if dst == ctx.db {
         return Err(CmdError::SameObject);
     }

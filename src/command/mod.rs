@@ -253,6 +253,21 @@ mod tests {
     }
 
     #[test]
+    fn readme_lists_every_command_and_subcommand() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("### Commands").expect("README has a Commands section");
+        let end = readme[start..].find("### Deliberate").map_or(readme.len(), |e| start + e);
+        let words: std::collections::HashSet<&str> =
+            readme[start..end].split(|c: char| !c.is_ascii_alphanumeric() && c != '_').filter(|w| !w.is_empty()).collect();
+        for c in TABLE.iter() {
+            assert!(words.contains(c.name.to_uppercase().as_str()), "README does not list {}", c.name);
+            for s in c.subcommands {
+                assert!(words.contains(s.short_name().to_uppercase().as_str()), "README does not list {}", s.name);
+            }
+        }
+    }
+
+    #[test]
     fn key_positions_follow_the_spec() {
         let mset = find(b"mset").unwrap();
         assert_eq!(mset.key_positions(5).collect::<Vec<_>>(), vec![1, 3]);

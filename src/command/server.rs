@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use bytes::Bytes;
 use futures::future::LocalBoxFuture;
 
-use super::args::{eq_ic, parse_int, printable};
+use super::args::{eq_ic, parse_db, parse_int, printable};
 use super::error::{CmdError, CmdResult};
 use super::flags::{ADMIN, FAST, LOADING, NOSCRIPT, NO_AUTH, RANDOM, STALE};
 use super::{CommandSpec, Route};
@@ -282,15 +282,8 @@ fn hello(s: &mut Session, a: &[Bytes]) -> CmdResult {
 }
 
 fn select(s: &mut Session, a: &[Bytes]) -> CmdResult {
-    let n = parse_int(&a[1])?;
-    if n < i64::from(i32::MIN) || n > i64::from(i32::MAX) {
-        return Err(CmdError::NotInteger);
-    }
-    let dbs = s.local.shared.config.databases.load(Relaxed);
-    if n < 0 || n as usize >= dbs {
-        return Err(CmdError::DbOutOfRange);
-    }
-    s.select(n as usize);
+    let db = parse_db(&a[1], s.local.shared.config.databases.load(Relaxed))?;
+    s.select(db);
     Ok(Reply::OK)
 }
 

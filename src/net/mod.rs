@@ -60,16 +60,17 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
     let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
     let mut session = Session::new(local.clone(), addr, laddr, fd);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut scratch = vec![0u8; READ_CHUNK].into_boxed_slice();
     let mut parser = RequestParser::new();
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     loop {
-        let len = buf.len();
-        buf.resize(len + READ_CHUNK, 0);
-        let n = match stream.read(&mut buf[len..]).await {
+        // Read into a reused scratch buffer and copy only what arrived: cheaper than
+        // zero-filling fresh buffer space on every read.
+        let n = match stream.read(&mut scratch[..]).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        buf.truncate(len + n);
+        buf.extend_from_slice(&scratch[..n]);
         if session.meta.killed.load(Relaxed) {
             break;
         }
