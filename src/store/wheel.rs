@@ -84,8 +84,11 @@ impl<T> TimerWheel<T> {
         l.occupied |= 1 << slot;
     }
 
-    /// The earliest slot deadline at or after the clock: (level, slot, deadline).
+    /// The earliest slot deadline at or after the clock: (level, slot, deadline). Every level
+    /// is considered: a slot whose cascade was cut short by a budget can be due before the
+    /// lower levels' slots.
     fn next_slot(&self) -> Option<(usize, usize, u64)> {
+        let mut best: Option<(usize, usize, u64)> = None;
         for (level, l) in self.levels.iter().enumerate() {
             if l.occupied == 0 {
                 continue;
@@ -100,9 +103,12 @@ impl<T> TimerWheel<T> {
             if deadline < self.elapsed && level > 0 {
                 deadline += level_range;
             }
-            return Some((level, slot, deadline.max(self.elapsed)));
+            let deadline = deadline.max(self.elapsed);
+            if best.is_none_or(|b| deadline < b.2) {
+                best = Some((level, slot, deadline));
+            }
         }
-        None
+        best
     }
 
     /// The time of the next timer (an upper bound on it for far deadlines), if any.
@@ -113,29 +119,45 @@ impl<T> TimerWheel<T> {
         self.next_slot().map(|(_, _, d)| self.base + d)
     }
 
-    /// Moves the clock to `now`, pushing the items of up to `budget` fired timers into `out`.
-    /// Returns true when timers due by `now` remain (the budget ran out).
+    /// Moves the clock towards `now`, pushing the items of fired timers into `out`. At most
+    /// `budget` units of work are done (a fired timer, or a timer cascaded to a lower level),
+    /// so a huge batch of deadlines never stalls the caller. Returns true when work due by
+    /// `now` remains.
     pub fn advance(&mut self, now: u64, budget: usize, out: &mut Vec<T>) -> bool {
         let now = now.saturating_sub(self.base);
-        let mut fired = 0;
+        let mut work = 0;
         loop {
             while let Some(item) = self.due.pop() {
-                if fired == budget {
+                if work >= budget {
                     self.due.push(item);
                     return true;
                 }
                 out.push(item);
                 self.len -= 1;
-                fired += 1;
+                work += 1;
             }
             match self.next_slot() {
+                Some(_) if work >= budget => return true,
                 Some((level, slot, deadline)) if deadline <= now => {
                     self.elapsed = deadline;
                     let l = &mut self.levels[level];
-                    l.occupied &= !(1 << slot);
-                    let entries = std::mem::take(&mut l.slots[slot]);
-                    for (when, item) in entries {
-                        self.file(when, item);
+                    let entries = &mut l.slots[slot];
+                    // Cascade at most the remaining budget; the rest stays for the next call.
+                    let take = entries.len().min(budget - work);
+                    let part: Vec<(u64, T)> = entries.drain(entries.len() - take..).collect();
+                    if entries.is_empty() {
+                        *entries = Vec::new();
+                        l.occupied &= !(1 << slot);
+                    }
+                    work += take;
+                    for (when, item) in part {
+                        if when <= self.elapsed {
+                            // Due now (every level-0 timer is): fire it directly.
+                            out.push(item);
+                            self.len -= 1;
+                        } else {
+                            self.file(when, item);
+                        }
                     }
                 }
                 _ => break,
@@ -195,6 +217,19 @@ mod tests {
         assert_eq!(out.len(), 30);
         assert!(!w.advance(10, 1000, &mut out));
         assert_eq!(out.len(), 100);
+        // Cascading a crowded far slot is budgeted too.
+        let mut w = TimerWheel::new(0);
+        for i in 0..10_000u32 {
+            w.insert(100_000 + u64::from(i % 50), i);
+        }
+        let mut out = Vec::new();
+        let mut calls = 0;
+        while w.advance(200_000, 500, &mut out) {
+            calls += 1;
+            assert!(out.len() <= 500 * calls);
+        }
+        assert_eq!(out.len(), 10_000);
+        assert!(calls >= 20, "work was not split: {calls} calls");
         assert!(w.is_empty());
     }
 }
