@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::args::{eq_ic, printable};
+use super::args::eq_ic;
 use super::error::{CmdError, CmdResult};
 use super::flags::{self, LOADING, RANDOM, STALE};
 use super::{docs, find, lookup, CommandSpec, Route, TABLE};
@@ -145,11 +145,8 @@ fn doc_entry(c: &CommandSpec) -> Reply {
     Reply::Map(m)
 }
 
-fn command(_s: &mut Session, a: &[Bytes]) -> CmdResult {
-    if a.len() > 1 {
-        // lookup() resolves known subcommands before this point.
-        return Err(CmdError::UnknownSubcommand { sub: printable(&a[1], 128), cmd: "COMMAND".into() });
-    }
+/// COMMAND with no subcommand (lookup() has already routed or rejected any subcommand).
+fn command(_s: &mut Session, _a: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(TABLE.iter().map(|c| info_entry(c)).collect()))
 }
 

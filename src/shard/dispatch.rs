@@ -201,7 +201,7 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
         if target == local.id {
             return Pending::Ready(local.run(handler, s.db, &args, spec.name));
         }
-        return b.queue(target, Job { handler, db: s.db, args });
+        return b.queue(target, Job { handler, name: spec.name, db: s.db, args });
     }
     if let Some(merge) = spec.merge {
         return split(s, b, spec, handler, merge, args);
@@ -237,7 +237,7 @@ fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardF
         let src = if sh == local.id {
             Pending::Ready(local.run(handler, s.db, &sub, spec.name))
         } else {
-            b.queue(sh, Job { handler, db: s.db, args: sub })
+            b.queue(sh, Job { handler, name: spec.name, db: s.db, args: sub })
         };
         parts.push(Part { src, units });
     }

@@ -36,6 +36,8 @@ pub use start::{ShardSet, StartError};
 pub struct Job {
     /// The handler to run there.
     pub handler: ShardFn,
+    /// The command's full name (for statistics).
+    pub name: &'static str,
     /// The database selected by the client.
     pub db: usize,
     /// The command's arguments, name first.

@@ -186,13 +186,7 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
             match msg {
                 Msg::Exec { origin, jobs, reply } => {
                     local.remote_jobs.set(local.remote_jobs.get() + jobs.len() as u64);
-                    let out = jobs
-                        .iter()
-                        .map(|j| {
-                            let name = crate::command::lookup(&j.args).map(|s| s.name).unwrap_or("unknown");
-                            local.run(j.handler, j.db, &j.args, name)
-                        })
-                        .collect();
+                    let out = jobs.iter().map(|j| local.run(j.handler, j.db, &j.args, j.name)).collect();
                     replies[origin].push((reply, out));
                 }
                 Msg::Replies(v) => {
