@@ -63,6 +63,7 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
     let mut scratch = vec![0u8; READ_CHUNK].into_boxed_slice();
     let mut parser = RequestParser::new();
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut cmds: Vec<Vec<bytes::Bytes>> = Vec::new();
     loop {
         // Read into a reused scratch buffer and copy only what arrived: cheaper than
         // zero-filling fresh buffer space on every read.
@@ -78,7 +79,6 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
             log::warn!("closing client {} that reached max query buffer length", session.meta.addr);
             break;
         }
-        let mut cmds = Vec::new();
         let mut fatal = None;
         loop {
             let limits = Limits { max_bulk_len: shared.config.proto_max_bulk_len.load(Relaxed), authenticated: session.authenticated };
@@ -87,7 +87,7 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
                     cmds.push(args);
                     // Before authentication, run one command at a time: AUTH changes the limits.
                     if !session.authenticated {
-                        execute_batch(&mut session, std::mem::take(&mut cmds), &mut out).await;
+                        execute_batch(&mut session, &mut cmds, &mut out).await;
                     }
                 }
                 Ok(None) => break,
@@ -98,7 +98,7 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
             }
         }
         if !cmds.is_empty() {
-            execute_batch(&mut session, cmds, &mut out).await;
+            execute_batch(&mut session, &mut cmds, &mut out).await;
         }
         if let Some(e) = fatal {
             log::debug!("protocol error from client {}: {e}", session.meta.addr);

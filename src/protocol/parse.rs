@@ -64,8 +64,6 @@ pub enum ProtoError {
 struct Partial {
     /// Arguments still expected.
     remaining: usize,
-    /// Argument ranges found so far, as offsets into the buffer.
-    args: Vec<(usize, usize)>,
     /// Offset of the next unparsed byte.
     pos: usize,
     /// Length of the bulk whose header was read, when its body is not complete yet.
@@ -76,6 +74,8 @@ struct Partial {
 #[derive(Debug, Default)]
 pub struct RequestParser {
     partial: Option<Partial>,
+    /// Argument ranges of the request being parsed, as offsets into the buffer; reused.
+    ranges: Vec<(usize, usize)>,
 }
 
 fn find_cr(buf: &[u8], from: usize) -> Option<usize> {
@@ -146,8 +146,8 @@ impl RequestParser {
                 let _ = buf.split_to(cr + 2);
                 return Ok(Some(Vec::new()));
             }
-            self.partial =
-                Some(Partial { remaining: n as usize, args: Vec::with_capacity((n as usize).min(1024)), pos: cr + 2, bulk_len: None });
+            self.ranges.clear();
+            self.partial = Some(Partial { remaining: n as usize, pos: cr + 2, bulk_len: None });
         }
         let p = self.partial.as_mut().expect("partial request");
         while p.remaining > 0 {
@@ -181,14 +181,14 @@ impl RequestParser {
                 buf.reserve(len + 2 - (buf.len() - p.pos));
                 return Ok(None);
             }
-            p.args.push((p.pos, p.pos + len));
+            self.ranges.push((p.pos, p.pos + len));
             p.pos += len + 2;
             p.bulk_len = None;
             p.remaining -= 1;
         }
         let p = self.partial.take().expect("partial request");
         let chunk = buf.split_to(p.pos).freeze();
-        Ok(Some(p.args.into_iter().map(|(s, e)| chunk.slice(s..e)).collect()))
+        Ok(Some(self.ranges.iter().map(|&(s, e)| chunk.slice(s..e)).collect()))
     }
 }
 

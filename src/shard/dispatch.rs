@@ -48,17 +48,18 @@ struct Batch {
 }
 
 impl Batch {
-    fn new(shards: usize) -> Self {
-        Batch {
-            slots: Vec::new(),
-            groups: (0..shards).map(|_| Vec::new()).collect(),
-            counts: vec![0; shards],
-            inflight: Vec::new(),
-            done: (0..shards).map(|_| Vec::new()).collect(),
-        }
+    /// An empty plan for `commands` commands; the per-shard vectors are allocated only when a
+    /// command is first sent to another shard, so an all-local batch allocates one vector.
+    fn new(commands: usize) -> Self {
+        Batch { slots: Vec::with_capacity(commands), groups: Vec::new(), counts: Vec::new(), inflight: Vec::new(), done: Vec::new() }
     }
 
-    fn queue(&mut self, shard: usize, job: Job) -> Pending {
+    fn queue(&mut self, shards: usize, shard: usize, job: Job) -> Pending {
+        if self.groups.is_empty() {
+            self.groups = (0..shards).map(|_| Vec::new()).collect();
+            self.counts = vec![0; shards];
+            self.done = (0..shards).map(|_| Vec::new()).collect();
+        }
         self.groups[shard].push(job);
         self.counts[shard] += 1;
         Pending::Remote { shard, idx: self.counts[shard] - 1 }
@@ -129,8 +130,9 @@ fn resolve(s: &Session, args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
     Ok(spec)
 }
 
-/// Runs one pipeline batch and appends the encoded replies, in order, to `out`.
-pub async fn execute_batch(s: &mut Session, cmds: Vec<Vec<Bytes>>, out: &mut Vec<u8>) {
+/// Runs one pipeline batch (draining `cmds`, whose capacity the caller reuses) and appends
+/// the encoded replies, in order, to `out`.
+pub async fn execute_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, out: &mut Vec<u8>) {
     for (reply, resp3) in run_batch(s, cmds).await {
         encode(&reply, resp3, out);
     }
@@ -138,15 +140,14 @@ pub async fn execute_batch(s: &mut Session, cmds: Vec<Vec<Bytes>>, out: &mut Vec
 
 /// Runs one command and returns its reply (the in-process engine's path).
 pub async fn execute_one(s: &mut Session, args: Vec<Bytes>) -> Reply {
-    run_batch(s, vec![args]).await.pop().map(|r| r.0).unwrap_or(Reply::Nil)
+    run_batch(s, &mut vec![args]).await.pop().map(|r| r.0).unwrap_or(Reply::Nil)
 }
 
-async fn run_batch(s: &mut Session, cmds: Vec<Vec<Bytes>>) -> Vec<(Reply, bool)> {
+async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>) -> Vec<(Reply, bool)> {
     let local = s.local.clone();
-    let shards = local.shared.shards();
-    let mut b = Batch::new(shards);
+    let mut b = Batch::new(cmds.len());
     let now = now_ms();
-    for args in cmds {
+    for args in cmds.drain(..) {
         if s.close {
             break;
         }
@@ -201,7 +202,7 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
         if target == local.id {
             return Pending::Ready(local.run(handler, s.db, &args, spec.name));
         }
-        return b.queue(target, Job { handler, name: spec.name, db: s.db, args });
+        return b.queue(shards, target, Job { handler, name: spec.name, db: s.db, args });
     }
     if let Some(merge) = spec.merge {
         return split(s, b, spec, handler, merge, args);
@@ -237,7 +238,7 @@ fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardF
         let src = if sh == local.id {
             Pending::Ready(local.run(handler, s.db, &sub, spec.name))
         } else {
-            b.queue(sh, Job { handler, name: spec.name, db: s.db, args: sub })
+            b.queue(shards, sh, Job { handler, name: spec.name, db: s.db, args: sub })
         };
         parts.push(Part { src, units });
     }
