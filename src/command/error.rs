@@ -86,6 +86,12 @@ pub enum CmdError {
     Other(Cow<'static, str>),
 }
 
+impl From<CmdError> for crate::protocol::Reply {
+    fn from(e: CmdError) -> Self {
+        crate::protocol::Reply::Error(e.to_string().into())
+    }
+}
+
 impl CmdError {
     /// Redis's unknown-command error, quoting up to 128 bytes of the first arguments.
     pub fn unknown_command(args: &[Bytes]) -> CmdError {

@@ -120,12 +120,12 @@ fn merge_replies(merge: Merge, nunits: usize, parts: Vec<(Reply, Vec<usize>)>) -
 
 /// Resolves a command in the table and checks arity and authentication.
 fn resolve(s: &Session, args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
-    let spec = lookup(args).map_err(|e| Reply::Error(e.to_string().into()))?;
+    let spec = lookup(args).map_err(Reply::from)?;
     if !spec.arity_ok(args.len()) {
-        return Err(Reply::Error(CmdError::Arity(spec.name.into()).to_string().into()));
+        return Err(CmdError::Arity(spec.name.into()).into());
     }
     if !s.authenticated && !spec.no_auth() {
-        return Err(Reply::Error(CmdError::NoAuth.to_string().into()));
+        return Err(CmdError::NoAuth.into());
     }
     Ok(spec)
 }
@@ -221,7 +221,7 @@ fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardF
     let step = spec.step.max(1) as usize;
     // Key/value units must be whole before anything runs anywhere (MSET a 1 b).
     if !(args.len() - spec.first_key.max(1) as usize).is_multiple_of(step) {
-        return Pending::Ready(Reply::Error(CmdError::Arity(spec.name.into()).to_string().into()));
+        return Pending::Ready(CmdError::Arity(spec.name.into()).into());
     }
     let mut per_shard: Vec<Option<(Vec<Bytes>, Vec<usize>)>> = (0..shards).map(|_| None).collect();
     let mut nunits = 0;

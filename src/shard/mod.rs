@@ -246,7 +246,7 @@ impl ShardLocal {
 
 /// Turns a handler result into a reply.
 pub fn into_reply(r: CmdResult) -> Reply {
-    r.unwrap_or_else(|e| Reply::Error(e.to_string().into()))
+    r.unwrap_or_else(Reply::from)
 }
 
 /// Runs `f` on shard `target` and returns its result; inline when `target` is this shard.
