@@ -256,16 +256,15 @@ impl Db {
         self.wheel.next_deadline()
     }
 
-    /// Reclaims keys whose timers fired by `now`, processing at most `budget` timers.
-    /// Returns the keys removed and whether more timers are due.
-    pub fn expire_due(&mut self, now: u64, budget: usize, removed: &mut Vec<Box<[u8]>>) -> bool {
+    /// Reclaims keys whose timers fired by `now`, doing at most `budget` units of timer work.
+    /// Returns whether more timers are due.
+    pub fn expire_due(&mut self, now: u64, budget: usize) -> bool {
         let mut hashes = Vec::new();
         let more = self.wheel.advance(now, budget, &mut hashes);
         for h in hashes {
             while let Some(pos) = self.dict.find(h, |e| e.is_expired(now)) {
-                let e = self.remove_pos(pos);
+                self.remove_pos(pos);
                 self.stats.expired += 1;
-                removed.push(e.key);
             }
         }
         more

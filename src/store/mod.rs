@@ -74,10 +74,8 @@ impl Store {
     /// Returns whether more are due.
     pub fn expire_due(&mut self, now: u64, budget: usize) -> bool {
         let mut more = false;
-        let mut removed = Vec::new();
         for db in &mut self.dbs {
-            more |= db.expire_due(now, budget, &mut removed);
-            removed.clear();
+            more |= db.expire_due(now, budget);
         }
         more
     }
