@@ -286,3 +286,70 @@ fn many_concurrent_clients_lose_no_update() {
     let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
     assert_eq!(n, 1 + 32 + 32 * 200);
 }
+
+/// CPU seconds (user + system) the process has used, from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+#[test]
+fn idle_server_uses_no_cpu() {
+    let s = common::shardis(4, &[]);
+    let mut clients: Vec<_> = (0..8).map(|_| s.raw()).collect();
+    for c in &mut clients {
+        assert_eq!(c.cmds(&["SET", "k", "v", "EX", "100"]), Frame::Simple(b"OK".to_vec()));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_seconds(s.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_seconds(s.pid()) - before;
+    // Four shards with open connections and a pending expiry: only the 10 Hz housekeeping
+    // timers may run. Busy-polling would use 2 s per shard here.
+    assert!(used < 0.1, "an idle 4-shard server used {used:.3} s of CPU in 2 s");
+}
+
+#[test]
+fn shards_ask_io_uring_for_cooperative_task_running() {
+    // The vendored liburing (vendor/liburing/SHARDIS.md) adds IORING_SETUP_COOP_TASKRUN to the
+    // interrupt-driven rings, so completions never interrupt a running shard. strace shows the
+    // flags each ring was created with.
+    let trace = std::env::temp_dir().join(format!("shardis-uring-{}.trace", std::process::id()));
+    let mut child = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=io_uring_setup", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_shardis-server"))
+        .args(["--port", "0", "--threads", "2", "--pin-cpus", "no"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("strace is installed by the test command (apt-get install strace)");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let port: u16 = lines
+        .find_map(|l| l.unwrap().split("ready to accept connections on port ").nth(1).map(|p| p.trim().parse().unwrap()))
+        .expect("server did not start");
+    // Stop the server itself, so strace exits on its own and writes the whole trace.
+    let mut raw = common::Raw::connect(port);
+    raw.send(&common::encode_cmd(&[b"SHUTDOWN", b"NOSAVE"]));
+    assert!(raw.closed());
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(t.elapsed() < Duration::from_secs(10), "server did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let _ = std::fs::remove_file(&trace);
+    // One line per call (or its first half, when threads interleave), with the flags asked for.
+    let setups: Vec<&str> = text.lines().filter(|l| l.contains("io_uring_setup(")).collect();
+    let coop = setups.iter().filter(|l| l.contains("IORING_SETUP_COOP_TASKRUN")).count();
+    let iopoll = setups.iter().filter(|l| l.contains("IORING_SETUP_IOPOLL")).count();
+    // Each shard makes two interrupt-driven rings (main and latency) and one IOPOLL ring, plus
+    // glommio's start-up probe ring: every ring that is not IOPOLL must be cooperative.
+    assert_eq!(coop + iopoll, setups.len(), "{text}");
+    assert!(coop >= 4 && iopoll == 2, "{text}");
+}
