@@ -353,3 +353,26 @@ fn shards_ask_io_uring_for_cooperative_task_running() {
     assert_eq!(coop + iopoll, setups.len(), "{text}");
     assert!(coop >= 4 && iopoll == 2, "{text}");
 }
+
+#[test]
+fn info_commandstats_counts_calls_failures_and_time() {
+    let s = common::shardis(2, &[]);
+    let mut c = s.client();
+    for k in ["a", "b", "c"] {
+        let _: () = c.set(k, "x").unwrap();
+    }
+    let _: Option<String> = c.get("a").unwrap();
+    let _: Option<String> = c.get("zz").unwrap();
+    assert!(redis::cmd("INCR").arg("a").query::<i64>(&mut c).is_err());
+    let stats = |name: &str| -> Vec<(String, f64)> {
+        let line = info_field(&mut s.client(), "commandstats", &format!("cmdstat_{name}")).unwrap_or_else(|| panic!("no cmdstat_{name}"));
+        line.split(',').map(|kv| kv.split_once('=').unwrap()).map(|(k, v)| (k.to_string(), v.parse().unwrap())).collect()
+    };
+    let field = |v: &[(String, f64)], f: &str| v.iter().find(|(k, _)| k == f).unwrap().1;
+    let set = stats("set");
+    assert_eq!((field(&set, "calls"), field(&set, "failed_calls")), (3.0, 0.0), "{set:?}");
+    assert!(field(&set, "usec_per_call") > 0.0, "sub-microsecond calls still add up: {set:?}");
+    assert_eq!(field(&stats("get"), "calls"), 2.0);
+    let incr = stats("incr");
+    assert_eq!((field(&incr, "calls"), field(&incr, "failed_calls")), (1.0, 1.0), "{incr:?}");
+}

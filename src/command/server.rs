@@ -600,7 +600,7 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
                 misses += d.stats.misses;
                 expired += d.stats.expired;
             }
-            let cmdstats = sh.cmdstats.borrow().iter().map(|(k, v)| (*k, *v)).collect();
+            let cmdstats = sh.cmdstats.borrow().values().copied().collect();
             ShardInfo { keys, hits, misses, expired, cmdstats, remote_jobs: sh.remote_jobs.get() }
         })
         .await;
@@ -692,17 +692,19 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
                 for (name, c) in &p.cmdstats {
                     let m = merged.entry(name).or_default();
                     m.calls += c.calls;
-                    m.usec += c.usec;
+                    m.nanos += c.nanos;
                     m.failed += c.failed;
                 }
             }
             let mut body = String::new();
             for (name, c) in merged {
-                let per = if c.calls > 0 { c.usec as f64 / c.calls as f64 } else { 0.0 };
+                let per = if c.calls > 0 { c.nanos as f64 / 1000.0 / c.calls as f64 } else { 0.0 };
                 let _ = write!(
                     body,
                     "cmdstat_{name}:calls={},usec={},usec_per_call={per:.2},rejected_calls=0,failed_calls={}\r\n",
-                    c.calls, c.usec, c.failed
+                    c.calls,
+                    c.nanos / 1000,
+                    c.failed
                 );
             }
             section("Commandstats", body);

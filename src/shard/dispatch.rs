@@ -161,16 +161,16 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>) -> Vec<(Reply, b
         };
         s.meta.last_cmd.store(spec as *const CommandSpec as *mut CommandSpec, Relaxed);
         let pending = match spec.route {
-            Route::Shard(handler) => route_keyed(s, &mut b, spec, handler, args).await,
+            Route::Shard(handler) => route_keyed(s, &mut b, spec, handler, args, now).await,
             Route::Session(f) => {
-                let start = std::time::Instant::now();
+                let start = local.clock.raw();
                 let reply = into_reply(f(s, &args));
                 local.record(spec.name, start, reply.is_error());
                 Pending::Ready(reply)
             }
             Route::Coordinator(f) => {
                 b.flush(&local).await;
-                let start = std::time::Instant::now();
+                let start = local.clock.raw();
                 let reply = into_reply(f(s, args).await);
                 local.record(spec.name, start, reply.is_error());
                 Pending::Ready(reply)
@@ -184,7 +184,7 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>) -> Vec<(Reply, b
     slots.into_iter().map(|(p, resp3)| (b.take(p), resp3)).collect()
 }
 
-async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardFn, args: Vec<Bytes>) -> Pending {
+async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardFn, args: Vec<Bytes>, now: u64) -> Pending {
     let local = s.local.clone();
     let shards = local.shared.shards();
     let mut target = None;
@@ -200,22 +200,22 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
     let target = target.unwrap_or(local.id);
     if single {
         if target == local.id {
-            return Pending::Ready(local.run(handler, s.db, &args, spec.name));
+            return Pending::Ready(local.run(handler, s.db, &args, spec.name, now));
         }
         return b.queue(shards, target, Job { handler, name: spec.name, db: s.db, args });
     }
     if let Some(merge) = spec.merge {
-        return split(s, b, spec, handler, merge, args);
+        return split(s, b, spec, handler, merge, args, now);
     }
     b.flush(&local).await;
-    let start = std::time::Instant::now();
+    let start = local.clock.raw();
     let reply = materialize(&local, s.db, spec, handler, args).await;
     local.record(spec.name, start, reply.is_error());
     Pending::Ready(reply)
 }
 
 /// Splits a multi-key command into one command per shard, each with that shard's key units.
-fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardFn, merge: Merge, args: Vec<Bytes>) -> Pending {
+fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardFn, merge: Merge, args: Vec<Bytes>, now: u64) -> Pending {
     let local = &s.local;
     let shards = local.shared.shards();
     let step = spec.step.max(1) as usize;
@@ -236,7 +236,7 @@ fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardF
     for (sh, part) in per_shard.into_iter().enumerate() {
         let Some((sub, units)) = part else { continue };
         let src = if sh == local.id {
-            Pending::Ready(local.run(handler, s.db, &sub, spec.name))
+            Pending::Ready(local.run(handler, s.db, &sub, spec.name, now))
         } else {
             b.queue(shards, sh, Job { handler, name: spec.name, db: s.db, args: sub })
         };

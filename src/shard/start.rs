@@ -186,7 +186,8 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
             match msg {
                 Msg::Exec { origin, jobs, reply } => {
                     local.remote_jobs.set(local.remote_jobs.get() + jobs.len() as u64);
-                    let out = jobs.iter().map(|j| local.run(j.handler, j.db, &j.args, j.name)).collect();
+                    let now = now_ms();
+                    let out = jobs.iter().map(|j| local.run(j.handler, j.db, &j.args, j.name, now)).collect();
                     replies[origin].push((reply, out));
                 }
                 Msg::Replies(v) => {
