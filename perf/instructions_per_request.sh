@@ -3,10 +3,11 @@
 # a run of 20,000 requests (1:10 SET:GET, 10 clients, 1 shard) minus a run of 10.
 # Needs: cargo build --release --workspace, valgrind, redis-cli.
 # Instructions per request: callgrind total for N requests minus a run with 0 requests.
+cd "$(dirname "$0")/.."
 run() {
-  valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$1 /work/main/target/release/shardis-server --port $2 --threads 1 --pin-cpus no > /tmp/vg.$1.log 2>&1 &
+  valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$1 ./target/release/shardis-server --port $2 --threads 1 --pin-cpus no > /tmp/vg.$1.log 2>&1 &
   for i in $(seq 1 100); do redis-cli -p $2 ping >/dev/null 2>&1 && break; sleep 0.1; done
-  /work/main/target/release/loadgen --port $2 --clients 10 --requests $3 --key-max 1000 --ratio 1:10 > /dev/null 2>&1
+  ./target/release/loadgen --port $2 --clients 10 --requests $3 --key-max 1000 --ratio 1:10 > /dev/null 2>&1
   redis-cli -p $2 shutdown >/dev/null 2>&1; sleep 2
   grep -o "Collected : [0-9]*" /tmp/vg.$1.log | grep -o "[0-9]*"
 }

@@ -87,9 +87,61 @@ pub struct Results {
     pub max_ms: f64,
 }
 
+/// Reads memtier_benchmark's summary table (`--hide-histogram` output) after a run of
+/// `seconds`: the header row names the columns, and the `Totals` row holds the figures.
+/// Latency columns are in milliseconds; a column memtier did not print reads as 0.
+pub fn parse_memtier(text: &str, seconds: f64) -> Option<Results> {
+    let header = text.lines().rev().find(|l| l.trim_start().starts_with("Type ") && l.contains("Ops/sec"))?;
+    // Column names are separated by two or more spaces ("Avg. Latency", "p99.9 Latency").
+    let names: Vec<&str> = header.split("  ").map(str::trim).filter(|n| !n.is_empty()).collect();
+    let totals = text.lines().rev().find(|l| l.trim_start().starts_with("Totals"))?;
+    let values: Vec<&str> = totals.split_whitespace().collect();
+    if values.len() != names.len() {
+        return None;
+    }
+    let col = |name: &str| names.iter().position(|n| *n == name).and_then(|i| values[i].parse::<f64>().ok()).unwrap_or(0.0);
+    let ops = col("Ops/sec");
+    Some(Results {
+        requests: (ops * seconds) as u64,
+        seconds,
+        ops_per_sec: ops,
+        hits: (col("Hits/sec") * seconds) as u64,
+        misses: (col("Misses/sec") * seconds) as u64,
+        errors: 0,
+        p50_ms: col("p50 Latency"),
+        p99_ms: col("p99 Latency"),
+        p999_ms: col("p99.9 Latency"),
+        max_ms: col("Max Latency"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_memtier_totals_by_column_name() {
+        // The layout of memtier_benchmark 1.4/2.x with its default --print-percentiles=50,99,99.9.
+        let text = "\
+[RUN #1 100%,  10 secs]  0 threads:      499632 ops,   49963 (avg:   49963) ops/sec
+ALL STATS
+==========================================================================================
+Type         Ops/sec     Hits/sec   Misses/sec    Avg. Latency     p50 Latency     p99 Latency   p99.9 Latency       KB/sec
+------------------------------------------------------------------------------------------
+Sets         4545.41          ---          ---         0.40089         0.37500         0.83100         1.59900       350.17
+Gets        45417.87     45000.00       417.87         0.39963         0.37500         0.82300         1.57500      3327.36
+Waits           0.00          ---          ---             ---             ---             ---             ---          ---
+Totals      49963.28     45000.00       417.87         0.39974         0.37500         0.82300         1.58300      3677.53
+";
+        let r = parse_memtier(text, 10.0).unwrap();
+        assert_eq!((r.requests, r.hits, r.misses), (499632, 450000, 4178));
+        assert_eq!((r.ops_per_sec, r.p50_ms, r.p99_ms, r.p999_ms), (49963.28, 0.375, 0.823, 1.583));
+        // An older layout without percentile columns still gives throughput.
+        let old = "Type        Ops/sec     Hits/sec   Misses/sec      Latency       KB/sec\nTotals     1000.00         0.00         0.00      0.50000        10.00\n";
+        let r = parse_memtier(old, 2.0).unwrap();
+        assert_eq!((r.ops_per_sec, r.requests, r.p99_ms), (1000.0, 2000, 0.0));
+        assert!(parse_memtier("memtier crashed", 1.0).is_none());
+    }
 
     #[test]
     fn frames_replies() {

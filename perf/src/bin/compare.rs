@@ -15,7 +15,11 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use shardis_perf::Results;
+use shardis_perf::{parse_memtier, Results};
+
+const USAGE: &str = "usage: compare [--quick] [--rounds 2] [--time 10] [--mem-keys 1000000,10000000]
+               [--shardis target/release/shardis-server] [--redis redis-server]
+               [--loadgen target/release/loadgen] [--out perf/last-compare.md] [--scaling]";
 
 struct Opts {
     rounds: usize,
@@ -60,7 +64,14 @@ fn parse() -> Opts {
                 o.scaling = true;
                 i -= 1;
             }
-            other => panic!("unknown option {other}"),
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => {
+                eprintln!("compare: unknown option {other}\n{USAGE}");
+                std::process::exit(2);
+            }
         }
         i += 2;
     }
@@ -159,15 +170,76 @@ struct Run {
     steal_pct: f64,
 }
 
-fn measure(o: &Opts, which: Which, prefill: &[&str], args: &[&str]) -> Run {
+/// The load generator of a side-by-side run.
+#[derive(Clone, Copy, PartialEq)]
+enum Tool {
+    /// Our `loadgen`.
+    Loadgen,
+    /// `memtier_benchmark`, when it is on PATH.
+    Memtier,
+}
+
+/// One side-by-side workload, as arguments for each load generator.
+struct Workload {
+    name: &'static str,
+    prefill: bool,
+    loadgen: Vec<String>,
+    memtier: Vec<String>,
+}
+
+const KEYS: &str = "100000";
+
+fn workload_list(time: &str) -> Vec<Workload> {
+    let w = |name, prefill, ratio: &str, size: &str, pipeline: &str| Workload {
+        name,
+        prefill,
+        loadgen: ["--ratio", ratio, "--data-size", size, "--clients", "50", "--pipeline", pipeline, "--key-max", KEYS, "--test-time", time]
+            .map(String::from)
+            .to_vec(),
+        memtier: vec![
+            format!("--ratio={ratio}"),
+            format!("--data-size={size}"),
+            "--threads=1".into(),
+            "--clients=50".into(),
+            format!("--pipeline={pipeline}"),
+            "--key-pattern=R:R".into(),
+            "--key-minimum=0".into(),
+            format!("--key-maximum={KEYS}"),
+            "--key-prefix=key:".into(),
+            format!("--test-time={time}"),
+            "--hide-histogram".into(),
+        ],
+    };
+    vec![
+        w("1:10 SET:GET, 32 B, 50 conns, unpipelined", true, "1:10", "32", "1"),
+        w("1:10 SET:GET, 32 B, 50 conns, pipeline 16", true, "1:10", "32", "16"),
+        w("1:1 SET:GET, 1 KiB, 50 conns, unpipelined", false, "1:1", "1024", "1"),
+        w("read-only GET after prefill, 50 conns", true, "0:1", "32", "1"),
+    ]
+}
+
+fn memtier(o: &Opts, port: u16, args: &[String]) -> Results {
+    let out = Command::new("taskset")
+        .args(["-c", "1", "memtier_benchmark", "--server=127.0.0.1", &format!("--port={port}"), "--protocol=redis"])
+        .args(args)
+        .output()
+        .expect("run memtier_benchmark");
+    let text = String::from_utf8_lossy(&out.stdout);
+    parse_memtier(&text, o.time).unwrap_or_else(|| panic!("could not read memtier_benchmark's summary:\n{text}"))
+}
+
+fn measure(o: &Opts, which: Which, tool: Tool, w: &Workload) -> Run {
     let s = start(o, which, true);
-    if !prefill.is_empty() {
-        loadgen(o, s.port, prefill, Some("1"));
+    if w.prefill {
+        loadgen(o, s.port, &["--prefill", "--key-max", KEYS, "--requests", "0"], Some("1"));
     }
     let pid = s.child.id();
     let (st0, tot0) = steal_counters();
     let c0 = cpu_seconds(pid);
-    let r = loadgen(o, s.port, args, Some("1"));
+    let r = match tool {
+        Tool::Loadgen => loadgen(o, s.port, &w.loadgen.iter().map(String::as_str).collect::<Vec<_>>(), Some("1")),
+        Tool::Memtier => memtier(o, s.port, &w.memtier),
+    };
     let c1 = cpu_seconds(pid);
     let (st1, tot1) = steal_counters();
     Run { cpu_us_per_op: (c1 - c0) * 1e6 / r.requests.max(1) as f64, steal_pct: 100.0 * (st1 - st0) / (tot1 - tot0).max(1.0), r }
@@ -190,45 +262,31 @@ fn main() {
     if o.scaling {
         scaling(&o, &time, &mut say);
     } else {
-        workloads(&o, &time, &mut say);
+        workloads(&o, &time, Tool::Loadgen, &mut say);
         redis_benchmark(&o, &mut say);
+        workloads(&o, &time, Tool::Memtier, &mut say);
         memory(&o, &mut say);
     }
     std::fs::write(&o.out, report).expect("write report");
     eprintln!("report written to {}", o.out);
 }
 
-fn workloads(o: &Opts, time: &str, say: &mut impl FnMut(String)) {
-    let keys = "100000";
-    let w: Vec<(&str, Vec<&str>, Vec<&str>)> = vec![
-        (
-            "1:10 SET:GET, 32 B, 50 conns, unpipelined",
-            vec!["--prefill", "--key-max", keys, "--requests", "0"],
-            vec!["--ratio", "1:10", "--data-size", "32", "--clients", "50", "--key-max", keys, "--test-time", time],
-        ),
-        (
-            "1:10 SET:GET, 32 B, 50 conns, pipeline 16",
-            vec!["--prefill", "--key-max", keys, "--requests", "0"],
-            vec!["--ratio", "1:10", "--data-size", "32", "--clients", "50", "--pipeline", "16", "--key-max", keys, "--test-time", time],
-        ),
-        (
-            "1:1 SET:GET, 1 KiB, 50 conns, unpipelined",
-            vec![],
-            vec!["--ratio", "1:1", "--data-size", "1024", "--clients", "50", "--key-max", keys, "--test-time", time],
-        ),
-        (
-            "read-only GET after prefill, 50 conns",
-            vec!["--prefill", "--key-max", keys, "--requests", "0"],
-            vec!["--ratio", "0:1", "--clients", "50", "--key-max", keys, "--test-time", time],
-        ),
-    ];
+fn workloads(o: &Opts, time: &str, tool: Tool, say: &mut impl FnMut(String)) {
+    if tool == Tool::Memtier {
+        if Command::new("memtier_benchmark").arg("--version").output().is_err() {
+            say("\nmemtier_benchmark is not on PATH: its runs were skipped.".into());
+            return;
+        }
+        say("\n## memtier_benchmark, the same workloads\n".into());
+    }
     say("| workload | ops/s A/B | p50 A/B | p99 A/B | p99.9 A/B | CPU-µs/op A | CPU-µs/op B | CPU A/B | steal % (A runs; B runs) |".into());
     say("| --- | --- | --- | --- | --- | --- | --- | --- | --- |".into());
-    for (name, pre, args) in &w {
+    for w in workload_list(time) {
+        let name = w.name;
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for _ in 0..o.rounds {
-            a.push(measure(o, Which::Shardis(1), pre, args));
-            b.push(measure(o, Which::Redis, pre, args));
+            a.push(measure(o, Which::Shardis(1), tool, &w));
+            b.push(measure(o, Which::Redis, tool, &w));
         }
         let m = |v: &[Run], f: fn(&Run) -> f64| mean(&v.iter().map(f).collect::<Vec<_>>());
         let ratio = |f: fn(&Run) -> f64| m(&a, f) / m(&b, f).max(1e-9);
@@ -287,16 +345,25 @@ fn redis_benchmark(o: &Opts, say: &mut impl FnMut(String)) {
     for (p, n) in [("1", "100000"), ("16", "1000000")] {
         let mut rows: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
         let mut cpu = (Vec::new(), Vec::new());
+        let mut steal = (Vec::new(), Vec::new());
         for _ in 0..o.rounds {
             for which in [Which::Shardis(1), Which::Redis] {
                 let s = start(o, which, true);
                 let pid = s.child.id();
+                let (st0, tot0) = steal_counters();
                 let c0 = cpu_seconds(pid);
                 let out = Command::new("taskset")
                     .args(["-c", "1", "redis-benchmark", "-p", &s.port.to_string(), "-t", &tests, "-P", p, "-n", n, "-c", "50", "--csv"])
                     .output()
                     .expect("redis-benchmark");
                 let c1 = cpu_seconds(pid);
+                let (st1, tot1) = steal_counters();
+                let stolen = format!("{:.0}", 100.0 * (st1 - st0) / (tot1 - tot0).max(1.0));
+                if which == Which::Redis {
+                    steal.1.push(stolen);
+                } else {
+                    steal.0.push(stolen);
+                }
                 let text = String::from_utf8_lossy(&out.stdout);
                 let mut total = 0.0;
                 for line in text.lines().skip(1) {
@@ -336,6 +403,7 @@ fn redis_benchmark(o: &Opts, say: &mut impl FnMut(String)) {
             mean(&cpu.0),
             mean(&cpu.1)
         ));
+        say(format!("| {p} | steal % per run (A runs; B runs) | | {} | {} |", steal.0.join(","), steal.1.join(",")));
     }
 }
 
