@@ -65,6 +65,26 @@ fn wheel(c: &mut Criterion) {
     });
 }
 
+fn list(c: &mut Criterion) {
+    use shardis::store::List;
+    c.bench_function("list push+pop 1k (packed chunks)", |b| {
+        b.iter(|| {
+            let mut l = List::new();
+            for i in 0..1000u32 {
+                l.push_back(&i.to_le_bytes());
+            }
+            while let Some(v) = l.pop_front() {
+                black_box(v);
+            }
+        })
+    });
+    let mut big = List::new();
+    for i in 0..100_000u32 {
+        big.push_back(format!("element:{i}").as_bytes());
+    }
+    c.bench_function("list index middle of 100k", |b| b.iter(|| black_box(big.get(black_box(50_000)).map(<[u8]>::len))));
+}
+
 fn engine(c: &mut Criterion) {
     let cfg = shardis::config::Config::default();
     cfg.set("threads", "1", true).unwrap();
@@ -75,5 +95,5 @@ fn engine(c: &mut Criterion) {
     e.stop();
 }
 
-criterion_group!(benches, resp, lookup, table, wheel, engine);
+criterion_group!(benches, resp, lookup, table, wheel, list, engine);
 criterion_main!(benches);

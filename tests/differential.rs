@@ -288,6 +288,82 @@ fn hand_written_sequences_match_redis() {
             &["HELLO", "4"],
             &["TOUCH", "a", "b"],
             &["UNLINK", "a"],
+            // Lists.
+            &["RPUSH", "l", "a", "b", "c", "b", "a"],
+            &["LPUSH", "l", "z"],
+            &["LRANGE", "l", "0", "-1"],
+            &["LRANGE", "l", "-100", "100"],
+            &["LRANGE", "l", "3", "1"],
+            &["LRANGE", "l", "x", "1"],
+            &["LRANGE", "nolist", "0", "-1"],
+            &["LINDEX", "l", "-1"],
+            &["LINDEX", "l", "6"],
+            &["LINDEX", "l", "x"],
+            &["LSET", "l", "1", "A"],
+            &["LSET", "l", "10", "A"],
+            &["LSET", "nolist", "0", "A"],
+            &["LINSERT", "l", "BEFORE", "b", "ins"],
+            &["LINSERT", "l", "after", "a", "ins2"],
+            &["LINSERT", "l", "AFTER", "missing", "x"],
+            &["LINSERT", "l", "middle", "a", "x"],
+            &["LINSERT", "nolist", "before", "a", "x"],
+            &["LPOS", "l", "b"],
+            &["LPOS", "l", "b", "RANK", "-1"],
+            &["LPOS", "l", "b", "RANK", "2"],
+            &["LPOS", "l", "b", "COUNT", "0"],
+            &["LPOS", "l", "b", "COUNT", "1", "MAXLEN", "3"],
+            &["LPOS", "l", "b", "RANK", "0"],
+            &["LPOS", "l", "b", "RANK", "-9223372036854775808"],
+            &["LPOS", "l", "b", "COUNT", "-1"],
+            &["LPOS", "l", "b", "MAXLEN", "-1"],
+            &["LPOS", "l", "b", "NOPE", "1"],
+            &["LPOS", "nolist", "b", "COUNT", "2"],
+            &["LREM", "l", "-1", "b"],
+            &["LREM", "l", "0", "a"],
+            &["LREM", "l", "x", "a"],
+            &["LLEN", "l"],
+            &["LTRIM", "l", "1", "-2"],
+            &["LRANGE", "l", "0", "-1"],
+            &["LPOP", "l"],
+            &["RPOP", "l", "2"],
+            &["LPOP", "l", "0"],
+            &["LPOP", "l", "-1"],
+            &["LPOP", "l", "1", "2"],
+            &["LPOP", "nolist", "2"],
+            &["RPOP", "nolist"],
+            &["OBJECT", "ENCODING", "l"],
+            &["TYPE", "l"],
+            &["GET", "l"],
+            &["LPUSH", "foo", "x"],
+            &["LPUSHX", "nolist", "x"],
+            &["RPUSHX", "l", "y", "z"],
+            &["RPUSH", "src", "1", "2", "3"],
+            &["LMOVE", "src", "dst", "LEFT", "RIGHT"],
+            &["LMOVE", "src", "src", "RIGHT", "LEFT"],
+            &["LRANGE", "src", "0", "-1"],
+            &["LMOVE", "src", "foo", "LEFT", "LEFT"],
+            &["LMOVE", "src", "dst", "UP", "LEFT"],
+            &["RPOPLPUSH", "src", "dst"],
+            &["RPOPLPUSH", "src", "dst"],
+            &["RPOPLPUSH", "src", "dst"],
+            &["EXISTS", "src"],
+            &["LRANGE", "dst", "0", "-1"],
+            &["LMPOP", "2", "nolist", "dst", "RIGHT", "COUNT", "2"],
+            &["LMPOP", "1", "nolist", "LEFT"],
+            &["LMPOP", "0", "dst", "LEFT"],
+            &["LMPOP", "x", "dst", "LEFT"],
+            &["LMPOP", "5", "dst", "LEFT"],
+            &["LMPOP", "1", "dst", "MIDDLE"],
+            &["LMPOP", "1", "dst", "LEFT", "COUNT", "0"],
+            &["LMPOP", "1", "dst", "LEFT", "COUNT", "1", "COUNT", "1"],
+            &["LMPOP", "2", "foo", "dst", "LEFT"],
+            &["LMPOP", "1", "dst", "LEFT", "COUNT", "10"],
+            &["EXISTS", "dst"],
+            &["COMMAND", "GETKEYS", "LMPOP", "2", "a", "b", "LEFT"],
+            &["RENAME", "l", "l2"],
+            &["LRANGE", "l2", "0", "-1"],
+            &["COPY", "l2", "l3"],
+            &["LRANGE", "l3", "0", "-1"],
         ];
         for cmd in script {
             p.runs(cmd);
@@ -376,9 +452,62 @@ impl Gen {
         (0..self.rng.usize(..3)).map(|_| all[self.rng.usize(..4)].to_string()).collect()
     }
 
+    fn end(&mut self) -> String {
+        self.pick(&["LEFT", "RIGHT", "left", "right", "UP"]).into()
+    }
+
+    /// A list command; lists share the key space with strings, so WRONGTYPE comes up too.
+    fn list_command(&mut self, k: String) -> Vec<String> {
+        let vals = |g: &mut Self| (0..g.rng.usize(1..5)).map(|_| g.val()).collect::<Vec<_>>();
+        match self.rng.u8(..18) {
+            0..=2 => {
+                let mut c = vec![self.pick(&["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"]).into(), k];
+                c.extend(vals(self));
+                c
+            }
+            3..=4 => {
+                let mut c = vec![self.pick(&["LPOP", "RPOP"]).into(), k];
+                if self.rng.bool() {
+                    c.push(self.pick(&["0", "1", "2", "5", "-1", "x"]).into());
+                }
+                c
+            }
+            5 => vec!["LLEN".into(), k],
+            6..=7 => vec!["LRANGE".into(), k, self.int(), self.int()],
+            8 => vec!["LINDEX".into(), k, self.int()],
+            9 => vec!["LSET".into(), k, self.int(), self.val()],
+            10 => vec!["LINSERT".into(), k, self.pick(&["BEFORE", "AFTER", "x"]).into(), self.val(), self.val()],
+            11 => vec!["LREM".into(), k, self.int(), self.val()],
+            12 => vec!["LTRIM".into(), k, self.int(), self.int()],
+            13 => {
+                let mut c = vec!["LPOS".into(), k, self.val()];
+                for _ in 0..self.rng.usize(..3) {
+                    c.push(self.pick(&["RANK", "COUNT", "MAXLEN", "rank"]).into());
+                    c.push(self.pick(&["0", "1", "2", "-1", "-2", "x"]).into());
+                }
+                c
+            }
+            14 => vec!["LMOVE".into(), k, self.key(), self.end(), self.end()],
+            15 => vec!["RPOPLPUSH".into(), k, self.key()],
+            16 => {
+                let n = self.rng.usize(1..4);
+                let mut c = vec!["LMPOP".into(), self.pick(&[&n.to_string(), &n.to_string(), "0", "x"]).to_string()];
+                c.push(k);
+                c.extend((1..n).map(|_| self.key()));
+                c.push(self.end());
+                if self.rng.bool() {
+                    c.push("COUNT".into());
+                    c.push(self.pick(&["1", "2", "10", "0", "x"]).into());
+                }
+                c
+            }
+            _ => vec!["LRANGE".into(), k, "0".into(), "-1".into()],
+        }
+    }
+
     fn command(&mut self) -> Vec<String> {
         let k = self.key();
-        let mut c: Vec<String> = match self.rng.u8(..60) {
+        let mut c: Vec<String> = match self.rng.u8(..80) {
             0..=3 => vec!["GET".into(), k],
             4..=7 => {
                 let mut c = vec!["SET".into(), k, self.val()];
@@ -515,6 +644,7 @@ impl Gen {
                     vec!["GET".into(), k]
                 }
             }
+            53..=70 => self.list_command(k),
             _ => vec!["GET".into(), k],
         };
         if self.rng.u8(..50) == 0 {
@@ -556,4 +686,40 @@ fn random_sequences_match_redis_1_and_2_shards() {
     let n = env_or("SHARDIS_DIFF_COMMANDS", 20_000) as usize;
     random_run(1, seed, n);
     random_run(2, seed + 1, n);
+}
+
+#[test]
+fn lists_spanning_many_chunks_match_redis() {
+    // Thousands of elements of up to 300 bytes fill many 8 KiB chunks, so pushes, inserts,
+    // removals and trims cross chunk boundaries.
+    let (_r, _s, mut p) = pair(2);
+    let mut rng = fastrand::Rng::with_seed(99);
+    let val = |rng: &mut fastrand::Rng| {
+        let n = if rng.bool() { rng.usize(..10) } else { rng.usize(..300) };
+        format!("{}{}", rng.u32(..50), "v".repeat(n))
+    };
+    for _ in 0..60 {
+        let mut c = vec![if rng.bool() { "RPUSH" } else { "LPUSH" }.to_string(), "big".into()];
+        c.extend((0..100).map(|_| val(&mut rng)));
+        p.runs(&c.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    for _ in 0..400 {
+        let i = rng.i64(-7000..7000).to_string();
+        let j = rng.i64(-7000..7000).to_string();
+        let v = val(&mut rng);
+        let c: Vec<String> = match rng.u8(..10) {
+            0 => vec!["LINDEX".into(), "big".into(), i],
+            1 => vec!["LSET".into(), "big".into(), i, v],
+            2 => vec!["LINSERT".into(), "big".into(), "BEFORE".into(), format!("{}", rng.u32(..50)), v],
+            3 => vec!["LREM".into(), "big".into(), rng.i64(-3..3).to_string(), format!("{}", rng.u32(..50))],
+            4 => vec!["LRANGE".into(), "big".into(), i, j],
+            5 => vec!["LPOS".into(), "big".into(), format!("{}", rng.u32(..50)), "RANK".into(), "-2".into(), "COUNT".into(), "3".into()],
+            6 => vec!["RPOP".into(), "big".into(), "7".into()],
+            7 => vec!["LMOVE".into(), "big".into(), "big".into(), "LEFT".into(), "RIGHT".into()],
+            8 if rng.u8(..10) == 0 => vec!["LTRIM".into(), "big".into(), rng.i64(0..50).to_string(), rng.i64(-50..-1).to_string()],
+            _ => vec!["LLEN".into(), "big".into()],
+        };
+        p.runs(&c.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    p.runs(&["LRANGE", "big", "0", "-1"]);
 }

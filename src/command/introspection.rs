@@ -86,11 +86,20 @@ fn acl_categories(c: &CommandSpec) -> Vec<&'static str> {
 }
 
 fn key_specs(c: &CommandSpec) -> Vec<Reply> {
+    let access = if c.flags & flags::WRITE != 0 { "RW" } else { "RO" };
+    if c.numkeys_at > 0 {
+        let index = Reply::Map(vec![(b("index"), Reply::Int(i64::from(c.numkeys_at)))]);
+        let keynum = Reply::Map(vec![(b("keynumidx"), Reply::Int(0)), (b("firstkey"), Reply::Int(1)), (b("keystep"), Reply::Int(1))]);
+        return vec![Reply::Map(vec![
+            (b("flags"), Reply::Set(vec![Reply::Status(access)])),
+            (b("begin_search"), Reply::Map(vec![(b("type"), b("index")), (b("spec"), index)])),
+            (b("find_keys"), Reply::Map(vec![(b("type"), b("keynum")), (b("spec"), keynum)])),
+        ])];
+    }
     if c.first_key <= 0 {
         return Vec::new();
     }
     let lastkey = if c.last_key < 0 { c.last_key } else { c.last_key - c.first_key };
-    let access = if c.flags & flags::WRITE != 0 { "RW" } else { "RO" };
     vec![Reply::Map(vec![
         (b("flags"), Reply::Set(vec![Reply::Status(access)])),
         (
@@ -204,7 +213,7 @@ fn getkeys(_s: &mut Session, a: &[Bytes]) -> CmdResult {
     if !spec.arity_ok(args.len()) {
         return Err(CmdError::other("Invalid number of arguments specified for command"));
     }
-    let keys: Vec<Reply> = spec.key_positions(args.len()).map(|i| Reply::Bulk(args[i].clone())).collect();
+    let keys: Vec<Reply> = spec.key_positions(args).map(|i| Reply::Bulk(args[i].clone())).collect();
     if keys.is_empty() {
         return Err(CmdError::other("The command has no key arguments"));
     }

@@ -12,7 +12,7 @@ use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
 use super::{CommandSpec, Merge, Route};
 use crate::protocol::Reply;
 use crate::shard::{call, call_all, Session, ShardCtx};
-use crate::store::glob_match;
+use crate::store::{glob_match, StrValue, Value};
 
 const K1: (i32, i32, i32) = (1, 1, 1);
 const KALL: (i32, i32, i32) = (1, -1, 1);
@@ -158,6 +158,10 @@ fn copy(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let mut e = src;
     e.key = a[2][..].into();
     e.access = now;
+    // The copy is a new object: a shared integer becomes one of its own.
+    if let Value::Str(StrValue::Int(i)) = e.value {
+        e.value = Value::Str(StrValue::IntOwn(i));
+    }
     target.insert_entry(e, now);
     Ok(Reply::Int(1))
 }
@@ -320,7 +324,7 @@ fn object_refcount(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     Ok(ctx.db().peek(&a[2], now).map_or(Reply::Nil, |e| match e.value.as_str() {
         // Redis shares the integers 0..9999 (OBJ_SHARED_REFCOUNT).
-        Some(crate::store::StrValue::Int(i)) if (0..10000).contains(i) => Reply::Int(i64::from(i32::MAX)),
+        Some(v) if v.is_shared() => Reply::Int(i64::from(i32::MAX)),
         _ => Reply::Int(1),
     }))
 }

@@ -9,6 +9,7 @@ mod docs;
 mod error;
 mod introspection;
 mod keyspace;
+mod lists;
 mod server;
 mod strings;
 
@@ -78,9 +79,11 @@ pub mod flags {
     pub const ALLOW_BUSY: u32 = 1 << 9;
     /// Output is not deterministic.
     pub const RANDOM: u32 = 1 << 10;
+    /// Key positions depend on the arguments (a numkeys count); set by [`super::CommandSpec::numkeys`].
+    pub const MOVABLEKEYS: u32 = 1 << 11;
     /// Names, in bit order, for COMMAND INFO.
-    pub const NAMES: [&str; 11] =
-        ["write", "readonly", "denyoom", "admin", "noscript", "loading", "stale", "fast", "no_auth", "allow_busy", "random"];
+    pub const NAMES: [&str; 12] =
+        ["write", "readonly", "denyoom", "admin", "noscript", "loading", "stale", "fast", "no_auth", "allow_busy", "random", "movablekeys"];
 }
 
 /// One command's entry in the table.
@@ -98,6 +101,8 @@ pub struct CommandSpec {
     pub last_key: i32,
     /// Step between keys.
     pub step: i32,
+    /// Position of a numkeys argument followed by that many keys (LMPOP); 0 when none.
+    pub numkeys_at: i32,
     /// Redis's group (`string`, `generic`, `server`, `connection`, `cluster`).
     pub group: &'static str,
     /// One-line description.
@@ -126,6 +131,7 @@ impl CommandSpec {
             first_key: keys.0,
             last_key: keys.1,
             step: keys.2,
+            numkeys_at: 0,
             group,
             summary: "",
             since: "1.0.0",
@@ -149,6 +155,13 @@ impl CommandSpec {
     /// Splits the command over shards with this merge rule.
     pub const fn split(mut self, merge: Merge) -> Self {
         self.merge = Some(merge);
+        self
+    }
+
+    /// Keys follow a count at position `at` (`LMPOP numkeys key...`) instead of fixed positions.
+    pub const fn numkeys(mut self, at: i32) -> Self {
+        self.numkeys_at = at;
+        self.flags |= flags::MOVABLEKEYS;
         self
     }
 
@@ -179,13 +192,27 @@ impl CommandSpec {
         self.flags & flags::NO_AUTH != 0
     }
 
-    /// Argument positions holding keys, for a command with `argc` arguments.
-    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
-        let argc = argc as i64;
-        let first = i64::from(self.first_key);
-        let last = if self.last_key < 0 { argc + i64::from(self.last_key) } else { i64::from(self.last_key) };
-        let step = i64::from(self.step.max(1));
-        let (first, last) = if first <= 0 { (1, 0) } else { (first, last.min(argc - 1)) };
+    /// Argument positions holding keys in `args` (the command name included).
+    pub fn key_positions(&self, args: &[Bytes]) -> impl Iterator<Item = usize> {
+        let argc = args.len() as i64;
+        let (first, last, step) = if self.numkeys_at > 0 {
+            let at = i64::from(self.numkeys_at);
+            let n = args.get(at as usize).and_then(|a| crate::num::parse_i64(a)).unwrap_or(0);
+            // As Redis's key extraction: no keys unless numkeys is a count that fits.
+            if n < 1 || n > argc - at - 1 {
+                (1, 0, 1)
+            } else {
+                (at + 1, at + n, 1)
+            }
+        } else {
+            let first = i64::from(self.first_key);
+            let last = if self.last_key < 0 { argc + i64::from(self.last_key) } else { i64::from(self.last_key) };
+            if first <= 0 {
+                (1, 0, 1)
+            } else {
+                (first, last.min(argc - 1), i64::from(self.step.max(1)))
+            }
+        };
         (first..=last).step_by(step as usize).map(|i| i as usize)
     }
 
@@ -196,8 +223,15 @@ impl CommandSpec {
 }
 
 /// All top-level commands, in the order the families declare them.
-pub static TABLE: LazyLock<Vec<&'static CommandSpec>> =
-    LazyLock::new(|| strings::COMMANDS.iter().chain(keyspace::COMMANDS).chain(server::COMMANDS).chain(introspection::COMMANDS).collect());
+pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
+    strings::COMMANDS
+        .iter()
+        .chain(lists::COMMANDS)
+        .chain(keyspace::COMMANDS)
+        .chain(server::COMMANDS)
+        .chain(introspection::COMMANDS)
+        .collect()
+});
 
 static BY_NAME: LazyLock<ahash::AHashMap<&'static str, &'static CommandSpec>> =
     LazyLock::new(|| TABLE.iter().map(|c| (c.name, *c)).collect());
@@ -269,11 +303,14 @@ mod tests {
 
     #[test]
     fn key_positions_follow_the_spec() {
-        let mset = find(b"mset").unwrap();
-        assert_eq!(mset.key_positions(5).collect::<Vec<_>>(), vec![1, 3]);
-        let get = find(b"GET").unwrap();
-        assert_eq!(get.key_positions(2).collect::<Vec<_>>(), vec![1]);
-        let ping = find(b"ping").unwrap();
-        assert_eq!(ping.key_positions(2).count(), 0);
+        let args = |s: &str| s.split(' ').map(|w| Bytes::copy_from_slice(w.as_bytes())).collect::<Vec<_>>();
+        let keys = |cmd: &str| find(cmd.split(' ').next().unwrap().as_bytes()).unwrap().key_positions(&args(cmd)).collect::<Vec<_>>();
+        assert_eq!(keys("mset a 1 b 2"), vec![1, 3]);
+        assert_eq!(keys("GET a"), vec![1]);
+        assert_eq!(keys("ping x"), Vec::<usize>::new());
+        assert_eq!(keys("lmpop 2 a b LEFT COUNT 3"), vec![2, 3]);
+        for bad in ["lmpop 0 a LEFT", "lmpop 3 a LEFT", "lmpop x a LEFT", "lmpop -1 a LEFT"] {
+            assert_eq!(keys(bad), Vec::<usize>::new(), "{bad}");
+        }
     }
 }

@@ -189,7 +189,7 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
     let shards = local.shared.shards();
     let mut target = None;
     let mut single = true;
-    for i in spec.key_positions(args.len()) {
+    for i in spec.key_positions(&args) {
         let sh = key_shard(&args[i], shards);
         match target {
             None => target = Some(sh),
@@ -225,7 +225,7 @@ fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardF
     }
     let mut per_shard: Vec<Option<(Vec<Bytes>, Vec<usize>)>> = (0..shards).map(|_| None).collect();
     let mut nunits = 0;
-    for (unit, i) in spec.key_positions(args.len()).enumerate() {
+    for (unit, i) in spec.key_positions(&args).enumerate() {
         let sh = key_shard(&args[i], shards);
         let (sub, units) = per_shard[sh].get_or_insert_with(|| (vec![args[0].clone()], Vec::new()));
         sub.extend(args[i..(i + step).min(args.len())].iter().cloned());
@@ -251,7 +251,7 @@ fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardF
 async fn materialize(local: &Rc<ShardLocal>, db: usize, spec: &'static CommandSpec, handler: ShardFn, args: Vec<Bytes>) -> Reply {
     let shards = local.shared.shards();
     let mut by_shard: Vec<Vec<Bytes>> = vec![Vec::new(); shards];
-    for i in spec.key_positions(args.len()) {
+    for i in spec.key_positions(&args) {
         let k = &args[i];
         let sh = key_shard(k, shards);
         if !by_shard[sh].contains(k) {

@@ -8,12 +8,14 @@ use std::rc::Rc;
 mod db;
 mod dict;
 mod glob;
+mod list;
 mod value;
 mod wheel;
 
 pub use db::{Db, DbStats, Expiry};
 pub use dict::{Dict, Pos};
 pub use glob::glob_match;
+pub use list::List;
 pub use value::{Entry, StrValue, Value, EMBSTR_MAX};
 pub use wheel::TimerWheel;
 

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
+use super::List;
 use crate::num::parse_i64;
 
 /// Longest string stored in the compact `embstr` encoding, as Redis (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
@@ -12,8 +13,12 @@ pub const EMBSTR_MAX: usize = 44;
 /// A string value in one of Redis's three encodings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StrValue {
-    /// A canonical decimal integer, stored as its number.
+    /// A canonical decimal integer, stored as its number. Redis shares the objects of 0..9999
+    /// (OBJECT REFCOUNT reports 2147483647 for them).
     Int(i64),
+    /// An integer in an object of its own: what COPY makes of a shared integer, as Redis's
+    /// `dupStringObject` does (OBJECT REFCOUNT 1, encoding still `int`).
+    IntOwn(i64),
     /// A short string, created whole and never modified in place.
     Emb(Box<[u8]>),
     /// A string that may be appended to or modified in place.
@@ -44,7 +49,7 @@ impl StrValue {
     /// The string's bytes (integers are formatted).
     pub fn as_bytes(&self) -> Cow<'_, [u8]> {
         match self {
-            StrValue::Int(i) => Cow::Owned(itoa::Buffer::new().format(*i).as_bytes().to_vec()),
+            StrValue::Int(i) | StrValue::IntOwn(i) => Cow::Owned(itoa::Buffer::new().format(*i).as_bytes().to_vec()),
             StrValue::Emb(b) => Cow::Borrowed(b),
             StrValue::Raw(v) => Cow::Borrowed(v),
         }
@@ -53,7 +58,7 @@ impl StrValue {
     /// The string as an owned reply payload.
     pub fn to_bytes(&self) -> Bytes {
         match self {
-            StrValue::Int(i) => Bytes::copy_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+            StrValue::Int(i) | StrValue::IntOwn(i) => Bytes::copy_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
             StrValue::Emb(b) => Bytes::copy_from_slice(b),
             StrValue::Raw(v) => Bytes::copy_from_slice(v),
         }
@@ -62,7 +67,7 @@ impl StrValue {
     /// Length in bytes.
     pub fn len(&self) -> usize {
         match self {
-            StrValue::Int(i) => itoa::Buffer::new().format(*i).len(),
+            StrValue::Int(i) | StrValue::IntOwn(i) => itoa::Buffer::new().format(*i).len(),
             StrValue::Emb(b) => b.len(),
             StrValue::Raw(v) => v.len(),
         }
@@ -76,7 +81,7 @@ impl StrValue {
     /// The value as an integer, if it is one in canonical form.
     pub fn as_i64(&self) -> Option<i64> {
         match self {
-            StrValue::Int(i) => Some(*i),
+            StrValue::Int(i) | StrValue::IntOwn(i) => Some(*i),
             StrValue::Emb(b) => parse_i64(b),
             StrValue::Raw(v) => parse_i64(v),
         }
@@ -93,10 +98,15 @@ impl StrValue {
         }
     }
 
+    /// Whether the value is one of Redis's shared integer objects (0..9999).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, StrValue::Int(i) if (0..10_000).contains(i))
+    }
+
     /// Redis's encoding name for OBJECT ENCODING.
     pub fn encoding(&self) -> &'static str {
         match self {
-            StrValue::Int(_) => "int",
+            StrValue::Int(_) | StrValue::IntOwn(_) => "int",
             StrValue::Emb(_) => "embstr",
             StrValue::Raw(_) => "raw",
         }
@@ -108,6 +118,8 @@ impl StrValue {
 pub enum Value {
     /// A string.
     Str(StrValue),
+    /// A list.
+    List(List),
 }
 
 impl Value {
@@ -115,6 +127,7 @@ impl Value {
     pub fn as_str(&self) -> Option<&StrValue> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -122,6 +135,15 @@ impl Value {
     pub fn as_str_mut(&mut self) -> Option<&mut StrValue> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The list inside, mutably, or `None` for another type.
+    pub fn as_list_mut(&mut self) -> Option<&mut List> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
         }
     }
 
@@ -129,6 +151,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
         }
     }
 
@@ -136,6 +159,8 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            // Redis 7.0 keeps every list in a quicklist (listpack lists came in 7.2).
+            Value::List(_) => "quicklist",
         }
     }
 }
