@@ -104,6 +104,16 @@ pub struct Config {
     pub hz: AtomicI64,
     /// Path of the configuration file, if one was given.
     pub config_file: RwLock<String>,
+    /// `hash-max-listpack-entries`: fields up to which a hash stays packed.
+    pub hash_max_listpack_entries: AtomicI64,
+    /// `hash-max-listpack-value`: longest field or value of a packed hash.
+    pub hash_max_listpack_value: AtomicI64,
+    /// `set-max-intset-entries`: members up to which an all-integer set stays an intset.
+    pub set_max_intset_entries: AtomicI64,
+    /// `zset-max-listpack-entries`: members up to which a sorted set stays packed.
+    pub zset_max_listpack_entries: AtomicI64,
+    /// `zset-max-listpack-value`: longest member of a packed sorted set.
+    pub zset_max_listpack_value: AtomicI64,
 }
 
 impl Default for Config {
@@ -124,6 +134,11 @@ impl Default for Config {
             maxmemory_policy: RwLock::new("noeviction".into()),
             hz: AtomicI64::new(10),
             config_file: RwLock::new(String::new()),
+            hash_max_listpack_entries: AtomicI64::new(128),
+            hash_max_listpack_value: AtomicI64::new(64),
+            set_max_intset_entries: AtomicI64::new(512),
+            zset_max_listpack_entries: AtomicI64::new(128),
+            zset_max_listpack_value: AtomicI64::new(64),
         }
     }
 }
@@ -176,7 +191,46 @@ fn mem(v: &str) -> Result<i64, &'static str> {
     parse_memory(v).ok_or(NOT_MEM)
 }
 
+/// A non-negative size (Redis's size_t configs), read with `parse`.
+fn size(v: &str, parse: fn(&str) -> Result<i64, &'static str>) -> Result<i64, &'static str> {
+    let n = parse(v)?;
+    if n < 0 {
+        return Err("argument must be between 0 and 9223372036854775807 inclusive");
+    }
+    Ok(n)
+}
+
 static PARAMS: &[Param] = &[
+    Param {
+        name: "hash-max-listpack-entries",
+        mutable: true,
+        get: |c| c.hash_max_listpack_entries.load(Relaxed).to_string(),
+        set: |c, v| size(v, int).map(|n| c.hash_max_listpack_entries.store(n, Relaxed)),
+    },
+    Param {
+        name: "hash-max-listpack-value",
+        mutable: true,
+        get: |c| c.hash_max_listpack_value.load(Relaxed).to_string(),
+        set: |c, v| size(v, mem).map(|n| c.hash_max_listpack_value.store(n, Relaxed)),
+    },
+    Param {
+        name: "set-max-intset-entries",
+        mutable: true,
+        get: |c| c.set_max_intset_entries.load(Relaxed).to_string(),
+        set: |c, v| size(v, int).map(|n| c.set_max_intset_entries.store(n, Relaxed)),
+    },
+    Param {
+        name: "zset-max-listpack-entries",
+        mutable: true,
+        get: |c| c.zset_max_listpack_entries.load(Relaxed).to_string(),
+        set: |c, v| size(v, int).map(|n| c.zset_max_listpack_entries.store(n, Relaxed)),
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        mutable: true,
+        get: |c| c.zset_max_listpack_value.load(Relaxed).to_string(),
+        set: |c, v| size(v, mem).map(|n| c.zset_max_listpack_value.store(n, Relaxed)),
+    },
     Param {
         name: "port",
         mutable: false,

@@ -366,7 +366,7 @@ fn keys(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
 /// Bits of a SCAN cursor that hold the shard index; the rest is that shard's table cursor.
 const SHARD_BITS: u32 = 10;
 
-fn parse_cursor(a: &[u8]) -> Result<u64, CmdError> {
+pub(super) fn parse_cursor(a: &[u8]) -> Result<u64, CmdError> {
     let t = std::str::from_utf8(a).map_err(|_| CmdError::InvalidCursor)?;
     let (neg, digits) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use super::args::{eq_ic, parse_int};
 use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
-use super::{CommandSpec, Route};
+use super::{typed, CommandSpec, Route};
 use crate::num::parse_i64;
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
@@ -141,27 +141,18 @@ fn parse_end(a: &[u8]) -> Result<End, CmdError> {
 /// A list key for reading: `None` when missing, WRONGTYPE for another type.
 fn read_list<'a>(ctx: &'a mut ShardCtx<'_>, key: &[u8]) -> Result<Option<&'a mut List>, CmdError> {
     let now = ctx.now;
-    match ctx.db().read(key, now) {
-        None => Ok(None),
-        Some(e) => e.value.as_list_mut().map(Some).ok_or(CmdError::WrongType),
-    }
+    typed(ctx.db().read(key, now), Value::as_list_mut)
 }
 
 /// A list key for writing: `None` when missing, WRONGTYPE for another type.
 fn write_list<'a>(ctx: &'a mut ShardCtx<'_>, key: &[u8]) -> Result<Option<&'a mut List>, CmdError> {
     let now = ctx.now;
-    match ctx.db().write(key, now) {
-        None => Ok(None),
-        Some(e) => e.value.as_list_mut().map(Some).ok_or(CmdError::WrongType),
-    }
+    typed(ctx.db().write(key, now), Value::as_list_mut)
 }
 
-/// Deletes `key` if its list became empty: empty collections do not exist.
 fn remove_if_empty(ctx: &mut ShardCtx<'_>, key: &[u8]) {
     let now = ctx.now;
-    if ctx.db().peek(key, now).is_some_and(|e| matches!(&e.value, Value::List(l) if l.is_empty())) {
-        ctx.db().remove(key, now);
-    }
+    ctx.db().remove_if_empty(key, now);
 }
 
 fn pop(l: &mut List, end: End) -> Option<Vec<u8>> {

@@ -7,6 +7,7 @@
 mod args;
 mod docs;
 mod error;
+mod hashes;
 mod introspection;
 mod keyspace;
 mod lists;
@@ -23,6 +24,7 @@ pub use error::{CmdError, CmdResult};
 pub use server::REDIS_VERSION;
 
 use crate::shard::{Session, ShardCtx};
+use crate::store::{Entry, Value};
 
 /// A handler run on the shard that owns the command's keys.
 pub type ShardFn = fn(&mut ShardCtx<'_>, &[Bytes]) -> CmdResult;
@@ -222,11 +224,21 @@ impl CommandSpec {
     }
 }
 
+/// A key's value as the type a command works on: `None` when the key is missing, WRONGTYPE
+/// when it holds another type. `as_t` is one of [`Value`]'s typed accessors.
+pub fn typed<T>(entry: Option<&mut Entry>, as_t: fn(&mut Value) -> Option<&mut T>) -> Result<Option<&mut T>, CmdError> {
+    match entry {
+        None => Ok(None),
+        Some(e) => as_t(&mut e.value).map(Some).ok_or(CmdError::WrongType),
+    }
+}
+
 /// All top-level commands, in the order the families declare them.
 pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
     strings::COMMANDS
         .iter()
         .chain(lists::COMMANDS)
+        .chain(hashes::COMMANDS)
         .chain(keyspace::COMMANDS)
         .chain(server::COMMANDS)
         .chain(introspection::COMMANDS)

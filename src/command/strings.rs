@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::args::{eq_ic, parse_int};
 use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
-use super::{CommandSpec, Merge, Route};
+use super::{typed, CommandSpec, Merge, Route};
 use crate::num::{incr_by_float, FloatIncrError};
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
@@ -152,19 +152,13 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// Reads a string key: `None` when missing, WRONGTYPE for another type.
 fn read_str<'a>(ctx: &'a mut ShardCtx<'_>, key: &[u8]) -> Result<Option<&'a mut StrValue>, CmdError> {
     let now = ctx.now;
-    match ctx.db().read(key, now) {
-        None => Ok(None),
-        Some(e) => e.value.as_str_mut().map(Some).ok_or(CmdError::WrongType),
-    }
+    typed(ctx.db().read(key, now), Value::as_str_mut)
 }
 
 /// Looks up a string key for writing: `None` when missing, WRONGTYPE for another type.
 fn write_str<'a>(ctx: &'a mut ShardCtx<'_>, key: &[u8]) -> Result<Option<&'a mut StrValue>, CmdError> {
     let now = ctx.now;
-    match ctx.db().write(key, now) {
-        None => Ok(None),
-        Some(e) => e.value.as_str_mut().map(Some).ok_or(CmdError::WrongType),
-    }
+    typed(ctx.db().write(key, now), Value::as_str_mut)
 }
 
 fn bulk_or_nil(v: Option<&mut StrValue>) -> Reply {

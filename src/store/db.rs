@@ -72,6 +72,14 @@ impl Db {
         e
     }
 
+    /// Deletes `key` if it holds a collection with no elements left: empty collections do not
+    /// exist, as in Redis.
+    pub fn remove_if_empty(&mut self, key: &[u8], now: u64) {
+        if self.peek(key, now).is_some_and(|e| e.value.is_empty_collection()) {
+            self.remove(key, now);
+        }
+    }
+
     /// Looks a key up for reading: counts a hit or miss and updates its access time.
     pub fn read(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         match self.find(key, now) {

@@ -5,6 +5,7 @@
 //! or shrinks between calls. The caller supplies hashes and equality, so the table stores no
 //! hasher and can be searched by hash alone (the timer wheel does this).
 
+#[derive(Clone)]
 struct Node<T> {
     hash: u64,
     next: Option<Box<Node<T>>>,
@@ -19,6 +20,7 @@ pub struct Pos {
 }
 
 /// A hash table of `T`, looked up by a caller-computed hash and predicate.
+#[derive(Clone)]
 pub struct Dict<T> {
     buckets: Vec<Option<Box<Node<T>>>>,
     len: usize,
@@ -31,6 +33,16 @@ impl<T> Default for Dict<T> {
         Self::new()
     }
 }
+
+/// Structural equality: the same elements in the same buckets and order. Tables holding the
+/// same elements in another layout compare unequal, which callers treat as "changed".
+impl<T: PartialEq> PartialEq for Dict<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.buckets.len() == other.buckets.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl<T: Eq> Eq for Dict<T> {}
 
 impl<T> std::fmt::Debug for Dict<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -6,110 +6,16 @@
 
 use std::collections::VecDeque;
 
+use super::packed::Packed;
+
 /// Bytes a chunk may grow to before a new one starts (Redis's list-max-listpack-size -2: 8 KiB).
 pub const CHUNK_BYTES: usize = 8 * 1024;
 
 /// A list of byte strings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct List {
-    chunks: VecDeque<Chunk>,
+    chunks: VecDeque<Packed>,
     len: usize,
-}
-
-/// One packed run of elements.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Chunk {
-    data: Vec<u8>,
-    count: usize,
-}
-
-fn put_varint(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-/// Decodes the element at byte offset `at`: (start of its bytes, end of its bytes).
-fn element_at(data: &[u8], at: usize) -> (usize, usize) {
-    let (mut n, mut shift, mut i) = (0usize, 0, at);
-    loop {
-        let b = data[i];
-        n |= usize::from(b & 0x7f) << shift;
-        i += 1;
-        if b & 0x80 == 0 {
-            return (i, i + n);
-        }
-        shift += 7;
-    }
-}
-
-fn encoded(v: &[u8]) -> Vec<u8> {
-    let mut e = Vec::with_capacity(v.len() + 2);
-    put_varint(&mut e, v.len());
-    e.extend_from_slice(v);
-    e
-}
-
-impl Chunk {
-    fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        let mut at = 0;
-        std::iter::from_fn(move || {
-            (at < self.data.len()).then(|| {
-                let (s, e) = element_at(&self.data, at);
-                at = e;
-                &self.data[s..e]
-            })
-        })
-    }
-
-    /// Byte range (whole encoded element) of element `i`.
-    fn span(&self, i: usize) -> (usize, usize) {
-        let mut at = 0;
-        for _ in 0..i {
-            at = element_at(&self.data, at).1;
-        }
-        (at, element_at(&self.data, at).1)
-    }
-
-    fn get(&self, i: usize) -> &[u8] {
-        let (at, end) = self.span(i);
-        let (s, _) = element_at(&self.data, at);
-        &self.data[s..end]
-    }
-
-    fn insert(&mut self, i: usize, v: &[u8]) {
-        let at = if i == self.count { self.data.len() } else { self.span(i).0 };
-        self.data.splice(at..at, encoded(v));
-        self.count += 1;
-    }
-
-    fn remove(&mut self, i: usize) -> Vec<u8> {
-        let (at, end) = self.span(i);
-        let (s, _) = element_at(&self.data, at);
-        let v = self.data[s..end].to_vec();
-        self.data.drain(at..end);
-        self.count -= 1;
-        v
-    }
-
-    fn replace(&mut self, i: usize, v: &[u8]) {
-        let (at, end) = self.span(i);
-        self.data.splice(at..end, encoded(v));
-    }
-
-    /// Splits off the second half when the chunk outgrew its size.
-    fn split_if_big(&mut self) -> Option<Chunk> {
-        if self.data.len() <= CHUNK_BYTES || self.count < 2 {
-            return None;
-        }
-        let half = self.count / 2;
-        let at = self.span(half).0;
-        let tail = Chunk { data: self.data.split_off(at), count: self.count - half };
-        self.count = half;
-        Some(tail)
-    }
 }
 
 impl List {
@@ -130,8 +36,8 @@ impl List {
 
     /// Adds an element at the head.
     pub fn push_front(&mut self, v: &[u8]) {
-        if self.chunks.front().is_none_or(|c| c.data.len() + v.len() + 2 > CHUNK_BYTES) {
-            self.chunks.push_front(Chunk::default());
+        if self.chunks.front().is_none_or(|c| c.bytes() + v.len() + 2 > CHUNK_BYTES) {
+            self.chunks.push_front(Packed::default());
         }
         self.chunks[0].insert(0, v);
         self.len += 1;
@@ -139,12 +45,11 @@ impl List {
 
     /// Adds an element at the tail.
     pub fn push_back(&mut self, v: &[u8]) {
-        if self.chunks.back().is_none_or(|c| c.data.len() + v.len() + 2 > CHUNK_BYTES) {
-            self.chunks.push_back(Chunk::default());
+        if self.chunks.back().is_none_or(|c| c.bytes() + v.len() + 2 > CHUNK_BYTES) {
+            self.chunks.push_back(Packed::default());
         }
         let last = self.chunks.len() - 1;
-        let c = &mut self.chunks[last];
-        c.insert(c.count, v);
+        self.chunks[last].push(v);
         self.len += 1;
     }
 
@@ -163,18 +68,18 @@ impl List {
         if i < self.len / 2 {
             let mut i = i;
             for (c, chunk) in self.chunks.iter().enumerate() {
-                if i < chunk.count {
+                if i < chunk.len() {
                     return (c, i);
                 }
-                i -= chunk.count;
+                i -= chunk.len();
             }
         } else {
             let mut from_end = self.len - 1 - i;
             for (c, chunk) in self.chunks.iter().enumerate().rev() {
-                if from_end < chunk.count {
-                    return (c, chunk.count - 1 - from_end);
+                if from_end < chunk.len() {
+                    return (c, chunk.len() - 1 - from_end);
                 }
-                from_end -= chunk.count;
+                from_end -= chunk.len();
             }
         }
         unreachable!("index {i} within a list of {}", self.len)
@@ -214,7 +119,7 @@ impl List {
     pub fn remove(&mut self, i: usize) -> Vec<u8> {
         let (c, p) = self.locate(i);
         let v = self.chunks[c].remove(p);
-        if self.chunks[c].count == 0 {
+        if self.chunks[c].is_empty() {
             self.chunks.remove(c);
         }
         self.len -= 1;
@@ -222,7 +127,9 @@ impl List {
     }
 
     fn split_chunk(&mut self, c: usize) {
-        if let Some(tail) = self.chunks[c].split_if_big() {
+        let chunk = &mut self.chunks[c];
+        if chunk.bytes() > CHUNK_BYTES && chunk.len() > 1 {
+            let tail = chunk.split_off(chunk.len() / 2);
             self.chunks.insert(c + 1, tail);
         }
     }
@@ -250,7 +157,7 @@ impl List {
     pub fn drop_front(&mut self, n: usize) {
         let mut n = n.min(self.len);
         while n > 0 {
-            let count = self.chunks[0].count;
+            let count = self.chunks[0].len();
             if count <= n {
                 self.chunks.pop_front();
                 self.len -= count;
@@ -266,7 +173,7 @@ impl List {
     pub fn drop_back(&mut self, n: usize) {
         let mut n = n.min(self.len);
         while n > 0 {
-            let count = self.chunks[self.chunks.len() - 1].count;
+            let count = self.chunks[self.chunks.len() - 1].len();
             if count <= n {
                 self.chunks.pop_back();
                 self.len -= count;
@@ -280,7 +187,7 @@ impl List {
 
     /// Approximate heap bytes used (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        self.chunks.iter().map(|c| c.data.capacity() + std::mem::size_of::<Chunk>()).sum()
+        self.chunks.iter().map(|c| c.heap_bytes() + std::mem::size_of::<Packed>()).sum()
     }
 }
 
@@ -295,8 +202,8 @@ mod tests {
         assert_eq!(got, want);
         let back: Vec<&[u8]> = l.iter().rev().collect();
         assert_eq!(back, want.iter().rev().copied().collect::<Vec<_>>());
-        assert!(l.chunks.iter().all(|c| c.count > 0 && c.iter().count() == c.count));
-        assert_eq!(l.chunks.iter().map(|c| c.count).sum::<usize>(), l.len());
+        assert!(l.chunks.iter().all(|c| !c.is_empty() && c.iter().count() == c.len()));
+        assert_eq!(l.chunks.iter().map(Packed::len).sum::<usize>(), l.len());
     }
 
     #[test]

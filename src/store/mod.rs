@@ -8,14 +8,18 @@ use std::rc::Rc;
 mod db;
 mod dict;
 mod glob;
+mod hash;
 mod list;
+mod packed;
 mod value;
 mod wheel;
 
 pub use db::{Db, DbStats, Expiry};
 pub use dict::{Dict, Pos};
 pub use glob::glob_match;
+pub use hash::{hash_bytes, Field, Hash, PackLimits};
 pub use list::List;
+pub use packed::Packed;
 pub use value::{Entry, StrValue, Value, EMBSTR_MAX};
 pub use wheel::TimerWheel;
 

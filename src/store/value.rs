@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
-use super::List;
+use super::{Hash, List};
 use crate::num::parse_i64;
 
 /// Longest string stored in the compact `embstr` encoding, as Redis (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
@@ -120,6 +120,8 @@ pub enum Value {
     Str(StrValue),
     /// A list.
     List(List),
+    /// A hash.
+    Hash(Hash),
 }
 
 impl Value {
@@ -147,11 +149,29 @@ impl Value {
         }
     }
 
+    /// The hash inside, mutably, or `None` for another type.
+    pub fn as_hash_mut(&mut self) -> Option<&mut Hash> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a collection with no elements left (such keys are deleted).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::List(l) => l.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+        }
+    }
+
     /// Redis's type name for TYPE and SCAN TYPE.
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
             Value::List(_) => "list",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -161,6 +181,7 @@ impl Value {
             Value::Str(s) => s.encoding(),
             // Redis 7.0 keeps every list in a quicklist (listpack lists came in 7.2).
             Value::List(_) => "quicklist",
+            Value::Hash(h) => h.encoding(),
         }
     }
 }
