@@ -157,15 +157,18 @@ fn same(name: &str, want: &Frame, got: &Frame) -> bool {
             _ => want == got,
         },
         "keys" => sorted(want) == sorted(got),
+        // Members of a hash-table-encoded set come in each table's own order.
+        "smembers" | "sinter" | "sunion" | "sdiff" | "spop" => sorted(want) == sorted(got),
         "randomkey" => matches!(want, Frame::Bulk(None)) == matches!(got, Frame::Bulk(None)),
-        // A hash-table-encoded hash is scanned in each table's own order: the same elements
+        // A hash-table-encoded hash or set is scanned in each table's own order: the same elements
         // when both scans finished in one call, otherwise only the same shape.
-        "hscan" => match (want, got) {
+        "hscan" | "sscan" => match (want, got) {
             (Frame::Array(Some(a)), Frame::Array(Some(b))) if a.len() == 2 && b.len() == 2 => {
                 let done = |v: &[Frame]| v[0] == Frame::Bulk(Some(b"0".to_vec()));
+                let per_item = if name == "hscan" { 2 } else { 1 };
                 let pairs = |f: &Frame| match f {
                     Frame::Array(Some(v)) => {
-                        let mut p: Vec<Vec<Frame>> = v.chunks(2).map(<[Frame]>::to_vec).collect();
+                        let mut p: Vec<Vec<Frame>> = v.chunks(per_item).map(<[Frame]>::to_vec).collect();
                         p.sort();
                         p
                     }
@@ -176,7 +179,7 @@ fn same(name: &str, want: &Frame, got: &Frame) -> bool {
             _ => want == got,
         },
         // Random choices: the same shape (nil, error, or an array of the same length).
-        "hrandfield" => match (want, got) {
+        "hrandfield" | "srandmember" => match (want, got) {
             (Frame::Array(Some(a)), Frame::Array(Some(b))) => a.len() == b.len(),
             (Frame::Bulk(a), Frame::Bulk(b)) => a.is_some() == b.is_some(),
             _ => want == got,
@@ -458,6 +461,77 @@ fn hand_written_sequences_match_redis() {
             &["HLEN", "h"],
             &["HDEL", "newh", "f"],
             &["EXISTS", "newh"],
+            // Sets.
+            &["SADD", "s1", "3", "1", "2", "1"],
+            &["OBJECT", "ENCODING", "s1"],
+            &["SMEMBERS", "s1"],
+            &["SADD", "s1", "05"],
+            &["OBJECT", "ENCODING", "s1"],
+            &["SADD", "s2", "2", "3", "4", "x"],
+            &["SADD", "s3", "3", "9"],
+            &["SREM", "s1", "05", "nope"],
+            &["SISMEMBER", "s1", "2"],
+            &["SISMEMBER", "s1", "x"],
+            &["SMISMEMBER", "s1", "1", "x", "3"],
+            &["SMISMEMBER", "noset", "1"],
+            &["SCARD", "s1"],
+            &["SCARD", "noset"],
+            &["SINTER", "s1", "s2"],
+            &["SINTER", "s1", "s2", "s3"],
+            &["SINTER", "s1", "noset"],
+            &["SUNION", "s1", "s2", "noset"],
+            &["SDIFF", "s2", "s1"],
+            &["SDIFF", "noset", "s1"],
+            &["SINTER", "s1", "foo"],
+            &["SINTERCARD", "2", "s1", "s2"],
+            &["SINTERCARD", "2", "s1", "s2", "LIMIT", "1"],
+            &["SINTERCARD", "0", "s1"],
+            &["SINTERCARD", "x", "s1"],
+            &["SINTERCARD", "3", "s1", "s2"],
+            &["SINTERCARD", "1", "s1", "LIMIT", "-1"],
+            &["SINTERCARD", "1", "s1", "LIMIT"],
+            &["SINTERCARD", "1", "s1", "OTHER", "1"],
+            &["SINTERSTORE", "dst", "s1", "s2"],
+            &["SMEMBERS", "dst"],
+            &["OBJECT", "ENCODING", "dst"],
+            &["SUNIONSTORE", "dst", "s1", "s2"],
+            &["SCARD", "dst"],
+            &["SDIFFSTORE", "dst", "s1", "s1"],
+            &["EXISTS", "dst"],
+            &["SINTERSTORE", "s1", "s1", "noset"],
+            &["EXISTS", "s1"],
+            &["SADD", "s1", "1", "2"],
+            &["SMOVE", "s1", "s3", "1"],
+            &["SMOVE", "s1", "s3", "nope"],
+            &["SMOVE", "noset", "foo", "1"],
+            &["SMOVE", "s1", "foo", "2"],
+            &["SMOVE", "s1", "s1", "2"],
+            &["SMOVE", "s1", "newset", "2"],
+            &["EXISTS", "s1"],
+            &["SMEMBERS", "newset"],
+            &["SPOP", "newset"],
+            &["SPOP", "newset"],
+            &["SPOP", "s3", "0"],
+            &["SPOP", "s3", "-1"],
+            &["SPOP", "s3", "x"],
+            &["SPOP", "s3", "1", "2"],
+            &["SPOP", "noset", "3"],
+            &["SPOP", "s3", "100"],
+            &["EXISTS", "s3"],
+            &["SRANDMEMBER", "s2"],
+            &["SRANDMEMBER", "s2", "-10"],
+            &["SRANDMEMBER", "s2", "10"],
+            &["SRANDMEMBER", "s2", "0"],
+            &["SRANDMEMBER", "s2", "x"],
+            &["SRANDMEMBER", "s2", "-9223372036854775808"],
+            &["SRANDMEMBER", "noset", "5"],
+            &["SRANDMEMBER", "s2", "1", "2"],
+            &["SSCAN", "s2", "0", "MATCH", "*", "COUNT", "100"],
+            &["SSCAN", "noset", "0"],
+            &["SADD", "foo", "x"],
+            &["TYPE", "s2"],
+            &["GET", "s2"],
+            &["COMMAND", "GETKEYS", "SINTERCARD", "2", "a", "b", "LIMIT", "1"],
         ];
         for cmd in script {
             p.runs(cmd);
@@ -649,9 +723,62 @@ impl Gen {
         }
     }
 
+    fn member(&mut self) -> String {
+        self.pick(&["1", "2", "3", "-1", "10", "a", "b", "007", ""]).into()
+    }
+
+    /// A set command; SPOP only pops everything, so both servers keep the same sets.
+    fn set_command(&mut self, k: String) -> Vec<String> {
+        let keys = |g: &mut Self, k: String| {
+            let mut v = vec![k];
+            v.extend((0..g.rng.usize(..3)).map(|_| g.key()));
+            v
+        };
+        match self.rng.u8(..14) {
+            0..=2 => {
+                let mut c = vec!["SADD".into(), k];
+                c.extend((0..self.rng.usize(1..4)).map(|_| self.member()));
+                c
+            }
+            3 => vec!["SREM".into(), k, self.member(), self.member()],
+            4 => vec![self.pick(&["SMEMBERS", "SCARD"]).into(), k],
+            5 => vec![self.pick(&["SISMEMBER", "SMISMEMBER"]).into(), k, self.member()],
+            6 => {
+                let mut c = vec![self.pick(&["SINTER", "SUNION", "SDIFF"]).into()];
+                c.extend(keys(self, k));
+                c
+            }
+            7 => {
+                let mut c = vec![self.pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]).into(), self.key()];
+                c.extend(keys(self, k));
+                c
+            }
+            8 => {
+                let ks = keys(self, k);
+                let mut c = vec!["SINTERCARD".into(), self.pick(&[&ks.len().to_string(), &ks.len().to_string(), "0", "9"]).to_string()];
+                c.extend(ks);
+                if self.rng.bool() {
+                    c.extend(["LIMIT".into(), self.pick(&["0", "1", "-1", "x"]).into()]);
+                }
+                c
+            }
+            9 => vec!["SMOVE".into(), k, self.key(), self.member()],
+            10 => vec!["SPOP".into(), k, self.pick(&["100", "0", "-1", "x"]).into()],
+            11 => {
+                let mut c = vec!["SRANDMEMBER".into(), k];
+                if self.rng.bool() {
+                    c.push(self.pick(&["0", "1", "3", "-3", "x"]).into());
+                }
+                c
+            }
+            12 => vec!["SSCAN".into(), k, "0".into(), "COUNT".into(), "100".into()],
+            _ => vec!["SMEMBERS".into(), k],
+        }
+    }
+
     fn command(&mut self) -> Vec<String> {
         let k = self.key();
-        let mut c: Vec<String> = match self.rng.u8(..90) {
+        let mut c: Vec<String> = match self.rng.u8(..100) {
             0..=3 => vec!["GET".into(), k],
             4..=7 => {
                 let mut c = vec!["SET".into(), k, self.val()];
@@ -789,7 +916,8 @@ impl Gen {
                 }
             }
             53..=66 => self.list_command(k),
-            67..=79 => self.hash_command(k),
+            67..=77 => self.hash_command(k),
+            78..=89 => self.set_command(k),
             _ => vec!["GET".into(), k],
         };
         if self.rng.u8(..50) == 0 {

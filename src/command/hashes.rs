@@ -7,7 +7,7 @@ use bytes::Bytes;
 use super::args::{eq_ic, parse_int};
 use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
-use super::keyspace::parse_cursor;
+use super::keyspace::{parse_cursor, scan_options};
 use super::{typed, CommandSpec, Route};
 use crate::num::{incr_by_float, FloatIncrError};
 use crate::protocol::Reply;
@@ -290,22 +290,7 @@ fn hscan(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let Some(h) = read_hash(ctx, &a[1])? else {
         return Ok(empty());
     };
-    let (mut count, mut pattern) = (10usize, None);
-    let mut j = 3;
-    while j < a.len() {
-        if eq_ic(&a[j], "count") && j + 1 < a.len() {
-            let n = parse_int(&a[j + 1])?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = n as usize;
-        } else if eq_ic(&a[j], "match") && j + 1 < a.len() {
-            pattern = Some(&a[j + 1]).filter(|p| p[..] != b"*"[..]);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        j += 2;
-    }
+    let (count, pattern) = scan_options(a)?;
     let mut items = Vec::new();
     let next = h.scan(cursor, count, |f, v| {
         if pattern.is_none_or(|p| glob_match(p, f, false)) {

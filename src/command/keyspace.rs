@@ -366,6 +366,27 @@ fn keys(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
 /// Bits of a SCAN cursor that hold the shard index; the rest is that shard's table cursor.
 const SHARD_BITS: u32 = 10;
 
+/// COUNT and MATCH of HSCAN, SSCAN and ZSCAN (from `a[3]` on): Redis's checks and errors.
+pub(super) fn scan_options(a: &[Bytes]) -> Result<(usize, Option<&Bytes>), CmdError> {
+    let (mut count, mut pattern) = (10usize, None);
+    let mut j = 3;
+    while j < a.len() {
+        if eq_ic(&a[j], "count") && j + 1 < a.len() {
+            let n = parse_int(&a[j + 1])?;
+            if n < 1 {
+                return Err(CmdError::Syntax);
+            }
+            count = n as usize;
+        } else if eq_ic(&a[j], "match") && j + 1 < a.len() {
+            pattern = Some(&a[j + 1]).filter(|p| p[..] != b"*"[..]);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 2;
+    }
+    Ok((count, pattern))
+}
+
 pub(super) fn parse_cursor(a: &[u8]) -> Result<u64, CmdError> {
     let t = std::str::from_utf8(a).map_err(|_| CmdError::InvalidCursor)?;
     let (neg, digits) = match t.as_bytes().first() {

@@ -12,6 +12,7 @@ mod introspection;
 mod keyspace;
 mod lists;
 mod server;
+mod sets;
 mod strings;
 
 use std::sync::LazyLock;
@@ -239,6 +240,7 @@ pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
         .iter()
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
+        .chain(sets::COMMANDS)
         .chain(keyspace::COMMANDS)
         .chain(server::COMMANDS)
         .chain(introspection::COMMANDS)

@@ -11,6 +11,7 @@ mod glob;
 mod hash;
 mod list;
 mod packed;
+mod set;
 mod value;
 mod wheel;
 
@@ -20,6 +21,7 @@ pub use glob::glob_match;
 pub use hash::{hash_bytes, Field, Hash, PackLimits};
 pub use list::List;
 pub use packed::Packed;
+pub use set::Set;
 pub use value::{Entry, StrValue, Value, EMBSTR_MAX};
 pub use wheel::TimerWheel;
 

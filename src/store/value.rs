@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
-use super::{Hash, List};
+use super::{Hash, List, Set};
 use crate::num::parse_i64;
 
 /// Longest string stored in the compact `embstr` encoding, as Redis (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
@@ -122,6 +122,8 @@ pub enum Value {
     List(List),
     /// A hash.
     Hash(Hash),
+    /// A set.
+    Set(Set),
 }
 
 impl Value {
@@ -157,12 +159,21 @@ impl Value {
         }
     }
 
+    /// The set inside, mutably, or `None` for another type.
+    pub fn as_set_mut(&mut self) -> Option<&mut Set> {
+        match self {
+            Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// Whether this is a collection with no elements left (such keys are deleted).
     pub fn is_empty_collection(&self) -> bool {
         match self {
             Value::Str(_) => false,
             Value::List(l) => l.is_empty(),
             Value::Hash(h) => h.is_empty(),
+            Value::Set(s) => s.is_empty(),
         }
     }
 
@@ -172,6 +183,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -182,6 +194,7 @@ impl Value {
             // Redis 7.0 keeps every list in a quicklist (listpack lists came in 7.2).
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 }
