@@ -52,22 +52,50 @@ mod tests {
     }
 }
 
-/// Parses a float argument as Redis's `getDoubleFromObject` (strtod; no NaN, no spaces).
+/// C's `strtod` over the argument up to its first NUL byte, as Redis sees a C string: the
+/// value, whether the whole string was consumed, and whether `errno` reported a range error.
+fn strtod(s: &[u8]) -> (f64, bool, bool) {
+    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+    let c = std::ffi::CString::new(&s[..end]).expect("no NUL before end");
+    let mut eptr: *mut std::os::raw::c_char = std::ptr::null_mut();
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call; errno is this thread's.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let v = libc::strtod(c.as_ptr(), &mut eptr);
+        let consumed = eptr.offset_from(c.as_ptr()) as usize;
+        (v, consumed == end, *libc::__errno_location() == libc::ERANGE)
+    }
+}
+
+/// Parses a float argument as Redis's `getDoubleFromObject`: strtod over the whole argument,
+/// no leading space, no NaN, no overflow or underflow to zero.
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
-    let t = std::str::from_utf8(s).ok()?;
-    if t.is_empty() || t.starts_with(|c: char| c.is_ascii_whitespace()) || t.ends_with(|c: char| c.is_ascii_whitespace()) {
-        return None;
+    let (v, whole, erange) = strtod(s);
+    let ok = !s.is_empty()
+        && !s[0].is_ascii_whitespace()
+        && whole
+        && s.len() == s.iter().position(|&b| b == 0).unwrap_or(s.len())
+        && !(erange && (v.is_infinite() || v == 0.0))
+        && !v.is_nan();
+    ok.then_some(v)
+}
+
+/// Parses a score bound as Redis's `zslParseRange` does after the `(`: strtod must reach the
+/// end of the C string, and NaN is refused (an empty string reads as 0).
+pub fn parse_f64_bound(s: &[u8]) -> Option<f64> {
+    let (v, whole, _) = strtod(s);
+    (whole && !v.is_nan()).then_some(v)
+}
+
+/// Formats a double as Redis's replies do (`%.17g`; `inf` and `-inf`).
+pub fn format_f64(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    let v: f64 = match t.to_ascii_lowercase().as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => t.parse().ok()?,
-    };
-    if v.is_nan() {
-        None
-    } else {
-        Some(v)
-    }
+    let mut buf = [0u8; 64];
+    // SAFETY: snprintf writes at most buf.len() bytes, NUL included, into our buffer.
+    let n = unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.17g".as_ptr(), d) };
+    String::from_utf8_lossy(&buf[..n.max(0) as usize]).into_owned()
 }
 
 extern "C" {
@@ -113,6 +141,24 @@ pub fn incr_by_float(cur: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, FloatIn
 #[cfg(test)]
 mod float_tests {
     use super::*;
+
+    #[test]
+    fn doubles_parse_and_print_as_redis() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"0x10"), Some(16.0), "strtod reads hex");
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        for bad in [&b""[..], b" 1", b"1 ", b"nan", b"1e400", b"1e-400", b"abc", b"1\0"] {
+            assert_eq!(parse_f64(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_f64_bound(b""), Some(0.0));
+        assert_eq!(parse_f64_bound(b"1e400"), Some(f64::INFINITY));
+        assert_eq!(parse_f64_bound(b"nan"), None);
+        assert_eq!(format_f64(1.5), "1.5");
+        assert_eq!(format_f64(0.1), "0.10000000000000001");
+        assert_eq!(format_f64(3.0), "3");
+        assert_eq!(format_f64(f64::NEG_INFINITY), "-inf");
+        assert_eq!(format_f64(1e20), "1e+20");
+    }
 
     #[test]
     fn incr_by_float_matches_redis() {

@@ -162,10 +162,10 @@ fn same(name: &str, want: &Frame, got: &Frame) -> bool {
         "randomkey" => matches!(want, Frame::Bulk(None)) == matches!(got, Frame::Bulk(None)),
         // A hash-table-encoded hash or set is scanned in each table's own order: the same elements
         // when both scans finished in one call, otherwise only the same shape.
-        "hscan" | "sscan" => match (want, got) {
+        "hscan" | "sscan" | "zscan" => match (want, got) {
             (Frame::Array(Some(a)), Frame::Array(Some(b))) if a.len() == 2 && b.len() == 2 => {
                 let done = |v: &[Frame]| v[0] == Frame::Bulk(Some(b"0".to_vec()));
-                let per_item = if name == "hscan" { 2 } else { 1 };
+                let per_item = if name == "sscan" { 1 } else { 2 };
                 let pairs = |f: &Frame| match f {
                     Frame::Array(Some(v)) => {
                         let mut p: Vec<Vec<Frame>> = v.chunks(per_item).map(<[Frame]>::to_vec).collect();
@@ -179,7 +179,7 @@ fn same(name: &str, want: &Frame, got: &Frame) -> bool {
             _ => want == got,
         },
         // Random choices: the same shape (nil, error, or an array of the same length).
-        "hrandfield" | "srandmember" => match (want, got) {
+        "hrandfield" | "srandmember" | "zrandmember" => match (want, got) {
             (Frame::Array(Some(a)), Frame::Array(Some(b))) => a.len() == b.len(),
             (Frame::Bulk(a), Frame::Bulk(b)) => a.is_some() == b.is_some(),
             _ => want == got,
@@ -532,6 +532,139 @@ fn hand_written_sequences_match_redis() {
             &["TYPE", "s2"],
             &["GET", "s2"],
             &["COMMAND", "GETKEYS", "SINTERCARD", "2", "a", "b", "LIMIT", "1"],
+            // Sorted sets.
+            &["ZADD", "z", "1", "a", "2", "b", "2", "c", "-inf", "lo", "+inf", "hi"],
+            &["ZADD", "z", "0x10", "hex", "1e3", "k", "-0.5", "neg"],
+            &["ZADD", "z", "x", "a"],
+            &["ZADD", "z", "nan", "a"],
+            &["ZADD", "z", "1e400", "a"],
+            &["ZADD", "z", "1"],
+            &["ZADD", "z"],
+            &["ZADD", "z", "NX", "XX", "1", "a"],
+            &["ZADD", "z", "GT", "LT", "1", "a"],
+            &["ZADD", "z", "NX", "GT", "1", "a"],
+            &["ZADD", "z", "INCR", "1", "a", "2", "b"],
+            &["ZADD", "z", "XX", "CH", "5", "a", "9", "nope"],
+            &["ZADD", "z", "GT", "CH", "1", "a", "6", "b"],
+            &["ZADD", "z", "LT", "INCR", "1", "a"],
+            &["ZADD", "z", "INCR", "2.5", "a"],
+            &["ZADD", "z", "NX", "INCR", "1", "a"],
+            &["ZADD", "z", "INCR", "-inf", "hi"],
+            &["ZADD", "noz", "XX", "1", "a"],
+            &["ZADD", "noz", "XX", "INCR", "1", "a"],
+            &["ZINCRBY", "z", "0.1", "b"],
+            &["ZINCRBY", "z", "x", "b"],
+            &["ZINCRBY", "z", "1", "new"],
+            &["ZSCORE", "z", "a"],
+            &["ZSCORE", "z", "hi"],
+            &["ZSCORE", "z", "nope"],
+            &["ZMSCORE", "z", "a", "nope", "lo"],
+            &["ZMSCORE", "noz", "a"],
+            &["ZCARD", "z"],
+            &["ZRANK", "z", "a"],
+            &["ZREVRANK", "z", "a"],
+            &["ZRANK", "z", "nope"],
+            &["ZRANGE", "z", "0", "-1"],
+            &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+            &["ZRANGE", "z", "2", "4", "REV", "WITHSCORES"],
+            &["ZRANGE", "z", "(1", "+inf", "BYSCORE", "LIMIT", "1", "2", "WITHSCORES"],
+            &["ZRANGE", "z", "+inf", "(1", "BYSCORE", "REV", "LIMIT", "0", "3"],
+            &["ZRANGE", "z", "0", "-1", "LIMIT", "0", "1"],
+            &["ZRANGE", "z", "[a", "[z", "BYLEX", "WITHSCORES"],
+            &["ZRANGE", "z", "x", "1"],
+            &["ZRANGE", "z", "0", "1", "BYSCORE", "BYLEX"],
+            &["ZRANGE", "z", "a", "1", "BYSCORE"],
+            &["ZRANGE", "z", "a", "1", "BYLEX"],
+            &["ZRANGE", "noz", "0", "-1"],
+            &["ZRANGEBYSCORE", "z", "-inf", "+inf", "WITHSCORES", "LIMIT", "2", "-1"],
+            &["ZRANGEBYSCORE", "z", "(2", "(16"],
+            &["ZRANGEBYSCORE", "z", "", "("],
+            &["ZRANGEBYSCORE", "z", "1", "2", "LIMIT", "-1", "5"],
+            &["ZRANGEBYSCORE", "z", "1", "2", "REV"],
+            &["ZREVRANGEBYSCORE", "z", "+inf", "-inf", "LIMIT", "1", "1", "WITHSCORES"],
+            &["ZREVRANGE", "z", "0", "2", "WITHSCORES"],
+            &["ZREVRANGE", "z", "0", "2", "LIMIT", "0", "1"],
+            &["ZCOUNT", "z", "(1", "inf"],
+            &["ZCOUNT", "z", "x", "1"],
+            &["ZCOUNT", "noz", "1", "x"],
+            &["ZADD", "lex", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e"],
+            &["ZRANGEBYLEX", "lex", "-", "+"],
+            &["ZRANGEBYLEX", "lex", "[b", "(d", "LIMIT", "1", "5"],
+            &["ZREVRANGEBYLEX", "lex", "+", "[c"],
+            &["ZRANGEBYLEX", "lex", "b", "d"],
+            &["ZRANGEBYLEX", "lex", "-", "+", "WITHSCORES"],
+            &["ZLEXCOUNT", "lex", "(a", "[d"],
+            &["ZLEXCOUNT", "lex", "+", "-"],
+            &["ZREMRANGEBYLEX", "lex", "[b", "[c"],
+            &["ZRANGE", "lex", "0", "-1"],
+            &["ZRANGESTORE", "zdst", "z", "0", "2"],
+            &["ZRANGE", "zdst", "0", "-1", "WITHSCORES"],
+            &["ZRANGESTORE", "zdst", "z", "(1", "inf", "BYSCORE", "LIMIT", "0", "2"],
+            &["ZRANGESTORE", "zdst", "z", "0", "1", "WITHSCORES"],
+            &["ZRANGESTORE", "zdst", "noz", "0", "-1"],
+            &["EXISTS", "zdst"],
+            &["OBJECT", "ENCODING", "z"],
+            &["TYPE", "z"],
+            &["ZREMRANGEBYRANK", "z", "0", "0"],
+            &["ZREMRANGEBYSCORE", "z", "(2", "5"],
+            &["ZREMRANGEBYSCORE", "z", "x", "5"],
+            &["ZREMRANGEBYRANK", "z", "x", "5"],
+            &["ZREMRANGEBYRANK", "noz", "0", "5"],
+            &["ZPOPMIN", "z"],
+            &["ZPOPMAX", "z", "2"],
+            &["ZPOPMIN", "z", "0"],
+            &["ZPOPMIN", "z", "-1"],
+            &["ZPOPMIN", "z", "1", "2"],
+            &["ZPOPMIN", "noz"],
+            &["ZPOPMIN", "foo", "0"],
+            &["ZMPOP", "2", "noz", "z", "MAX", "COUNT", "2"],
+            &["ZMPOP", "1", "noz", "MIN"],
+            &["ZMPOP", "0", "z", "MIN"],
+            &["ZMPOP", "1", "z", "MIDDLE"],
+            &["ZMPOP", "1", "z", "MIN", "COUNT", "0"],
+            &["ZMPOP", "5", "z", "MIN"],
+            &["ZRANDMEMBER", "z"],
+            &["ZRANDMEMBER", "z", "-5", "WITHSCORES"],
+            &["ZRANDMEMBER", "z", "5"],
+            &["ZRANDMEMBER", "noz", "5"],
+            &["ZRANDMEMBER", "z", "1", "x"],
+            &["ZADD", "za", "1", "a", "2", "b", "3", "c"],
+            &["ZADD", "zb", "10", "b", "20", "c", "30", "d"],
+            &["SADD", "sa", "a", "d"],
+            &["ZUNION", "2", "za", "zb", "WITHSCORES"],
+            &["ZUNION", "3", "za", "zb", "sa", "WEIGHTS", "1", "2", "-1", "AGGREGATE", "MAX", "WITHSCORES"],
+            &["ZINTER", "2", "za", "zb", "AGGREGATE", "MIN", "WITHSCORES"],
+            &["ZINTER", "2", "za", "noz"],
+            &["ZDIFF", "2", "za", "zb", "WITHSCORES"],
+            &["ZDIFF", "2", "za", "zb", "WEIGHTS", "1", "1"],
+            &["ZUNION", "0", "za"],
+            &["ZUNION", "3", "za", "zb"],
+            &["ZUNION", "2", "za", "zb", "WEIGHTS", "1", "x"],
+            &["ZUNION", "2", "za", "zb", "AGGREGATE", "AVG"],
+            &["ZUNION", "2", "za", "foo"],
+            &["ZUNIONSTORE", "zu", "2", "za", "zb", "WEIGHTS", "2", "0.5"],
+            &["ZRANGE", "zu", "0", "-1", "WITHSCORES"],
+            &["ZUNIONSTORE", "zu", "2", "za", "zb", "WITHSCORES"],
+            &["ZINTERSTORE", "zu", "2", "za", "noz"],
+            &["EXISTS", "zu"],
+            &["ZDIFFSTORE", "zu", "2", "zb", "za"],
+            &["ZRANGE", "zu", "0", "-1", "WITHSCORES"],
+            &["ZINTERCARD", "2", "za", "zb"],
+            &["ZINTERCARD", "2", "za", "zb", "LIMIT", "1"],
+            &["ZINTERCARD", "3", "za", "zb"],
+            &["ZINTERCARD", "0", "za"],
+            &["ZADD", "zinf", "inf", "a", "-inf", "b"],
+            &["ZUNIONSTORE", "zi", "2", "zinf", "zinf", "WEIGHTS", "1", "-1"],
+            &["ZRANGE", "zi", "0", "-1", "WITHSCORES"],
+            &["ZUNION", "1", "zinf", "WEIGHTS", "0", "WITHSCORES"],
+            &["ZSCAN", "za", "0"],
+            &["ZSCAN", "za", "0", "MATCH", "b*"],
+            &["ZSCAN", "noz", "0"],
+            &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "2", "a", "b"],
+            &["ZADD", "foo", "1", "a"],
+            &["ZREM", "za", "a", "nope"],
+            &["ZREM", "za", "b", "c"],
+            &["EXISTS", "za"],
         ];
         for cmd in script {
             p.runs(cmd);
@@ -776,9 +909,144 @@ impl Gen {
         }
     }
 
+    fn score(&mut self) -> String {
+        self.pick(&["1", "2", "2.5", "-1", "0", "inf", "-inf", "+inf", "1e3", "0x10", "x", "-0.5"]).into()
+    }
+
+    fn bound(&mut self) -> String {
+        self.pick(&["1", "(1", "2.5", "(2.5", "-inf", "+inf", "(-inf", "0", "x", "(", "-1"]).into()
+    }
+
+    fn zkeys(&mut self, k: String) -> Vec<String> {
+        let mut v = vec![k];
+        v.extend((0..self.rng.usize(..3)).map(|_| self.key()));
+        v
+    }
+
+    /// A sorted set command. Lex ranges only go to "zlex", whose members all score 0, as
+    /// Redis specifies them only for equal scores.
+    fn zset_command(&mut self, k: String) -> Vec<String> {
+        match self.rng.u8(..24) {
+            0..=3 => {
+                let mut c = vec!["ZADD".into(), k];
+                for o in ["NX", "XX", "GT", "LT", "CH", "INCR"] {
+                    if self.rng.u8(..8) == 0 {
+                        c.push(o.into());
+                    }
+                }
+                for _ in 0..self.rng.usize(1..3) {
+                    c.push(self.score());
+                    c.push(self.member());
+                }
+                c
+            }
+            4 => vec!["ZINCRBY".into(), k, self.score(), self.member()],
+            5 => vec!["ZREM".into(), k, self.member(), self.member()],
+            6 => vec![self.pick(&["ZCARD", "ZPOPMIN", "ZPOPMAX"]).into(), k],
+            7 => vec!["ZCOUNT".into(), k, self.bound(), self.bound()],
+            8 => vec![self.pick(&["ZSCORE", "ZRANK", "ZREVRANK", "ZMSCORE"]).into(), k, self.member()],
+            9..=10 => {
+                let mut c = vec!["ZRANGE".into(), k];
+                let by = self.rng.u8(..3);
+                if by == 1 {
+                    c.extend([self.bound(), self.bound(), "BYSCORE".into()]);
+                } else {
+                    c.extend([self.int(), self.int()]);
+                    if by == 2 {
+                        c.push("REV".into());
+                    }
+                }
+                if by == 1 && self.rng.bool() {
+                    c.extend(["LIMIT".into(), self.pick(&["0", "1", "-1"]).into(), self.pick(&["1", "2", "-1", "0"]).into()]);
+                }
+                if self.rng.bool() {
+                    c.push("WITHSCORES".into());
+                }
+                c
+            }
+            11 => {
+                let mut c = vec![self.pick(&["ZRANGEBYSCORE", "ZREVRANGEBYSCORE"]).into(), k, self.bound(), self.bound()];
+                if self.rng.bool() {
+                    c.push("WITHSCORES".into());
+                }
+                c
+            }
+            12 => vec![self.pick(&["ZREVRANGE", "ZREMRANGEBYRANK"]).into(), k, self.int(), self.int()],
+            13 => vec!["ZREMRANGEBYSCORE".into(), k, self.bound(), self.bound()],
+            14 => vec![self.pick(&["ZPOPMIN", "ZPOPMAX"]).into(), k, self.pick(&["0", "1", "2", "-1", "x"]).into()],
+            15 => {
+                let ks = self.zkeys(k);
+                let mut c = vec!["ZMPOP".into(), self.pick(&[&ks.len().to_string(), &ks.len().to_string(), "0", "x"]).to_string()];
+                c.extend(ks);
+                c.push(self.pick(&["MIN", "MAX", "min", "x"]).into());
+                if self.rng.bool() {
+                    c.extend(["COUNT".into(), self.pick(&["1", "2", "0"]).into()]);
+                }
+                c
+            }
+            16 => {
+                let mut c = vec!["ZRANDMEMBER".into(), k];
+                if self.rng.bool() {
+                    c.push(self.pick(&["0", "2", "-3", "x"]).into());
+                    if self.rng.bool() {
+                        c.push("WITHSCORES".into());
+                    }
+                }
+                c
+            }
+            17..=18 => {
+                let op = self.pick(&["ZUNION", "ZINTER", "ZDIFF", "ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]);
+                let store = op.ends_with("STORE");
+                let ks = self.zkeys(k);
+                let mut c = vec![op.to_string()];
+                if store {
+                    c.push(self.key());
+                }
+                c.push(if self.rng.u8(..10) == 0 { "0".into() } else { ks.len().to_string() });
+                c.extend(ks.iter().cloned());
+                if !op.starts_with("ZDIFF") && self.rng.bool() {
+                    c.push("WEIGHTS".into());
+                    c.extend((0..ks.len()).map(|_| self.pick(&["1", "2", "-1", "0.5", "0"]).to_string()));
+                }
+                if !op.starts_with("ZDIFF") && self.rng.bool() {
+                    c.extend(["AGGREGATE".into(), self.pick(&["SUM", "MIN", "MAX"]).into()]);
+                }
+                if !store && self.rng.bool() {
+                    c.push("WITHSCORES".into());
+                }
+                c
+            }
+            19 => {
+                let ks = self.zkeys(k);
+                let mut c = vec!["ZINTERCARD".into(), ks.len().to_string()];
+                c.extend(ks);
+                c
+            }
+            20 => {
+                let mut c = vec!["ZRANGESTORE".into(), self.key(), k, self.int(), self.int()];
+                if self.rng.bool() {
+                    c.push("REV".into());
+                }
+                c
+            }
+            21 => vec!["ZADD".into(), "zlex".into(), "0".into(), self.member()],
+            22 => {
+                let lex = |g: &mut Self| g.pick(&["-", "+", "[1", "(1", "[a", "(b", "[", "x"]).to_string();
+                let (min, max) = (lex(self), lex(self));
+                match self.rng.u8(..4) {
+                    0 => vec!["ZRANGEBYLEX".into(), "zlex".into(), min, max],
+                    1 => vec!["ZREVRANGEBYLEX".into(), "zlex".into(), max, min],
+                    2 => vec!["ZLEXCOUNT".into(), "zlex".into(), min, max],
+                    _ => vec!["ZREMRANGEBYLEX".into(), "zlex".into(), min, max],
+                }
+            }
+            _ => vec!["ZSCAN".into(), k, "0".into()],
+        }
+    }
+
     fn command(&mut self) -> Vec<String> {
         let k = self.key();
-        let mut c: Vec<String> = match self.rng.u8(..100) {
+        let mut c: Vec<String> = match self.rng.u8(..115) {
             0..=3 => vec!["GET".into(), k],
             4..=7 => {
                 let mut c = vec!["SET".into(), k, self.val()];
@@ -918,6 +1186,7 @@ impl Gen {
             53..=66 => self.list_command(k),
             67..=77 => self.hash_command(k),
             78..=89 => self.set_command(k),
+            90..=109 => self.zset_command(k),
             _ => vec!["GET".into(), k],
         };
         if self.rng.u8(..50) == 0 {

@@ -376,3 +376,20 @@ fn info_commandstats_counts_calls_failures_and_time() {
     let incr = stats("incr");
     assert_eq!((field(&incr, "calls"), field(&incr, "failed_calls")), (1.0, 1.0), "{incr:?}");
 }
+
+#[test]
+fn zrank_withscore_and_resp3_doubles() {
+    // ZRANK/ZREVRANK WITHSCORE is Redis 7.2's form, which the 7.0 oracle refuses, so it is
+    // tested here rather than in the differential test.
+    let s = common::shardis(2, &[]);
+    let mut r = s.raw();
+    assert_eq!(r.cmds(&["ZADD", "z", "1.5", "a", "2", "b"]), Frame::Int(2));
+    assert_eq!(r.cmds(&["ZRANK", "z", "b", "WITHSCORE"]), Frame::Array(Some(vec![Frame::Int(1), Frame::Bulk(Some(b"2".to_vec()))])));
+    assert_eq!(r.cmds(&["ZREVRANK", "z", "b", "withscore"]), Frame::Array(Some(vec![Frame::Int(0), Frame::Bulk(Some(b"2".to_vec()))])));
+    assert_eq!(r.cmds(&["ZREVRANK", "z", "nope", "WITHSCORE"]), Frame::Array(None));
+    assert_eq!(r.cmds(&["ZRANK", "z", "a", "WITHSCORES"]), Frame::Error(b"ERR syntax error".to_vec()));
+    // RESP3 sends scores as doubles.
+    let _ = r.cmds(&["HELLO", "3"]);
+    assert_eq!(r.cmds(&["ZSCORE", "z", "a"]), Frame::Other(b',', b"1.5".to_vec(), Vec::new()));
+    assert_eq!(r.cmds(&["ZINCRBY", "z", "inf", "a"]), Frame::Other(b',', b"inf".to_vec(), Vec::new()));
+}

@@ -87,40 +87,28 @@ fn acl_categories(c: &CommandSpec) -> Vec<&'static str> {
 
 fn key_specs(c: &CommandSpec) -> Vec<Reply> {
     let access = if c.flags & flags::WRITE != 0 { "RW" } else { "RO" };
-    if c.numkeys_at > 0 {
-        let index = Reply::Map(vec![(b("index"), Reply::Int(i64::from(c.numkeys_at)))]);
-        let keynum = Reply::Map(vec![(b("keynumidx"), Reply::Int(0)), (b("firstkey"), Reply::Int(1)), (b("keystep"), Reply::Int(1))]);
-        return vec![Reply::Map(vec![
+    let spec = |begin: i64, find: Reply| {
+        Reply::Map(vec![
             (b("flags"), Reply::Set(vec![Reply::Status(access)])),
-            (b("begin_search"), Reply::Map(vec![(b("type"), b("index")), (b("spec"), index)])),
-            (b("find_keys"), Reply::Map(vec![(b("type"), b("keynum")), (b("spec"), keynum)])),
-        ])];
+            (b("begin_search"), Reply::Map(vec![(b("type"), b("index")), (b("spec"), Reply::Map(vec![(b("index"), Reply::Int(begin))]))])),
+            (b("find_keys"), find),
+        ])
+    };
+    let mut specs = Vec::new();
+    if c.first_key > 0 {
+        let lastkey = if c.last_key < 0 { c.last_key } else { c.last_key - c.first_key };
+        let range = Reply::Map(vec![
+            (b("lastkey"), Reply::Int(i64::from(lastkey))),
+            (b("keystep"), Reply::Int(i64::from(c.step))),
+            (b("limit"), Reply::Int(0)),
+        ]);
+        specs.push(spec(i64::from(c.first_key), Reply::Map(vec![(b("type"), b("range")), (b("spec"), range)])));
     }
-    if c.first_key <= 0 {
-        return Vec::new();
+    if c.numkeys_at > 0 {
+        let keynum = Reply::Map(vec![(b("keynumidx"), Reply::Int(0)), (b("firstkey"), Reply::Int(1)), (b("keystep"), Reply::Int(1))]);
+        specs.push(spec(i64::from(c.numkeys_at), Reply::Map(vec![(b("type"), b("keynum")), (b("spec"), keynum)])));
     }
-    let lastkey = if c.last_key < 0 { c.last_key } else { c.last_key - c.first_key };
-    vec![Reply::Map(vec![
-        (b("flags"), Reply::Set(vec![Reply::Status(access)])),
-        (
-            b("begin_search"),
-            Reply::Map(vec![(b("type"), b("index")), (b("spec"), Reply::Map(vec![(b("index"), Reply::Int(i64::from(c.first_key)))]))]),
-        ),
-        (
-            b("find_keys"),
-            Reply::Map(vec![
-                (b("type"), b("range")),
-                (
-                    b("spec"),
-                    Reply::Map(vec![
-                        (b("lastkey"), Reply::Int(i64::from(lastkey))),
-                        (b("keystep"), Reply::Int(i64::from(c.step))),
-                        (b("limit"), Reply::Int(0)),
-                    ]),
-                ),
-            ]),
-        ),
-    ])]
+    specs
 }
 
 /// The COMMAND INFO entry of one command.

@@ -14,6 +14,7 @@ mod lists;
 mod server;
 mod sets;
 mod strings;
+mod zsets;
 
 use std::sync::LazyLock;
 
@@ -195,28 +196,26 @@ impl CommandSpec {
         self.flags & flags::NO_AUTH != 0
     }
 
-    /// Argument positions holding keys in `args` (the command name included).
+    /// Argument positions holding keys in `args` (the command name included): the fixed
+    /// positions, then the keys counted by a numkeys argument.
     pub fn key_positions(&self, args: &[Bytes]) -> impl Iterator<Item = usize> {
         let argc = args.len() as i64;
-        let (first, last, step) = if self.numkeys_at > 0 {
+        let first = i64::from(self.first_key);
+        let last = if self.last_key < 0 { argc + i64::from(self.last_key) } else { i64::from(self.last_key) };
+        let fixed = if first <= 0 { (1, 0) } else { (first, last.min(argc - 1)) };
+        let counted = if self.numkeys_at > 0 {
             let at = i64::from(self.numkeys_at);
             let n = args.get(at as usize).and_then(|a| crate::num::parse_i64(a)).unwrap_or(0);
             // As Redis's key extraction: no keys unless numkeys is a count that fits.
             if n < 1 || n > argc - at - 1 {
-                (1, 0, 1)
+                (1, 0)
             } else {
-                (at + 1, at + n, 1)
+                (at + 1, at + n)
             }
         } else {
-            let first = i64::from(self.first_key);
-            let last = if self.last_key < 0 { argc + i64::from(self.last_key) } else { i64::from(self.last_key) };
-            if first <= 0 {
-                (1, 0, 1)
-            } else {
-                (first, last.min(argc - 1), i64::from(self.step.max(1)))
-            }
+            (1, 0)
         };
-        (first..=last).step_by(step as usize).map(|i| i as usize)
+        (fixed.0..=fixed.1).step_by(self.step.max(1) as usize).chain(counted.0..=counted.1).map(|i| i as usize)
     }
 
     /// The name without the container prefix (`list` for `client|list`).
@@ -241,6 +240,7 @@ pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
+        .chain(zsets::COMMANDS)
         .chain(keyspace::COMMANDS)
         .chain(server::COMMANDS)
         .chain(introspection::COMMANDS)
@@ -323,6 +323,8 @@ mod tests {
         assert_eq!(keys("GET a"), vec![1]);
         assert_eq!(keys("ping x"), Vec::<usize>::new());
         assert_eq!(keys("lmpop 2 a b LEFT COUNT 3"), vec![2, 3]);
+        assert_eq!(keys("zunionstore dst 2 a b WEIGHTS 1 2"), vec![1, 3, 4]);
+        assert_eq!(keys("zunionstore dst 3 a b"), vec![1]);
         for bad in ["lmpop 0 a LEFT", "lmpop 3 a LEFT", "lmpop x a LEFT", "lmpop -1 a LEFT"] {
             assert_eq!(keys(bad), Vec::<usize>::new(), "{bad}");
         }

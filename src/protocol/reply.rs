@@ -17,6 +17,8 @@ pub enum Reply {
     Int(i64),
     /// A bulk string.
     Bulk(Bytes),
+    /// A double (`,` in RESP3; a bulk string formatted as Redis's `%.17g` in RESP2).
+    Double(f64),
     /// The null bulk string (`$-1` in RESP2, `_` in RESP3).
     Nil,
     /// The null array (`*-1` in RESP2, `_` in RESP3).
@@ -88,6 +90,12 @@ pub fn encode(reply: &Reply, resp3: bool, out: &mut Vec<u8>) {
             out.extend_from_slice(b"\r\n");
         }
         Reply::Bulk(b) => bulk(out, b),
+        Reply::Double(d) if resp3 => {
+            out.push(b',');
+            out.extend_from_slice(crate::num::format_f64(*d).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Double(d) => bulk(out, crate::num::format_f64(*d).as_bytes()),
         Reply::Nil if resp3 => out.extend_from_slice(b"_\r\n"),
         Reply::Nil => out.extend_from_slice(b"$-1\r\n"),
         Reply::NilArray if resp3 => out.extend_from_slice(b"_\r\n"),

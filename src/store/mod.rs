@@ -12,8 +12,10 @@ mod hash;
 mod list;
 mod packed;
 mod set;
+mod skiplist;
 mod value;
 mod wheel;
+mod zset;
 
 pub use db::{Db, DbStats, Expiry};
 pub use dict::{Dict, Pos};
@@ -22,8 +24,10 @@ pub use hash::{hash_bytes, Field, Hash, PackLimits};
 pub use list::List;
 pub use packed::Packed;
 pub use set::Set;
+pub use skiplist::SkipList;
 pub use value::{Entry, StrValue, Value, EMBSTR_MAX};
 pub use wheel::TimerWheel;
+pub use zset::ZSet;
 
 /// Current Unix time in milliseconds.
 pub fn now_ms() -> u64 {

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
-use super::{Hash, List, Set};
+use super::{Hash, List, Set, ZSet};
 use crate::num::parse_i64;
 
 /// Longest string stored in the compact `embstr` encoding, as Redis (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
@@ -124,6 +124,8 @@ pub enum Value {
     Hash(Hash),
     /// A set.
     Set(Set),
+    /// A sorted set.
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -167,6 +169,14 @@ impl Value {
         }
     }
 
+    /// The sorted set inside, mutably, or `None` for another type.
+    pub fn as_zset_mut(&mut self) -> Option<&mut ZSet> {
+        match self {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+
     /// Whether this is a collection with no elements left (such keys are deleted).
     pub fn is_empty_collection(&self) -> bool {
         match self {
@@ -174,6 +184,7 @@ impl Value {
             Value::List(l) => l.is_empty(),
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
         }
     }
 
@@ -184,6 +195,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -195,6 +207,7 @@ impl Value {
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 }
