@@ -87,6 +87,13 @@ pub fn parse_f64_bound(s: &[u8]) -> Option<f64> {
     (whole && !v.is_nan()).then_some(v)
 }
 
+/// Reads a SORT weight as Redis does: strtod over the whole C string (leading spaces
+/// skipped, an empty string is 0), refusing range errors and NaN.
+pub fn parse_f64_weight(s: &[u8]) -> Option<f64> {
+    let (v, whole, erange) = strtod(s);
+    (whole && !erange && !v.is_nan()).then_some(v)
+}
+
 /// Formats a double as Redis's replies do (`%.17g`; `inf` and `-inf`).
 pub fn format_f64(d: f64) -> String {
     if d.is_infinite() {
@@ -153,6 +160,10 @@ mod float_tests {
         assert_eq!(parse_f64_bound(b""), Some(0.0));
         assert_eq!(parse_f64_bound(b"1e400"), Some(f64::INFINITY));
         assert_eq!(parse_f64_bound(b"nan"), None);
+        assert_eq!(parse_f64_weight(b" 2"), Some(2.0));
+        assert_eq!(parse_f64_weight(b""), Some(0.0));
+        assert_eq!(parse_f64_weight(b"1e-400"), None);
+        assert_eq!(parse_f64_weight(b"abc"), None);
         assert_eq!(format_f64(1.5), "1.5");
         assert_eq!(format_f64(0.1), "0.10000000000000001");
         assert_eq!(format_f64(3.0), "3");

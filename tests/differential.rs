@@ -665,6 +665,46 @@ fn hand_written_sequences_match_redis() {
             &["ZREM", "za", "a", "nope"],
             &["ZREM", "za", "b", "c"],
             &["EXISTS", "za"],
+            // SORT, with BY and GET keys spread over shards.
+            &["RPUSH", "sl", "3", "1", "2", "10", "1.5"],
+            &["MSET", "w_1", "30", "w_2", "20", "w_3", "10", "w_10", "x", "o_1", "one", "o_2", "two"],
+            &["HSET", "hw_1", "f", "5", "g", "e"],
+            &["HSET", "hw_2", "f", "4"],
+            &["SORT", "sl"],
+            &["SORT", "sl", "DESC", "LIMIT", "1", "2"],
+            &["SORT", "sl", "ALPHA"],
+            &["SORT", "sl", "LIMIT", "-1", "10"],
+            &["SORT", "sl", "LIMIT", "2", "-1"],
+            &["SORT", "sl", "LIMIT", "10", "1"],
+            &["SORT", "sl", "LIMIT", "x", "1"],
+            &["SORT", "sl", "BY", "w_*"],
+            &["SORT", "sl", "BY", "w_*", "DESC", "GET", "#", "GET", "o_*", "GET", "hw_*->f"],
+            &["SORT", "sl", "BY", "hw_*->f"],
+            &["SORT", "sl", "BY", "nosort", "LIMIT", "1", "2"],
+            &["SORT", "sl", "BY", "nosort", "DESC"],
+            &["SORT", "sl", "BY", "nosort", "GET", "o_*"],
+            &["SORT", "sl", "GET", "nostar"],
+            &["SORT", "sl", "STORE", "sorted"],
+            &["LRANGE", "sorted", "0", "-1"],
+            &["SORT", "sl", "GET", "o_*", "STORE", "sorted"],
+            &["LRANGE", "sorted", "0", "-1"],
+            &["SORT", "nolist", "STORE", "sorted"],
+            &["EXISTS", "sorted"],
+            &["SORT_RO", "sl", "DESC"],
+            &["SORT_RO", "sl", "STORE", "x"],
+            &["SORT", "sl", "NOPE"],
+            &["SORT", "foo"],
+            &["RPUSH", "sbad", "1", "a"],
+            &["SORT", "sbad"],
+            &["SORT", "sbad", "ALPHA", "DESC"],
+            &["SADD", "sset", "5", "3", "9", "1"],
+            &["SORT", "sset"],
+            &["SORT", "sset", "BY", "nosort", "STORE", "sorted"],
+            &["LRANGE", "sorted", "0", "-1"],
+            &["ZADD", "szs", "1", "c", "2", "a", "3", "b"],
+            &["SORT", "szs", "ALPHA"],
+            &["SORT", "szs", "BY", "nosort", "DESC", "LIMIT", "0", "2"],
+            &["SORT", "szs", "BY", "nosort"],
         ];
         for cmd in script {
             p.runs(cmd);
@@ -1044,9 +1084,34 @@ impl Gen {
         }
     }
 
+    /// SORT over the shared keys; BY patterns always hold a `*` (a set's unsorted order is
+    /// its table's) and ALPHA never meets BY (Redis leaves the order of equal BY values open).
+    fn sort_command(&mut self, k: String) -> Vec<String> {
+        let mut c = vec![self.pick(&["SORT", "SORT", "SORT_RO"]).to_string(), k];
+        let by = self.rng.u8(..3) == 0;
+        if by {
+            c.extend(["BY".into(), self.pick(&["k*", "user:*", "{t}*"]).into()]);
+        } else if self.rng.bool() {
+            c.push("ALPHA".into());
+        }
+        if self.rng.bool() {
+            c.push(self.pick(&["ASC", "DESC"]).into());
+        }
+        if self.rng.u8(..3) == 0 {
+            c.extend(["LIMIT".into(), self.pick(&["0", "1", "-1", "5"]).into(), self.pick(&["1", "2", "-1", "0"]).into()]);
+        }
+        for _ in 0..self.rng.usize(..3) {
+            c.extend(["GET".into(), self.pick(&["#", "k*", "user:*", "nostar"]).into()]);
+        }
+        if c[0] == "SORT" && self.rng.u8(..4) == 0 {
+            c.extend(["STORE".into(), self.key()]);
+        }
+        c
+    }
+
     fn command(&mut self) -> Vec<String> {
         let k = self.key();
-        let mut c: Vec<String> = match self.rng.u8(..115) {
+        let mut c: Vec<String> = match self.rng.u8(..118) {
             0..=3 => vec!["GET".into(), k],
             4..=7 => {
                 let mut c = vec!["SET".into(), k, self.val()];
@@ -1187,6 +1252,7 @@ impl Gen {
             67..=77 => self.hash_command(k),
             78..=89 => self.set_command(k),
             90..=109 => self.zset_command(k),
+            110..=112 => self.sort_command(k),
             _ => vec!["GET".into(), k],
         };
         if self.rng.u8(..50) == 0 {

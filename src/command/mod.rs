@@ -13,6 +13,7 @@ mod keyspace;
 mod lists;
 mod server;
 mod sets;
+mod sort;
 mod strings;
 mod zsets;
 
@@ -241,6 +242,7 @@ pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
         .chain(zsets::COMMANDS)
+        .chain(sort::COMMANDS)
         .chain(keyspace::COMMANDS)
         .chain(server::COMMANDS)
         .chain(introspection::COMMANDS)

@@ -131,7 +131,12 @@ impl ZSet {
         }
     }
 
-    fn convert_to_sorted(&mut self) {
+    /// Converts to the skiplist encoding (a no-op when already there); Redis's SORT does this
+    /// to the set it sorts.
+    pub fn convert_to_sorted(&mut self) {
+        if matches!(self, ZSet::Sorted { .. }) {
+            return;
+        }
         let mut out = Self::new_sorted();
         let unlimited = PackLimits { entries: usize::MAX, value: usize::MAX };
         for (s, m) in self.iter_from(0, false) {
