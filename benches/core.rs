@@ -85,6 +85,56 @@ fn list(c: &mut Criterion) {
     c.bench_function("list index middle of 100k", |b| b.iter(|| black_box(big.get(black_box(50_000)).map(<[u8]>::len))));
 }
 
+fn skiplist(c: &mut Criterion) {
+    use shardis::store::SkipList;
+    let mut sl = SkipList::new();
+    let members: Vec<Vec<u8>> = (0..100_000u32).map(|i| format!("member:{i}").into_bytes()).collect();
+    for (i, m) in members.iter().enumerate() {
+        sl.insert((i % 1000) as f64, m);
+    }
+    let mut i = 0usize;
+    c.bench_function("skiplist rank in 100k", |b| {
+        b.iter(|| {
+            i = (i + 7919) % members.len();
+            black_box(sl.rank((i % 1000) as f64, &members[i]))
+        })
+    });
+    c.bench_function("skiplist remove+insert in 100k", |b| {
+        b.iter(|| {
+            i = (i + 7919) % members.len();
+            let score = (i % 1000) as f64;
+            sl.remove(score, &members[i]);
+            sl.insert(score, &members[i]);
+        })
+    });
+}
+
+fn packed(c: &mut Criterion) {
+    use shardis::store::{Hash, PackLimits, ZSet};
+    let limits = PackLimits { entries: 128, value: 64 };
+    let fields: Vec<Vec<u8>> = (0..100u32).map(|i| format!("field:{i}").into_bytes()).collect();
+    c.bench_function("packed hash: set 100 fields, get each", |b| {
+        b.iter(|| {
+            let mut h = Hash::new();
+            for f in &fields {
+                h.set(f, b"value", limits);
+            }
+            for f in &fields {
+                black_box(h.get(f));
+            }
+        })
+    });
+    c.bench_function("packed sorted set: add 100 members", |b| {
+        b.iter(|| {
+            let mut z = ZSet::new();
+            for (i, f) in fields.iter().enumerate() {
+                z.insert(f, ((i * 37) % 100) as f64, limits);
+            }
+            black_box(z.len())
+        })
+    });
+}
+
 fn engine(c: &mut Criterion) {
     let cfg = shardis::config::Config::default();
     cfg.set("threads", "1", true).unwrap();
@@ -95,5 +145,5 @@ fn engine(c: &mut Criterion) {
     e.stop();
 }
 
-criterion_group!(benches, resp, lookup, table, wheel, list, engine);
+criterion_group!(benches, resp, lookup, table, wheel, list, skiplist, packed, engine);
 criterion_main!(benches);

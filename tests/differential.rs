@@ -705,6 +705,10 @@ fn hand_written_sequences_match_redis() {
             &["SORT", "szs", "ALPHA"],
             &["SORT", "szs", "BY", "nosort", "DESC", "LIMIT", "0", "2"],
             &["SORT", "szs", "BY", "nosort"],
+            &["SCAN", "0", "TYPE", "list", "COUNT", "1000"],
+            &["SCAN", "0", "TYPE", "hash", "COUNT", "1000"],
+            &["SCAN", "0", "TYPE", "set", "COUNT", "1000"],
+            &["SCAN", "0", "TYPE", "zset", "COUNT", "1000"],
         ];
         for cmd in script {
             p.runs(cmd);
@@ -1263,11 +1267,102 @@ impl Gen {
     }
 }
 
-fn random_run(shards: usize, seed: u64, commands: usize) {
+/// Every list, hash, set, sorted set and SORT command: the random runs must send each.
+const COLLECTION_COMMANDS: &[&str] = &[
+    "lpush",
+    "rpush",
+    "lpushx",
+    "rpushx",
+    "lpop",
+    "rpop",
+    "llen",
+    "lrange",
+    "lindex",
+    "lset",
+    "linsert",
+    "lrem",
+    "ltrim",
+    "lpos",
+    "lmove",
+    "rpoplpush",
+    "lmpop",
+    "hset",
+    "hsetnx",
+    "hmset",
+    "hget",
+    "hmget",
+    "hdel",
+    "hlen",
+    "hstrlen",
+    "hexists",
+    "hkeys",
+    "hvals",
+    "hgetall",
+    "hincrby",
+    "hincrbyfloat",
+    "hrandfield",
+    "hscan",
+    "sadd",
+    "srem",
+    "smembers",
+    "sismember",
+    "smismember",
+    "scard",
+    "spop",
+    "srandmember",
+    "smove",
+    "sinter",
+    "sintercard",
+    "sunion",
+    "sdiff",
+    "sinterstore",
+    "sunionstore",
+    "sdiffstore",
+    "sscan",
+    "zadd",
+    "zincrby",
+    "zrem",
+    "zcard",
+    "zcount",
+    "zlexcount",
+    "zscore",
+    "zmscore",
+    "zrank",
+    "zrevrank",
+    "zrange",
+    "zrangestore",
+    "zrevrange",
+    "zrangebyscore",
+    "zrevrangebyscore",
+    "zrangebylex",
+    "zrevrangebylex",
+    "zremrangebyrank",
+    "zremrangebyscore",
+    "zremrangebylex",
+    "zpopmin",
+    "zpopmax",
+    "zmpop",
+    "zrandmember",
+    "zunion",
+    "zinter",
+    "zdiff",
+    "zunionstore",
+    "zinterstore",
+    "zdiffstore",
+    "zintercard",
+    "zscan",
+    "sort",
+    "sort_ro",
+];
+
+/// Runs `commands` random commands on both servers; returns the command names sent.
+fn random_run(shards: usize, seed: u64, commands: usize) -> std::collections::HashSet<String> {
     let (_r, _s, mut p) = pair(shards);
     let mut g = Gen { rng: fastrand::Rng::with_seed(seed) };
+    let mut sent = std::collections::HashSet::new();
     for _ in 0..commands {
         let c = g.command();
+        sent.insert(c[0].to_ascii_lowercase());
         let args: Vec<Vec<u8>> = c.into_iter().map(String::into_bytes).collect();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.run(&args)));
         if let Err(e) = r {
@@ -1275,6 +1370,7 @@ fn random_run(shards: usize, seed: u64, commands: usize) {
             std::panic::resume_unwind(e);
         }
     }
+    sent
 }
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -1285,7 +1381,9 @@ fn env_or(name: &str, default: u64) -> u64 {
 fn random_sequences_match_redis_4_shards() {
     let seed = env_or("SHARDIS_DIFF_SEED", 20261122);
     let n = env_or("SHARDIS_DIFF_COMMANDS", 100_000) as usize;
-    random_run(4, seed, n);
+    let sent = random_run(4, seed, n);
+    let missing: Vec<&&str> = COLLECTION_COMMANDS.iter().filter(|c| !sent.contains(**c)).collect();
+    assert!(n < 10_000 || missing.is_empty(), "the random run never sent {missing:?}");
 }
 
 #[test]

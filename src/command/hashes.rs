@@ -135,7 +135,7 @@ fn read_hash<'a>(ctx: &'a mut ShardCtx<'_>, key: &[u8]) -> Result<Option<&'a mut
 fn hash_or_create<'a>(ctx: &'a mut ShardCtx<'_>, key: &[u8]) -> Result<&'a mut Hash, CmdError> {
     let now = ctx.now;
     if typed(ctx.db().write(key, now), Value::as_hash_mut)?.is_none() {
-        ctx.db().set(key, Value::Hash(Hash::new()), Expiry::Clear, now);
+        ctx.db().set(key, Value::Hash(Box::new(Hash::new())), Expiry::Clear, now);
     }
     Ok(typed(ctx.db().write(key, now), Value::as_hash_mut)?.expect("created above"))
 }

@@ -183,7 +183,7 @@ fn push_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], end: End, only_existing: bo
     a[2..].iter().for_each(|v| push(&mut l, end, v));
     let n = l.len();
     let now = ctx.now;
-    ctx.db().set(key, Value::List(l), Expiry::Clear, now);
+    ctx.db().set(key, Value::List(Box::new(l)), Expiry::Clear, now);
     Ok(Reply::Int(n as i64))
 }
 
@@ -427,7 +427,7 @@ fn move_generic(ctx: &mut ShardCtx<'_>, src: &[u8], dst: &[u8], from: End, to: E
         None => {
             let mut d = List::new();
             push(&mut d, to, &v);
-            ctx.db().set(dst, Value::List(d), Expiry::Clear, now);
+            ctx.db().set(dst, Value::List(Box::new(d)), Expiry::Clear, now);
         }
     }
     remove_if_empty(ctx, src);

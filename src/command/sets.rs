@@ -150,7 +150,7 @@ fn sadd(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     }
     let mut s = Set::new();
     let n = a[2..].iter().filter(|m| s.insert(m, max)).count();
-    ctx.db().set(&a[1], Value::Set(s), Expiry::Clear, now);
+    ctx.db().set(&a[1], Value::Set(Box::new(s)), Expiry::Clear, now);
     Ok(Reply::Int(n as i64))
 }
 
@@ -263,7 +263,7 @@ fn smove(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         None => {
             let mut d = Set::new();
             d.insert(m, max);
-            ctx.db().set(dst, Value::Set(d), Expiry::Clear, now);
+            ctx.db().set(dst, Value::Set(Box::new(d)), Expiry::Clear, now);
         }
     }
     Ok(Reply::Int(1))
@@ -330,7 +330,7 @@ fn store(ctx: &mut ShardCtx<'_>, dst: &[u8], keys: &[Bytes], op: Op) -> CmdResul
     if n == 0 {
         ctx.db().remove(dst, now);
     } else {
-        ctx.db().set(dst, Value::Set(out), Expiry::Clear, now);
+        ctx.db().set(dst, Value::Set(Box::new(out)), Expiry::Clear, now);
     }
     Ok(Reply::Int(n as i64))
 }

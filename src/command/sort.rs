@@ -267,7 +267,7 @@ async fn sort_generic(s: &mut Session, a: Vec<Bytes>, readonly: bool) -> CmdResu
         if list.is_empty() {
             st.db(db).remove(&dst, now);
         } else {
-            st.db(db).set(&dst, Value::List(list), Expiry::Clear, now);
+            st.db(db).set(&dst, Value::List(Box::new(list)), Expiry::Clear, now);
         }
     })
     .await;

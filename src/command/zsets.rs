@@ -240,7 +240,7 @@ fn store_result(ctx: &mut ShardCtx<'_>, dst: &[u8], mut z: ZSet) -> i64 {
         ctx.db().remove(dst, now);
     } else {
         z.pack_if_fits(limits(ctx));
-        ctx.db().set(dst, Value::ZSet(z), Expiry::Clear, now);
+        ctx.db().set(dst, Value::ZSet(Box::new(z)), Expiry::Clear, now);
     }
     n as i64
 }
@@ -414,7 +414,7 @@ fn zadd(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         if xx {
             return Ok(if incr { Reply::Nil } else { Reply::Int(0) });
         }
-        ctx.db().set(&a[1], Value::ZSet(ZSet::new()), Expiry::Clear, now);
+        ctx.db().set(&a[1], Value::ZSet(Box::new(ZSet::new())), Expiry::Clear, now);
     }
     let z = write_zset(ctx, &a[1])?.expect("created above");
     let (mut added, mut updated, mut last) = (0, 0, None);

@@ -118,14 +118,15 @@ impl StrValue {
 pub enum Value {
     /// A string.
     Str(StrValue),
-    /// A list.
-    List(List),
+    /// A list. Collections are boxed so that every key, strings included, keeps a small
+    /// entry (a value is 32 bytes; a sorted set alone is over 100).
+    List(Box<List>),
     /// A hash.
-    Hash(Hash),
+    Hash(Box<Hash>),
     /// A set.
-    Set(Set),
+    Set(Box<Set>),
     /// A sorted set.
-    ZSet(ZSet),
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -148,7 +149,7 @@ impl Value {
     /// The list inside, mutably, or `None` for another type.
     pub fn as_list_mut(&mut self) -> Option<&mut List> {
         match self {
-            Value::List(l) => Some(l),
+            Value::List(l) => Some(&mut **l),
             _ => None,
         }
     }
@@ -156,7 +157,7 @@ impl Value {
     /// The hash inside, mutably, or `None` for another type.
     pub fn as_hash_mut(&mut self) -> Option<&mut Hash> {
         match self {
-            Value::Hash(h) => Some(h),
+            Value::Hash(h) => Some(&mut **h),
             _ => None,
         }
     }
@@ -164,7 +165,7 @@ impl Value {
     /// The set inside, mutably, or `None` for another type.
     pub fn as_set_mut(&mut self) -> Option<&mut Set> {
         match self {
-            Value::Set(s) => Some(s),
+            Value::Set(s) => Some(&mut **s),
             _ => None,
         }
     }
@@ -172,7 +173,7 @@ impl Value {
     /// The sorted set inside, mutably, or `None` for another type.
     pub fn as_zset_mut(&mut self) -> Option<&mut ZSet> {
         match self {
-            Value::ZSet(z) => Some(z),
+            Value::ZSet(z) => Some(&mut **z),
             _ => None,
         }
     }
@@ -229,5 +230,14 @@ impl Entry {
     /// Whether the entry's deadline has passed at `now`.
     pub fn is_expired(&self, now: u64) -> bool {
         self.expire_at != 0 && self.expire_at <= now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn entries_stay_small_whatever_the_type() {
+        // Every key pays for its value's inline size: collections live behind a box.
+        assert!(std::mem::size_of::<super::Value>() <= 32, "{}", std::mem::size_of::<super::Value>());
     }
 }
