@@ -87,6 +87,27 @@ pub fn parse_f64_bound(s: &[u8]) -> Option<f64> {
     (whole && !v.is_nan()).then_some(v)
 }
 
+/// Formats a double as Redis's `ld2string(.., LD_STR_HUMAN)`: 17 decimals without an
+/// exponent, trailing zeros (and a trailing point) removed, `-0` as `0`.
+pub fn format_f64_human(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let mut buf = vec![0u8; 400];
+    // SAFETY: snprintf writes at most buf.len() bytes, NUL included, into our buffer; a double
+    // printed with 17 decimals needs at most 309 + 19 characters.
+    let n = unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.17f".as_ptr(), d) };
+    let mut t = String::from_utf8_lossy(&buf[..n.max(0) as usize]).into_owned();
+    if t.contains('.') {
+        let keep = t.trim_end_matches('0').trim_end_matches('.').len();
+        t.truncate(keep);
+    }
+    if t == "-0" {
+        t = "0".into();
+    }
+    t
+}
+
 /// Reads a SORT weight as Redis does: strtod over the whole C string (leading spaces
 /// skipped, an empty string is 0), refusing range errors and NaN.
 pub fn parse_f64_weight(s: &[u8]) -> Option<f64> {
@@ -169,6 +190,10 @@ mod float_tests {
         assert_eq!(format_f64(3.0), "3");
         assert_eq!(format_f64(f64::NEG_INFINITY), "-inf");
         assert_eq!(format_f64(1e20), "1e+20");
+        assert_eq!(format_f64_human(1e20), "100000000000000000000");
+        assert_eq!(format_f64_human(2.5), "2.5");
+        assert_eq!(format_f64_human(1e-5), "0.00001");
+        assert_eq!(format_f64_human(-0.0), "0");
     }
 
     #[test]

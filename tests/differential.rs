@@ -1465,3 +1465,46 @@ fn lists_spanning_many_chunks_match_redis() {
     }
     p.runs(&["LRANGE", "big", "0", "-1"]);
 }
+
+#[test]
+fn resp3_replies_of_collections_match_redis() {
+    for shards in [1, 2] {
+        let (_r, _s, mut p) = pair(shards);
+        // HELLO's own reply names each server; only what follows is compared.
+        p.redis.cmd(&[b"HELLO", b"3"]);
+        p.shardis.cmd(&[b"HELLO", b"3"]);
+        let script: &[&[&str]] = &[
+            &["ZADD", "z", "1", "a", "2.5", "b", "inf", "c"],
+            &["ZSCORE", "z", "b"],
+            &["ZMSCORE", "z", "a", "nope"],
+            &["ZINCRBY", "z", "1", "a"],
+            &["ZADD", "z", "INCR", "1", "a"],
+            &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+            &["ZRANGE", "z", "0", "-1"],
+            &["ZREVRANGEBYSCORE", "z", "+inf", "-inf", "WITHSCORES", "LIMIT", "0", "2"],
+            &["ZPOPMIN", "z"],
+            &["ZPOPMAX", "z", "1"],
+            &["ZADD", "z2", "1", "a", "2", "b"],
+            &["ZUNION", "2", "z", "z2", "WITHSCORES"],
+            &["ZINTER", "2", "z", "z2", "WITHSCORES"],
+            &["ZMPOP", "1", "z2", "MIN", "COUNT", "5"],
+            &["ZSCAN", "z", "0"],
+            &["HSET", "h", "f", "v", "g", "w"],
+            &["HGETALL", "h"],
+            &["SADD", "s", "1", "2"],
+            &["SMEMBERS", "s"],
+            &["SINTER", "s", "s"],
+            &["LPUSH", "l", "a"],
+            &["LPOP", "l", "2"],
+            &["LPOP", "nolist", "2"],
+            &["SPOP", "noset", "2"],
+        ];
+        for cmd in script {
+            p.runs(cmd);
+        }
+        // Random picks covering every member: the same pairs in some order.
+        p.runs(&["ZADD", "z3", "1", "x", "2", "y"]);
+        p.runs_unordered(&["ZRANDMEMBER", "z3", "5", "WITHSCORES"]);
+        p.runs_unordered(&["HRANDFIELD", "h", "5", "WITHVALUES"]);
+    }
+}

@@ -257,6 +257,7 @@ fn hrandfield(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     if count == Some(i64::MIN) {
         return Err(CmdError::other("value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
     }
+    let resp3 = ctx.resp3;
     let Some(h) = read_hash(ctx, &a[1])? else {
         return Ok(if count.is_some() { Reply::Array(Vec::new()) } else { Reply::Nil });
     };
@@ -276,9 +277,12 @@ fn hrandfield(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     };
     let mut out = Vec::with_capacity(picks.len() * if withvalues { 2 } else { 1 });
     for i in picks {
-        out.push(Reply::bulk(pairs[i].0));
-        if withvalues {
-            out.push(Reply::bulk(pairs[i].1));
+        let (f, v) = (Reply::bulk(pairs[i].0), Reply::bulk(pairs[i].1));
+        match (withvalues, resp3) {
+            (false, _) => out.push(f),
+            (true, false) => out.extend([f, v]),
+            // RESP3 nests each field with its value.
+            (true, true) => out.push(Reply::Array(vec![f, v])),
         }
     }
     Ok(Reply::Array(out))

@@ -11,7 +11,7 @@ use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
 use super::keyspace::{parse_cursor, scan_options};
 use super::{typed, CommandSpec, Route};
-use crate::num::{parse_f64, parse_f64_bound, parse_i64};
+use crate::num::{format_f64, format_f64_human, parse_f64, parse_f64_bound, parse_i64};
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
 use crate::store::{glob_match, Expiry, PackLimits, Value, ZSet};
@@ -248,13 +248,15 @@ fn store_result(ctx: &mut ShardCtx<'_>, dst: &[u8], mut z: ZSet) -> i64 {
 /// (score, member) pairs taken out of a sorted set.
 type Scored = Vec<(f64, Vec<u8>)>;
 
-/// Members (and scores, as doubles) in a flat RESP2-style array.
-fn flat(items: impl Iterator<Item = (f64, Vec<u8>)>, withscores: bool) -> Reply {
+/// Members, and with `withscores` their scores as doubles: a flat array, or with `nest` (RESP3
+/// clients) one [member, score] array per member, as Redis 7 replies.
+fn scored(items: impl Iterator<Item = (f64, Vec<u8>)>, withscores: bool, nest: bool) -> Reply {
     let mut out = Vec::new();
     for (s, m) in items {
-        out.push(Reply::Bulk(m.into()));
-        if withscores {
-            out.push(Reply::Double(s));
+        match (withscores, nest) {
+            (false, _) => out.push(Reply::Bulk(m.into())),
+            (true, false) => out.extend([Reply::Bulk(m.into()), Reply::Double(s)]),
+            (true, true) => out.push(Reply::Array(vec![Reply::Bulk(m.into()), Reply::Double(s)])),
         }
     }
     Reply::Array(out)
@@ -615,7 +617,7 @@ fn zrange_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], at: usize, store: Option<
             }
             Ok(Reply::Int(store_result(ctx, dst, out)))
         }
-        None => Ok(flat(items.into_iter(), withscores)),
+        None => Ok(scored(items.into_iter(), withscores, ctx.resp3)),
     }
 }
 
@@ -723,7 +725,9 @@ fn zpop_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], max: bool) -> CmdResult {
     if write_zset(ctx, &a[1])?.is_none() || count == 0 {
         return Ok(Reply::Array(Vec::new()));
     }
-    Ok(flat(pop(ctx, &a[1], count, max)?.unwrap_or_default().into_iter(), true))
+    // RESP3 nests pairs only when a count was given.
+    let nest = ctx.resp3 && a.len() == 3;
+    Ok(scored(pop(ctx, &a[1], count, max)?.unwrap_or_default().into_iter(), true, nest))
 }
 
 fn zpopmin(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
@@ -802,7 +806,7 @@ fn zrandmember(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         idx.truncate(count as usize);
         idx
     };
-    Ok(flat(picks.into_iter().map(|i| all[i].clone()), withscores))
+    Ok(scored(picks.into_iter().map(|i| all[i].clone()), withscores, ctx.resp3))
 }
 
 // ---------------------------------------------------------------- union, intersection, difference
@@ -998,7 +1002,7 @@ fn combine(ctx: &mut ShardCtx<'_>, a: &[Bytes], at: usize, op: SetOp, output: Ou
 
 fn combine_reply(ctx: &mut ShardCtx<'_>, a: &[Bytes], op: SetOp) -> CmdResult {
     let (z, withscores, _) = combine(ctx, a, 1, op, Output::Reply)?;
-    Ok(flat(z.iter_from(0, false).map(|(s, m)| (s, m.into_owned())), withscores))
+    Ok(scored(z.iter_from(0, false).map(|(s, m)| (s, m.into_owned())), withscores, ctx.resp3))
 }
 
 fn combine_store(ctx: &mut ShardCtx<'_>, a: &[Bytes], op: SetOp) -> CmdResult {
@@ -1042,11 +1046,14 @@ fn zscan(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(Vec::new())]));
     };
     let (count, pattern) = scan_options(a)?;
+    // Scores come back as strings in every protocol: as stored in a packed set (`%.17g`),
+    // as Redis's human long-double form from a skiplist.
+    let format = if z.encoding() == "skiplist" { format_f64_human } else { format_f64 };
     let mut items = Vec::new();
     let next = z.scan(cursor, count, |m, s| {
         if pattern.is_none_or(|p| glob_match(p, m, false)) {
             items.push(Reply::bulk(m));
-            items.push(Reply::Double(s));
+            items.push(Reply::Bulk(format(s).into()));
         }
     });
     Ok(Reply::Array(vec![Reply::bulk(next.to_string().as_bytes()), Reply::Array(items)]))

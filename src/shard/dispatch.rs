@@ -200,16 +200,16 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
     let target = target.unwrap_or(local.id);
     if single {
         if target == local.id {
-            return Pending::Ready(local.run(handler, s.db, &args, spec.name, now));
+            return Pending::Ready(local.run(handler, s.db, &args, spec.name, now, s.resp3));
         }
-        return b.queue(shards, target, Job { handler, name: spec.name, db: s.db, args });
+        return b.queue(shards, target, Job { handler, name: spec.name, db: s.db, args, resp3: s.resp3 });
     }
     if let Some(merge) = spec.merge {
         return split(s, b, spec, handler, merge, args, now);
     }
     b.flush(&local).await;
     let start = local.clock.raw();
-    let reply = materialize(&local, s.db, spec, handler, args).await;
+    let reply = materialize(&local, s.db, spec, handler, args, s.resp3).await;
     local.record(spec.name, start, reply.is_error());
     Pending::Ready(reply)
 }
@@ -236,9 +236,9 @@ fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardF
     for (sh, part) in per_shard.into_iter().enumerate() {
         let Some((sub, units)) = part else { continue };
         let src = if sh == local.id {
-            Pending::Ready(local.run(handler, s.db, &sub, spec.name, now))
+            Pending::Ready(local.run(handler, s.db, &sub, spec.name, now, s.resp3))
         } else {
-            b.queue(shards, sh, Job { handler, name: spec.name, db: s.db, args: sub })
+            b.queue(shards, sh, Job { handler, name: spec.name, db: s.db, args: sub, resp3: s.resp3 })
         };
         parts.push(Part { src, units });
     }
@@ -248,7 +248,14 @@ fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardF
 /// Runs a command whose keys live on several shards: copies every involved key (in every
 /// database) into a private store here, runs the command on it, and for write commands
 /// writes each key's resulting state back to its owner.
-async fn materialize(local: &Rc<ShardLocal>, db: usize, spec: &'static CommandSpec, handler: ShardFn, args: Vec<Bytes>) -> Reply {
+async fn materialize(
+    local: &Rc<ShardLocal>,
+    db: usize,
+    spec: &'static CommandSpec,
+    handler: ShardFn,
+    args: Vec<Bytes>,
+    resp3: bool,
+) -> Reply {
     let shards = local.shared.shards();
     let mut by_shard: Vec<Vec<Bytes>> = vec![Vec::new(); shards];
     for i in spec.key_positions(&args) {
@@ -284,7 +291,7 @@ async fn materialize(local: &Rc<ShardLocal>, db: usize, spec: &'static CommandSp
         temp.db(d).insert_entry(e, now);
     }
     let reply = {
-        let mut ctx = ShardCtx { store: &mut temp, db, now, config: &local.shared.config };
+        let mut ctx = ShardCtx { store: &mut temp, db, now, config: &local.shared.config, resp3 };
         into_reply(handler(&mut ctx, &args))
     };
     if spec.is_write() {

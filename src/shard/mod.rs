@@ -42,6 +42,8 @@ pub struct Job {
     pub db: usize,
     /// The command's arguments, name first.
     pub args: Vec<Bytes>,
+    /// Whether the client speaks RESP3.
+    pub resp3: bool,
 }
 
 /// The replies to one `Exec`, with the channel that delivers them on the origin shard.
@@ -186,6 +188,8 @@ pub struct ShardCtx<'a> {
     pub now: u64,
     /// Configuration.
     pub config: &'a Config,
+    /// Whether the client speaks RESP3 (pairs such as member and score then nest).
+    pub resp3: bool,
 }
 
 impl ShardCtx<'_> {
@@ -211,13 +215,13 @@ impl ShardLocal {
     }
 
     /// Runs a shard handler on this shard's data at time `now` (Unix ms, read once per batch)
-    /// and records its statistics.
-    pub fn run(&self, handler: ShardFn, db: usize, args: &[Bytes], name: &'static str, now: u64) -> Reply {
+    /// for a client speaking RESP3 or not, and records its statistics.
+    pub fn run(&self, handler: ShardFn, db: usize, args: &[Bytes], name: &'static str, now: u64, resp3: bool) -> Reply {
         let start = self.clock.raw();
         // A handler bug must never take its shard down: the panic is logged and answered.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut store = self.store.borrow_mut();
-            let mut ctx = ShardCtx { store: &mut store, db, now, config: &self.shared.config };
+            let mut ctx = ShardCtx { store: &mut store, db, now, config: &self.shared.config, resp3 };
             into_reply(handler(&mut ctx, args))
         }));
         let reply = result.unwrap_or_else(|_| {

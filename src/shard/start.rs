@@ -187,7 +187,7 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
                 Msg::Exec { origin, jobs, reply } => {
                     local.remote_jobs.set(local.remote_jobs.get() + jobs.len() as u64);
                     let now = now_ms();
-                    let out = jobs.iter().map(|j| local.run(j.handler, j.db, &j.args, j.name, now)).collect();
+                    let out = jobs.iter().map(|j| local.run(j.handler, j.db, &j.args, j.name, now, j.resp3)).collect();
                     replies[origin].push((reply, out));
                 }
                 Msg::Replies(v) => {
