@@ -32,3 +32,25 @@ pub fn printable(a: &[u8], max: usize) -> String {
     let end = a.iter().position(|&b| b == 0).unwrap_or(a.len()).min(max);
     String::from_utf8_lossy(&a[..end]).into_owned()
 }
+
+/// The optional count of HRANDFIELD, SRANDMEMBER and ZRANDMEMBER: any integer but the most
+/// negative one (Redis accepts ±LONG_MAX).
+pub fn parse_rand_count(a: Option<&bytes::Bytes>) -> Result<Option<i64>, CmdError> {
+    match a.map(|c| parse_int(c)).transpose()? {
+        Some(i64::MIN) => Err(CmdError::other("value is out of range, value must between -9223372036854775807 and 9223372036854775807")),
+        n => Ok(n),
+    }
+}
+
+/// Positions among `len` elements for a random-member count: distinct ones for a positive
+/// count (at most `len`), possibly repeated ones for a negative count.
+pub fn random_picks(len: usize, count: i64) -> Vec<usize> {
+    let mut rng = fastrand::Rng::new();
+    if count < 0 {
+        return (0..count.unsigned_abs()).map(|_| rng.usize(..len)).collect();
+    }
+    let mut idx: Vec<usize> = (0..len).collect();
+    rng.shuffle(&mut idx);
+    idx.truncate(count as usize);
+    idx
+}

@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 
-use super::args::{eq_ic, parse_int};
+use super::args::{eq_ic, parse_int, parse_rand_count, random_picks};
 use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
 use super::keyspace::{parse_cursor, scan_options};
@@ -245,36 +245,21 @@ fn hincrbyfloat(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn hrandfield(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
-    let count = match a.get(2) {
-        None => None,
-        Some(c) => Some(parse_int(c)?),
-    };
+    let count = parse_rand_count(a.get(2))?;
     let withvalues = match a.len() {
         0..=3 => false,
         4 if eq_ic(&a[3], "withvalues") => true,
         _ => return Err(CmdError::Syntax),
     };
-    if count == Some(i64::MIN) {
-        return Err(CmdError::other("value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
-    }
     let resp3 = ctx.resp3;
     let Some(h) = read_hash(ctx, &a[1])? else {
         return Ok(if count.is_some() { Reply::Array(Vec::new()) } else { Reply::Nil });
     };
     let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
-    let mut rng = fastrand::Rng::new();
     let Some(count) = count else {
-        return Ok(Reply::bulk(pairs[rng.usize(..pairs.len())].0));
+        return Ok(Reply::bulk(pairs[random_picks(pairs.len(), 1)[0]].0));
     };
-    // A negative count may repeat fields; a positive one returns distinct fields.
-    let picks: Vec<usize> = if count < 0 {
-        (0..count.unsigned_abs()).map(|_| rng.usize(..pairs.len())).collect()
-    } else {
-        let mut idx: Vec<usize> = (0..pairs.len()).collect();
-        rng.shuffle(&mut idx);
-        idx.truncate(count as usize);
-        idx
-    };
+    let picks = random_picks(pairs.len(), count);
     let mut out = Vec::with_capacity(picks.len() * if withvalues { 2 } else { 1 });
     for i in picks {
         let (f, v) = (Reply::bulk(pairs[i].0), Reply::bulk(pairs[i].1));

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 
-use super::args::{eq_ic, parse_int};
+use super::args::{eq_ic, parse_rand_count, random_picks};
 use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
 use super::keyspace::{parse_cursor, scan_options};
@@ -181,12 +181,10 @@ fn scard(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(read_set(ctx, &a[1])?.map_or(0, |s| s.len() as i64)))
 }
 
-/// Up to `n` distinct random members.
-fn sample(s: &Set, n: usize, rng: &mut fastrand::Rng) -> Vec<Vec<u8>> {
-    let mut all: Vec<Vec<u8>> = s.iter().map(Cow::into_owned).collect();
-    rng.shuffle(&mut all);
-    all.truncate(n);
-    all
+/// Random members for a count (see [`random_picks`]).
+fn sample(s: &Set, count: i64) -> Vec<Vec<u8>> {
+    let all: Vec<Vec<u8>> = s.iter().map(Cow::into_owned).collect();
+    random_picks(all.len(), count).into_iter().map(|i| all[i].clone()).collect()
 }
 
 fn spop(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
@@ -204,8 +202,7 @@ fn spop(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let Some(s) = write_set(ctx, &a[1])? else {
         return Ok(if count.is_some() { Reply::Set(Vec::new()) } else { Reply::Nil });
     };
-    let mut rng = fastrand::Rng::new();
-    let picked = sample(s, count.unwrap_or(1), &mut rng);
+    let picked = sample(s, count.unwrap_or(1) as i64);
     for m in &picked {
         s.remove(m);
     }
@@ -220,25 +217,13 @@ fn srandmember(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     if a.len() > 3 {
         return Err(CmdError::Syntax);
     }
-    let count = match a.get(2) {
-        None => None,
-        Some(c) => Some(parse_int(c)?),
-    };
-    if count == Some(i64::MIN) {
-        return Err(CmdError::other("value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
-    }
+    let count = parse_rand_count(a.get(2))?;
     let Some(s) = read_set(ctx, &a[1])? else {
         return Ok(if count.is_some() { Reply::Array(Vec::new()) } else { Reply::Nil });
     };
-    let mut rng = fastrand::Rng::new();
     Ok(match count {
-        None => sample(s, 1, &mut rng).first().map_or(Reply::Nil, |m| Reply::bulk(m)),
-        // A negative count may repeat members.
-        Some(n) if n < 0 => {
-            let all: Vec<Vec<u8>> = s.iter().map(Cow::into_owned).collect();
-            Reply::Array((0..n.unsigned_abs()).map(|_| Reply::bulk(&all[rng.usize(..all.len())])).collect())
-        }
-        Some(n) => Reply::Array(sample(s, n as usize, &mut rng).iter().map(|m| Reply::bulk(m)).collect()),
+        None => sample(s, 1).first().map_or(Reply::Nil, |m| Reply::bulk(m)),
+        Some(n) => Reply::Array(sample(s, n).iter().map(|m| Reply::bulk(m)).collect()),
     })
 }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 
-use super::args::{eq_ic, parse_int};
+use super::args::{eq_ic, parse_int, parse_rand_count, random_picks};
 use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
 use super::keyspace::{parse_cursor, scan_options};
@@ -778,35 +778,20 @@ fn zmpop(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn zrandmember(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
-    let count = match a.get(2) {
-        None => None,
-        Some(c) => Some(parse_int(c)?),
-    };
+    let count = parse_rand_count(a.get(2))?;
     let withscores = match a.len() {
         0..=3 => false,
         4 if eq_ic(&a[3], "withscores") => true,
         _ => return Err(CmdError::Syntax),
     };
-    if count == Some(i64::MIN) {
-        return Err(CmdError::other("value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
-    }
     let Some(z) = read_zset(ctx, &a[1])? else {
         return Ok(if count.is_some() { Reply::Array(Vec::new()) } else { Reply::Nil });
     };
     let all: Vec<(f64, Vec<u8>)> = z.iter_from(0, false).map(|(s, m)| (s, m.into_owned())).collect();
-    let mut rng = fastrand::Rng::new();
     let Some(count) = count else {
-        return Ok(Reply::Bulk(all[rng.usize(..all.len())].1.clone().into()));
+        return Ok(Reply::Bulk(all[random_picks(all.len(), 1)[0]].1.clone().into()));
     };
-    let picks: Vec<usize> = if count < 0 {
-        (0..count.unsigned_abs()).map(|_| rng.usize(..all.len())).collect()
-    } else {
-        let mut idx: Vec<usize> = (0..all.len()).collect();
-        rng.shuffle(&mut idx);
-        idx.truncate(count as usize);
-        idx
-    };
-    Ok(scored(picks.into_iter().map(|i| all[i].clone()), withscores, ctx.resp3))
+    Ok(scored(random_picks(all.len(), count).into_iter().map(|i| all[i].clone()), withscores, ctx.resp3))
 }
 
 // ---------------------------------------------------------------- union, intersection, difference
