@@ -109,7 +109,13 @@ pub fn redis_server() -> Server {
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(5) {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return s;
+                // The free port may have been taken meanwhile by a server another test started
+                // (on port 0): only our own child counts.
+                let info = Raw::connect(port).cmds(&["INFO", "server"]).text();
+                if info.contains(&format!("process_id:{}\r\n", s.pid())) {
+                    return s;
+                }
+                break;
             }
             if !s.alive() {
                 break;
