@@ -165,7 +165,7 @@ async fn sort_generic(s: &mut Session, a: Vec<Bytes>, readonly: bool) -> CmdResu
         alpha = true;
         by = None;
     }
-    let ordered = !matches!(source, Source::Set(_));
+    let ordered = !is_set;
     let mut elems = match source {
         Source::List(v) | Source::Set(v) | Source::ZSet(v) => v,
     };
