@@ -54,3 +54,67 @@ pub fn random_picks(len: usize, count: i64) -> Vec<usize> {
     idx.truncate(count as usize);
     idx
 }
+
+/// An integer of at least `min`, as Redis's `getRangeLongFromObjectOrReply` with a message:
+/// a non-integer and an out-of-range value both reply with `msg`.
+pub fn at_least(a: &[u8], min: i64, msg: &'static str) -> Result<usize, CmdError> {
+    match parse_i64(a) {
+        Some(n) if n >= min => Ok(n as usize),
+        _ => Err(CmdError::other(msg)),
+    }
+}
+
+/// Redis's start/stop normalisation of index ranges (LRANGE, LTRIM, ZRANGE by rank...):
+/// negative indexes count from the end; the inclusive range, or `None` when empty.
+pub fn index_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 { (len + start).max(0) } else { start };
+    let stop = if stop < 0 { len + stop } else { stop };
+    if start > stop || start >= len {
+        return None;
+    }
+    Some((start as usize, stop.min(len - 1) as usize))
+}
+
+/// The arguments of LMPOP and ZMPOP (`numkeys key... END [COUNT count]`, `ends` naming the
+/// two ends): the keys, whether the second end was named, and the count (1 by default).
+pub fn parse_mpop<'a>(a: &'a [bytes::Bytes], ends: [&str; 2]) -> Result<(&'a [bytes::Bytes], bool, usize), CmdError> {
+    let numkeys = at_least(&a[1], 1, "numkeys should be greater than 0")?;
+    let where_at = 2 + numkeys as u64;
+    if where_at >= a.len() as u64 {
+        return Err(CmdError::Syntax);
+    }
+    let where_at = where_at as usize;
+    let second = if eq_ic(&a[where_at], ends[0]) {
+        false
+    } else if eq_ic(&a[where_at], ends[1]) {
+        true
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    let mut count = None;
+    let mut j = where_at + 1;
+    while j < a.len() {
+        if count.is_none() && eq_ic(&a[j], "count") && j + 1 < a.len() {
+            count = Some(at_least(&a[j + 1], 1, "count should be greater than 0")?);
+            j += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Ok((&a[2..where_at], second, count.unwrap_or(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_ranges_normalise_as_redis() {
+        assert_eq!(index_range(0, -1, 5), Some((0, 4)));
+        assert_eq!(index_range(-100, 100, 5), Some((0, 4)));
+        assert_eq!(index_range(3, 1, 5), None);
+        assert_eq!(index_range(5, 10, 5), None);
+        assert_eq!(index_range(0, 0, 0), None);
+    }
+}

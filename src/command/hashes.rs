@@ -7,7 +7,7 @@ use bytes::Bytes;
 use super::args::{eq_ic, parse_int, parse_rand_count, random_picks};
 use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
-use super::keyspace::{parse_cursor, scan_options};
+use super::keyspace::{parse_cursor, scan_options, scan_reply};
 use super::{typed, CommandSpec, Route};
 use crate::num::{incr_by_float, FloatIncrError};
 use crate::protocol::Reply;
@@ -275,9 +275,8 @@ fn hrandfield(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn hscan(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&a[2])?;
-    let empty = || Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(Vec::new())]);
     let Some(h) = read_hash(ctx, &a[1])? else {
-        return Ok(empty());
+        return Ok(scan_reply(0, Vec::new()));
     };
     let (count, pattern) = scan_options(a)?;
     let mut items = Vec::new();
@@ -287,5 +286,5 @@ fn hscan(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
             items.push(Reply::bulk(v));
         }
     });
-    Ok(Reply::Array(vec![Reply::bulk(next.to_string().as_bytes()), Reply::Array(items)]))
+    Ok(scan_reply(next, items))
 }

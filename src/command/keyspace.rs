@@ -387,6 +387,11 @@ pub(super) fn scan_options(a: &[Bytes]) -> Result<(usize, Option<&Bytes>), CmdEr
     Ok((count, pattern))
 }
 
+/// The reply of SCAN, HSCAN, SSCAN and ZSCAN: the next cursor and the items.
+pub(super) fn scan_reply(next: u64, items: Vec<Reply>) -> Reply {
+    Reply::Array(vec![Reply::bulk(itoa::Buffer::new().format(next).as_bytes()), Reply::Array(items)])
+}
+
 pub(super) fn parse_cursor(a: &[u8]) -> Result<u64, CmdError> {
     let t = std::str::from_utf8(a).map_err(|_| CmdError::InvalidCursor)?;
     let (neg, digits) = match t.as_bytes().first() {
@@ -427,7 +432,7 @@ fn scan(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
         let shards = s.local.shared.shards();
         let shard = (cursor & ((1 << SHARD_BITS) - 1)) as usize;
         if shard >= shards {
-            return Ok(Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(Vec::new())]));
+            return Ok(scan_reply(0, Vec::new()));
         }
         let local_cursor = cursor >> SHARD_BITS;
         let db = s.db;
@@ -459,10 +464,7 @@ fn scan(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             (0, false) => 0,
             (c, _) => (c << SHARD_BITS) | shard as u64,
         };
-        Ok(Reply::Array(vec![
-            Reply::bulk(itoa::Buffer::new().format(next_cursor).as_bytes()),
-            Reply::Array(found.into_iter().map(Reply::Bulk).collect()),
-        ]))
+        Ok(scan_reply(next_cursor, found.into_iter().map(Reply::Bulk).collect()))
     })
 }
 

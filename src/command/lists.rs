@@ -3,11 +3,10 @@
 
 use bytes::Bytes;
 
-use super::args::{eq_ic, parse_int};
+use super::args::{at_least, eq_ic, index_range, parse_int, parse_mpop};
 use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::{typed, CommandSpec, Route};
-use crate::num::parse_i64;
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
 use crate::store::{Expiry, List, Value};
@@ -203,15 +202,6 @@ fn rpushx(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     push_generic(ctx, a, End::Right, true)
 }
 
-/// An integer of at least `min`, as Redis's `getRangeLongFromObjectOrReply` with a message:
-/// a non-integer and an out-of-range value both reply with `msg`.
-fn at_least(a: &[u8], min: i64, msg: &'static str) -> Result<usize, CmdError> {
-    match parse_i64(a) {
-        Some(n) if n >= min => Ok(n as usize),
-        _ => Err(CmdError::other(msg)),
-    }
-}
-
 fn pop_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], end: End) -> CmdResult {
     if a.len() > 3 {
         return Err(CmdError::Arity(if end == End::Left { "lpop" } else { "rpop" }.into()));
@@ -241,23 +231,12 @@ fn llen(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(read_list(ctx, &a[1])?.map_or(0, |l| l.len() as i64)))
 }
 
-/// Redis's start/stop normalisation: the inclusive index range, or `None` when empty.
-fn range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
-    let len = len as i64;
-    let start = if start < 0 { (len + start).max(0) } else { start };
-    let stop = if stop < 0 { len + stop } else { stop };
-    if start > stop || start >= len {
-        return None;
-    }
-    Some((start as usize, stop.min(len - 1) as usize))
-}
-
 fn lrange(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let (start, stop) = (parse_int(&a[2])?, parse_int(&a[3])?);
     let Some(l) = read_list(ctx, &a[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
-    let Some((from, to)) = range(start, stop, l.len()) else {
+    let Some((from, to)) = index_range(start, stop, l.len()) else {
         return Ok(Reply::Array(Vec::new()));
     };
     Ok(Reply::Array(l.iter().skip(from).take(to - from + 1).map(Reply::bulk).collect()))
@@ -344,7 +323,7 @@ fn ltrim(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::OK);
     };
     let len = l.len();
-    match range(start, stop, len) {
+    match index_range(start, stop, len) {
         None => l.drop_front(len),
         Some((from, to)) => {
             l.drop_back(len - 1 - to);
@@ -444,25 +423,9 @@ fn rpoplpush(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn lmpop(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
-    let numkeys = at_least(&a[1], 1, "numkeys should be greater than 0")?;
-    let where_at = 1 + numkeys as u64 + 1;
-    if where_at >= a.len() as u64 {
-        return Err(CmdError::Syntax);
-    }
-    let where_at = where_at as usize;
-    let end = parse_end(&a[where_at])?;
-    let mut count = None;
-    let mut j = where_at + 1;
-    while j < a.len() {
-        if count.is_none() && eq_ic(&a[j], "count") && j + 1 < a.len() {
-            count = Some(at_least(&a[j + 1], 1, "count should be greater than 0")?);
-            j += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    let count = count.unwrap_or(1);
-    for key in &a[2..where_at] {
+    let (keys, right, count) = parse_mpop(a, ["left", "right"])?;
+    let end = if right { End::Right } else { End::Left };
+    for key in keys {
         let Some(l) = write_list(ctx, key)? else { continue };
         let popped: Vec<Reply> = (0..count.min(l.len())).filter_map(|_| pop(l, end)).map(|v| Reply::Bulk(v.into())).collect();
         remove_if_empty(ctx, key);

@@ -6,12 +6,11 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 
-use super::args::{eq_ic, parse_rand_count, random_picks};
+use super::args::{at_least, eq_ic, parse_rand_count, random_picks};
 use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
-use super::keyspace::{parse_cursor, scan_options};
+use super::keyspace::{parse_cursor, scan_options, scan_reply};
 use super::{typed, CommandSpec, Route};
-use crate::num::parse_i64;
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
 use crate::store::{glob_match, Expiry, Set, Value};
@@ -191,13 +190,7 @@ fn spop(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     if a.len() > 3 {
         return Err(CmdError::Syntax);
     }
-    let count = match a.get(2) {
-        None => None,
-        Some(c) => match parse_i64(c) {
-            Some(n) if n >= 0 => Some(n as usize),
-            _ => return Err(CmdError::other("value is out of range, must be positive")),
-        },
-    };
+    let count = a.get(2).map(|c| at_least(c, 0, "value is out of range, must be positive")).transpose()?;
     let now = ctx.now;
     let Some(s) = write_set(ctx, &a[1])? else {
         return Ok(if count.is_some() { Reply::Set(Vec::new()) } else { Reply::Nil });
@@ -345,10 +338,7 @@ fn sdiffstore(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn sintercard(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
-    let numkeys = match parse_i64(&a[1]) {
-        Some(n) if n >= 1 => n as u64,
-        _ => return Err(CmdError::other("numkeys should be greater than 0")),
-    };
+    let numkeys = at_least(&a[1], 1, "numkeys should be greater than 0")? as u64;
     if numkeys > a.len() as u64 - 2 {
         return Err(CmdError::other("Number of keys can't be greater than number of args"));
     }
@@ -357,10 +347,7 @@ fn sintercard(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let mut j = end;
     while j < a.len() {
         if eq_ic(&a[j], "limit") && j + 1 < a.len() {
-            limit = match parse_i64(&a[j + 1]) {
-                Some(n) if n >= 0 => n as usize,
-                _ => return Err(CmdError::other("LIMIT can't be negative")),
-            };
+            limit = at_least(&a[j + 1], 0, "LIMIT can't be negative")?;
             j += 2;
         } else {
             return Err(CmdError::Syntax);
@@ -374,7 +361,7 @@ fn sintercard(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 fn sscan(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&a[2])?;
     let Some(s) = read_set(ctx, &a[1])? else {
-        return Ok(Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(Vec::new())]));
+        return Ok(scan_reply(0, Vec::new()));
     };
     let (count, pattern) = scan_options(a)?;
     let mut items = Vec::new();
@@ -383,5 +370,5 @@ fn sscan(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
             items.push(Reply::bulk(m));
         }
     });
-    Ok(Reply::Array(vec![Reply::bulk(next.to_string().as_bytes()), Reply::Array(items)]))
+    Ok(scan_reply(next, items))
 }

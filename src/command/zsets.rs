@@ -6,12 +6,12 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 
-use super::args::{eq_ic, parse_int, parse_rand_count, random_picks};
+use super::args::{at_least, eq_ic, index_range, parse_int, parse_mpop, parse_rand_count, random_picks};
 use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
-use super::keyspace::{parse_cursor, scan_options};
+use super::keyspace::{parse_cursor, scan_options, scan_reply};
 use super::{typed, CommandSpec, Route};
-use crate::num::{format_f64, format_f64_human, parse_f64, parse_f64_bound, parse_i64};
+use crate::num::{format_f64, format_f64_human, parse_f64, parse_f64_bound};
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
 use crate::store::{glob_match, Expiry, PackLimits, Value, ZSet};
@@ -362,17 +362,6 @@ impl LexRange {
     }
 }
 
-/// Redis's start/stop normalisation of rank ranges: inclusive ranks, or `None` when empty.
-fn rank_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
-    let len = len as i64;
-    let start = if start < 0 { (len + start).max(0) } else { start };
-    let stop = if stop < 0 { len + stop } else { stop };
-    if start > stop || start >= len {
-        return None;
-    }
-    Some((start as usize, stop.min(len - 1) as usize))
-}
-
 // ---------------------------------------------------------------- ZADD and single members
 
 fn zadd(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
@@ -588,7 +577,7 @@ fn zrange_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], at: usize, store: Option<
             let len = z.len();
             // Ranks [start, end) in ascending order, then the offset and count of LIMIT.
             let (start, end) = match &range {
-                Range::Rank(s, e) => match rank_range(*s, *e, len) {
+                Range::Rank(s, e) => match index_range(*s, *e, len) {
                     None => (0, 0),
                     Some((s, e)) if rev => (len - 1 - e, len - s),
                     Some((s, e)) => (s, e + 1),
@@ -671,7 +660,7 @@ fn zremrangebyrank(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let Some(len) = read_zset(ctx, &a[1])?.map(|z| z.len()) else {
         return Ok(Reply::Int(0));
     };
-    match rank_range(start, stop, len) {
+    match index_range(start, stop, len) {
         None => Ok(Reply::Int(0)),
         Some((s, e)) => remove_ranks(ctx, &a[1], s, e + 1),
     }
@@ -714,13 +703,7 @@ fn zpop_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], max: bool) -> CmdResult {
     if a.len() > 3 {
         return Err(CmdError::Syntax);
     }
-    let count = match a.get(2) {
-        None => 1,
-        Some(c) => match parse_i64(c) {
-            Some(n) if n >= 0 => n as usize,
-            _ => return Err(CmdError::other("value is out of range, must be positive")),
-        },
-    };
+    let count = a.get(2).map(|c| at_least(c, 0, "value is out of range, must be positive")).transpose()?.unwrap_or(1);
     // The key's type is checked before a count of 0 answers.
     if write_zset(ctx, &a[1])?.is_none() || count == 0 {
         return Ok(Reply::Array(Vec::new()));
@@ -739,37 +722,9 @@ fn zpopmax(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn zmpop(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
-    let numkeys = match parse_i64(&a[1]) {
-        Some(n) if n >= 1 => n as u64,
-        _ => return Err(CmdError::other("numkeys should be greater than 0")),
-    };
-    let where_at = 2 + numkeys;
-    if where_at >= a.len() as u64 {
-        return Err(CmdError::Syntax);
-    }
-    let where_at = where_at as usize;
-    let max = if eq_ic(&a[where_at], "min") {
-        false
-    } else if eq_ic(&a[where_at], "max") {
-        true
-    } else {
-        return Err(CmdError::Syntax);
-    };
-    let mut count = None;
-    let mut j = where_at + 1;
-    while j < a.len() {
-        if count.is_none() && eq_ic(&a[j], "count") && j + 1 < a.len() {
-            count = Some(match parse_i64(&a[j + 1]) {
-                Some(n) if n >= 1 => n as usize,
-                _ => return Err(CmdError::other("count should be greater than 0")),
-            });
-            j += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    for key in &a[2..where_at] {
-        if let Some(items) = pop(ctx, key, count.unwrap_or(1), max)? {
+    let (keys, max, count) = parse_mpop(a, ["min", "max"])?;
+    for key in keys {
+        if let Some(items) = pop(ctx, key, count, max)? {
             let pairs = items.into_iter().map(|(s, m)| Reply::Array(vec![Reply::Bulk(m.into()), Reply::Double(s)])).collect();
             return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Array(pairs)]));
         }
@@ -911,10 +866,7 @@ fn combine(ctx: &mut ShardCtx<'_>, a: &[Bytes], at: usize, op: SetOp, output: Ou
             };
             j += 2;
         } else if output == Output::Card && remaining >= 2 && eq_ic(&a[j], "limit") {
-            limit = match parse_i64(&a[j + 1]) {
-                Some(n) if n >= 0 => n as usize,
-                _ => return Err(CmdError::other("LIMIT can't be negative")),
-            };
+            limit = at_least(&a[j + 1], 0, "LIMIT can't be negative")?;
             j += 2;
         } else if output == Output::Reply && eq_ic(&a[j], "withscores") {
             withscores = true;
@@ -1028,7 +980,7 @@ fn zintercard(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 fn zscan(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&a[2])?;
     let Some(z) = read_zset(ctx, &a[1])? else {
-        return Ok(Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(Vec::new())]));
+        return Ok(scan_reply(0, Vec::new()));
     };
     let (count, pattern) = scan_options(a)?;
     // Scores come back as strings in every protocol: as stored in a packed set (`%.17g`),
@@ -1041,19 +993,5 @@ fn zscan(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
             items.push(Reply::Bulk(format(s).into()));
         }
     });
-    Ok(Reply::Array(vec![Reply::bulk(next.to_string().as_bytes()), Reply::Array(items)]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rank_ranges_normalise_as_redis() {
-        assert_eq!(rank_range(0, -1, 5), Some((0, 4)));
-        assert_eq!(rank_range(-100, 100, 5), Some((0, 4)));
-        assert_eq!(rank_range(3, 1, 5), None);
-        assert_eq!(rank_range(5, 10, 5), None);
-        assert_eq!(rank_range(0, 0, 0), None);
-    }
+    Ok(scan_reply(next, items))
 }
