@@ -91,6 +91,28 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Whether the server on `port` is process `pid` (INFO server's `process_id`). Any I/O error
+/// counts as "no": the port may belong to another test's server that is shutting down.
+fn serves_pid(port: u16, pid: u32) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    if s.write_all(b"INFO server\r\n").is_err() {
+        return false;
+    }
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+        let text = String::from_utf8_lossy(&got);
+        if let Some(line) = text.split("process_id:").nth(1).and_then(|rest| rest.split_once("\r\n")) {
+            return line.0 == pid.to_string();
+        }
+    }
+}
+
 /// Starts Debian's redis-server (the oracle) on a free port, without persistence.
 pub fn redis_server() -> Server {
     let bin = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
@@ -111,8 +133,7 @@ pub fn redis_server() -> Server {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 // The free port may have been taken meanwhile by a server another test started
                 // (on port 0): only our own child counts.
-                let info = Raw::connect(port).cmds(&["INFO", "server"]).text();
-                if info.contains(&format!("process_id:{}\r\n", s.pid())) {
+                if serves_pid(port, s.pid()) {
                     return s;
                 }
                 break;
