@@ -9,6 +9,10 @@
 //! - RANDOMKEY: only whether a key came back is compared;
 //! - DBSIZE: shardis never counts an expired key, Redis counts ones not yet reclaimed, so the
 //!   oracle first reclaims them with a full SCAN.
+//! - EXEC: each queued command's reply in the array is compared with that command's own
+//!   tolerance above. WATCH may abort where Redis would not after a no-op write to a watched
+//!   key (README, "Deliberate differences"), so sequences here only change watched keys for
+//!   real.
 //!
 //! Random sequences are reproducible: the seed is printed on failure, and
 //! `SHARDIS_DIFF_SEED=<n> SHARDIS_DIFF_COMMANDS=<n>` replays one.
@@ -22,6 +26,8 @@ struct Pair {
     redis: Raw,
     shardis: Raw,
     log: Vec<String>,
+    /// The names of the commands queued since MULTI (as the oracle accepted them).
+    multi: Option<Vec<String>>,
 }
 
 fn s(v: &[u8]) -> String {
@@ -38,10 +44,10 @@ impl Pair {
         let a: Vec<&[u8]> = args.iter().map(|x| &x[..]).collect();
         self.log.push(args.iter().map(|x| s(x)).collect::<Vec<_>>().join(" "));
         let name = s(&args[0]).to_ascii_lowercase();
-        if name == "scan" {
+        if name == "scan" && self.multi.is_none() {
             return self.full_scan(args);
         }
-        if name == "dbsize" {
+        if name == "dbsize" && self.multi.is_none() {
             let mut cursor = b"0".to_vec();
             loop {
                 let Frame::Array(Some(v)) = self.redis.cmd(&[b"SCAN", &cursor, b"COUNT", b"1000"]) else { panic!("SCAN failed") };
@@ -59,8 +65,32 @@ impl Pair {
         if std::env::var_os("SHARDIS_DIFF_TRACE").is_some() {
             eprintln!("{} => {} | {}", self.log.last().unwrap(), show(&want), show(&got));
         }
-        if !same(&name, &want, &got) {
+        let queued = self.track_multi(&name, &want);
+        let ok = match (&name[..], queued, &want, &got) {
+            ("exec", Some(names), Frame::Array(Some(w)), Frame::Array(Some(g))) => {
+                w.len() == g.len() && names.len() == w.len() && names.iter().zip(w).zip(g).all(|((n, w), g)| same(n, w, g))
+            }
+            _ => same(&name, &want, &got),
+        };
+        if !ok {
             self.fail(format!("reply mismatch for {:?}\n redis:   {}\n shardis: {}", self.log.last().unwrap(), show(&want), show(&got)));
+        }
+    }
+
+    /// Follows MULTI blocks from the oracle's replies; at EXEC, DISCARD or RESET returns the
+    /// queued commands' names.
+    fn track_multi(&mut self, name: &str, want: &Frame) -> Option<Vec<String>> {
+        match (name, &mut self.multi) {
+            ("multi", None) if *want == Frame::Simple(b"OK".to_vec()) => {
+                self.multi = Some(Vec::new());
+                None
+            }
+            ("exec" | "discard" | "reset", Some(_)) => self.multi.take(),
+            (_, Some(q)) if *want == Frame::Simple(b"QUEUED".to_vec()) => {
+                q.push(name.to_string());
+                None
+            }
+            _ => None,
         }
     }
 
@@ -191,7 +221,7 @@ fn same(name: &str, want: &Frame, got: &Frame) -> bool {
 fn pair(shards: usize) -> (common::Server, common::Server, Pair) {
     let r = common::redis_server();
     let sh = common::shardis(shards, &[]);
-    let p = Pair { redis: r.raw(), shardis: sh.raw(), log: Vec::new() };
+    let p = Pair { redis: r.raw(), shardis: sh.raw(), log: Vec::new(), multi: None };
     (r, sh, p)
 }
 
@@ -709,9 +739,110 @@ fn hand_written_sequences_match_redis() {
             &["SCAN", "0", "TYPE", "hash", "COUNT", "1000"],
             &["SCAN", "0", "TYPE", "set", "COUNT", "1000"],
             &["SCAN", "0", "TYPE", "zset", "COUNT", "1000"],
+            // Transactions.
+            &["EXEC"],
+            &["DISCARD"],
+            &["MULTI"],
+            &["MULTI"],
+            &["WATCH", "a"],
+            &["SET", "tx1", "1"],
+            &["INCR", "tx1"],
+            &["LPUSH", "tx1", "x"],
+            &["MSET", "tx2", "a", "{x}tx3", "b", "tx4", "c"],
+            &["MGET", "tx1", "tx2", "{x}tx3", "tx4"],
+            &["RENAME", "tx2", "tx5"],
+            &["COPY", "tx4", "tx6"],
+            &["SELECT", "1"],
+            &["SET", "tx1", "db1"],
+            &["SELECT", "0"],
+            &["KEYS", "tx*"],
+            &["EXEC"],
+            &["GET", "tx5"],
+            &["MULTI"],
+            &["SET", "a"],
+            &["GET", "a"],
+            &["NOSUCHCOMMAND", "x"],
+            &["EXEC"],
+            &["MULTI"],
+            &["SHUTDOWN"],
+            &["EXEC"],
+            &["MULTI"],
+            &["SET", "tx7", "1"],
+            &["DISCARD"],
+            &["EXISTS", "tx7"],
+            &["MULTI"],
+            &["EXEC"],
+            &["WATCH", "w1", "{x}w2"],
+            &["MULTI"],
+            &["SET", "w1", "1"],
+            &["EXEC"],
+            &["WATCH", "w1", "{x}w2"],
+            &["SET", "{x}w2", "changed"],
+            &["MULTI"],
+            &["SET", "w1", "2"],
+            &["EXEC"],
+            &["GET", "w1"],
+            &["WATCH", "w1"],
+            &["UNWATCH"],
+            &["SET", "w1", "3"],
+            &["MULTI"],
+            &["GET", "w1"],
+            &["EXEC"],
+            &["WATCH", "w1"],
+            &["DEL", "nothing-here"],
+            &["MULTI"],
+            &["GET", "w1"],
+            &["EXEC"],
+            &["WATCH", "w1"],
+            &["FLUSHALL"],
+            &["MULTI"],
+            &["PING"],
+            &["EXEC"],
+            &["WATCH", "w1"],
+            &["MULTI"],
+            &["RESET"],
+            &["EXEC"],
+            &["MULTI"],
+            &["SET", "s1", "1"],
+            &["SWAPDB", "0", "1"],
+            &["DBSIZE"],
+            &["SWAPDB", "0", "1"],
+            &["EXEC"],
         ];
         for cmd in script {
             p.runs(cmd);
+        }
+    }
+}
+
+/// WATCH across two clients: a change by another client aborts EXEC; a change to an
+/// unwatched key, or a failed change, does not.
+#[test]
+fn watch_by_another_client_matches_redis() {
+    for shards in [1, 2, 4] {
+        let (r, sh, mut p) = pair(shards);
+        let mut other = Pair { redis: r.raw(), shardis: sh.raw(), log: Vec::new(), multi: None };
+        let rounds: &[(&[&str], &[&str])] = &[
+            (&["SET", "k", "1"], &["GET", "k"]),
+            (&["SET", "unwatched", "1"], &["GET", "k"]),
+            (&["DEL", "k"], &["GET", "k"]),
+            (&["DEL", "k"], &["GET", "k"]),
+            (&["SADD", "k", "m"], &["SMEMBERS", "k"]),
+            (&["INCR", "k"], &["SMEMBERS", "k"]),
+            (&["EXPIRE", "k", "100"], &["TTL", "k"]),
+            (&["PERSIST", "k"], &["TTL", "k"]),
+            (&["PERSIST", "k"], &["TTL", "k"]),
+            (&["RENAME", "k", "k2"], &["GET", "k"]),
+            (&["MSET", "k", "a", "{z}k3", "b"], &["GET", "k"]),
+            (&["MOVE", "k", "1"], &["GET", "k"]),
+            (&["FLUSHDB"], &["GET", "k"]),
+        ];
+        for (change, read) in rounds {
+            p.runs(&["WATCH", "k", "{z}k3"]);
+            other.runs(change);
+            p.runs(&["MULTI"]);
+            p.runs(read);
+            p.runs(&["EXEC"]);
         }
     }
 }
@@ -1113,6 +1244,34 @@ impl Gen {
         c
     }
 
+    /// A transaction block: maybe WATCH (and maybe a real change to a watched key), MULTI,
+    /// a few random commands (not SCAN or DBSIZE, which the harness compares specially),
+    /// then EXEC or DISCARD; sometimes UNWATCH first.
+    fn transaction(&mut self) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        let watched = self.key();
+        if self.rng.bool() {
+            out.push(vec!["WATCH".into(), watched.clone(), self.key()]);
+            match self.rng.u8(..4) {
+                0 => out.push(vec!["SET".into(), watched, self.val()]),
+                1 => out.push(vec!["UNWATCH".into()]),
+                _ => {}
+            }
+        }
+        out.push(vec!["MULTI".into()]);
+        while out.last().is_some_and(|c| c[0] == "MULTI") || self.rng.u8(..4) != 0 {
+            let c = self.command();
+            if !matches!(c[0].to_ascii_lowercase().as_str(), "scan" | "dbsize") {
+                out.push(c);
+            }
+            if out.len() > 8 {
+                break;
+            }
+        }
+        out.push(vec![if self.rng.u8(..8) == 0 { "DISCARD" } else { "EXEC" }.into()]);
+        out
+    }
+
     fn command(&mut self) -> Vec<String> {
         let k = self.key();
         let mut c: Vec<String> = match self.rng.u8(..118) {
@@ -1360,14 +1519,18 @@ fn random_run(shards: usize, seed: u64, commands: usize) -> std::collections::Ha
     let (_r, _s, mut p) = pair(shards);
     let mut g = Gen { rng: fastrand::Rng::with_seed(seed) };
     let mut sent = std::collections::HashSet::new();
-    for _ in 0..commands {
-        let c = g.command();
-        sent.insert(c[0].to_ascii_lowercase());
-        let args: Vec<Vec<u8>> = c.into_iter().map(String::into_bytes).collect();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.run(&args)));
-        if let Err(e) = r {
-            eprintln!("differential failure with seed {seed} ({shards} shards)");
-            std::panic::resume_unwind(e);
+    let mut n = 0;
+    while n < commands {
+        let block = if g.rng.u8(..60) == 0 { g.transaction() } else { vec![g.command()] };
+        for c in block {
+            n += 1;
+            sent.insert(c[0].to_ascii_lowercase());
+            let args: Vec<Vec<u8>> = c.into_iter().map(String::into_bytes).collect();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.run(&args)));
+            if let Err(e) = r {
+                eprintln!("differential failure with seed {seed} ({shards} shards)");
+                std::panic::resume_unwind(e);
+            }
         }
     }
     sent

@@ -1,5 +1,9 @@
-//! The server's own mailbox source, compiled here against loom's atomics (run with
+//! The server's own mailbox and lock table sources, compiled here against loom (run with
 //! `RUSTFLAGS="--cfg loom" cargo test --release`).
 
 #[path = "../../src/shard/mailbox.rs"]
 pub mod mailbox;
+
+/// The server's own lock table (`src/shard/locks.rs`), which has no dependencies beyond `std`.
+#[path = "../../src/shard/locks.rs"]
+pub mod locks;

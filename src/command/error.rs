@@ -81,6 +81,9 @@ pub enum CmdError {
     /// HELLO with a protocol version we do not speak.
     #[error("NOPROTO unsupported protocol version")]
     NoProto,
+    /// EXEC after a command was refused while queuing.
+    #[error("EXECABORT Transaction discarded because of previous errors.")]
+    ExecAbort,
     /// Any other `ERR` message, worded as Redis words it.
     #[error("ERR {0}")]
     Other(Cow<'static, str>),

@@ -96,7 +96,7 @@ fn exists(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 fn touch(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let db = ctx.db();
-    Ok(Reply::Int(a[1..].iter().filter(|k| db.write(k, now).is_some()).count() as i64))
+    Ok(Reply::Int(a[1..].iter().filter(|k| db.read(k, now).is_some()).count() as i64))
 }
 
 fn type_cmd(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {

@@ -15,6 +15,7 @@ mod server;
 mod sets;
 mod sort;
 mod strings;
+mod transactions;
 mod zsets;
 
 use std::sync::LazyLock;
@@ -35,6 +36,9 @@ pub type ShardFn = fn(&mut ShardCtx<'_>, &[Bytes]) -> CmdResult;
 pub type SessionFn = fn(&mut Session, &[Bytes]) -> CmdResult;
 /// A handler that coordinates work over several shards.
 pub type CoordFn = for<'a> fn(&'a mut Session, Vec<Bytes>) -> LocalBoxFuture<'a, CmdResult>;
+
+/// Finds key positions by reading a command's arguments (SORT's STORE destination).
+pub type KeysFn = fn(&[Bytes]) -> Vec<usize>;
 
 /// How a command is executed.
 #[derive(Debug, Clone, Copy)]
@@ -86,9 +90,27 @@ pub mod flags {
     pub const RANDOM: u32 = 1 << 10;
     /// Key positions depend on the arguments (a numkeys count); set by [`super::CommandSpec::numkeys`].
     pub const MOVABLEKEYS: u32 = 1 << 11;
+    /// Refused inside MULTI (and the refusal discards the transaction).
+    pub const NO_MULTI: u32 = 1 << 12;
+    /// Runs at once even inside MULTI instead of being queued (MULTI, EXEC, DISCARD, WATCH,
+    /// QUIT, RESET). Internal: COMMAND INFO does not show it.
+    pub const NOT_QUEUED: u32 = 1 << 13;
     /// Names, in bit order, for COMMAND INFO.
-    pub const NAMES: [&str; 12] =
-        ["write", "readonly", "denyoom", "admin", "noscript", "loading", "stale", "fast", "no_auth", "allow_busy", "random", "movablekeys"];
+    pub const NAMES: [&str; 13] = [
+        "write",
+        "readonly",
+        "denyoom",
+        "admin",
+        "noscript",
+        "loading",
+        "stale",
+        "fast",
+        "no_auth",
+        "allow_busy",
+        "random",
+        "movablekeys",
+        "no_multi",
+    ];
 }
 
 /// One command's entry in the table.
@@ -124,6 +146,8 @@ pub struct CommandSpec {
     pub merge: Option<Merge>,
     /// Subcommands of a container command.
     pub subcommands: &'static [CommandSpec],
+    /// Key positions found by reading the arguments (SORT's STORE destination).
+    pub keys_fn: Option<KeysFn>,
 }
 
 impl CommandSpec {
@@ -145,6 +169,7 @@ impl CommandSpec {
             route,
             merge: None,
             subcommands: &[],
+            keys_fn: None,
         }
     }
 
@@ -166,6 +191,13 @@ impl CommandSpec {
     /// Keys follow a count at position `at` (`LMPOP numkeys key...`) instead of fixed positions.
     pub const fn numkeys(mut self, at: i32) -> Self {
         self.numkeys_at = at;
+        self.flags |= flags::MOVABLEKEYS;
+        self
+    }
+
+    /// Adds key positions found by `f` reading the arguments.
+    pub const fn keys_fn(mut self, f: KeysFn) -> Self {
+        self.keys_fn = Some(f);
         self.flags |= flags::MOVABLEKEYS;
         self
     }
@@ -216,7 +248,17 @@ impl CommandSpec {
         } else {
             (1, 0)
         };
-        (fixed.0..=fixed.1).step_by(self.step.max(1) as usize).chain(counted.0..=counted.1).map(|i| i as usize)
+        let found = self.keys_fn.map(|f| f(args)).unwrap_or_default();
+        (fixed.0..=fixed.1).step_by(self.step.max(1) as usize).chain(counted.0..=counted.1).map(|i| i as usize).chain(found)
+    }
+
+    /// Whether the command reads or writes the whole keyspace rather than named keys
+    /// (KEYS, SCAN, DBSIZE, FLUSHALL, SWAPDB...): atomic work takes every shard whole for it.
+    pub fn whole_keyspace(&self) -> bool {
+        self.first_key == 0
+            && self.numkeys_at == 0
+            && self.flags & (flags::READONLY | flags::WRITE) != 0
+            && matches!(self.route, Route::Coordinator(_))
     }
 
     /// The name without the container prefix (`list` for `client|list`).
@@ -243,6 +285,7 @@ pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
         .chain(sets::COMMANDS)
         .chain(zsets::COMMANDS)
         .chain(sort::COMMANDS)
+        .chain(transactions::COMMANDS)
         .chain(keyspace::COMMANDS)
         .chain(server::COMMANDS)
         .chain(introspection::COMMANDS)

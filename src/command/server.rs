@@ -9,7 +9,7 @@ use futures::future::LocalBoxFuture;
 
 use super::args::{eq_ic, parse_db, parse_int, printable};
 use super::error::{CmdError, CmdResult};
-use super::flags::{ADMIN, FAST, LOADING, NOSCRIPT, NO_AUTH, RANDOM, STALE};
+use super::flags::{ADMIN, FAST, LOADING, NOSCRIPT, NOT_QUEUED, NO_AUTH, NO_MULTI, RANDOM, STALE};
 use super::{CommandSpec, Route};
 use crate::protocol::Reply;
 use crate::shard::{call_all, route::key_slot, CallStats, Session};
@@ -35,13 +35,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         "message",
     ),
-    CommandSpec::new("quit", -1, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(quit)).doc(
+    CommandSpec::new("quit", -1, FAST | CONN | NO_AUTH | NOT_QUEUED, NOKEY, "connection", Route::Session(quit)).doc(
         "Closes the connection.",
         "1.0.0",
         "O(1)",
         "",
     ),
-    CommandSpec::new("reset", 1, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(reset)).doc(
+    CommandSpec::new("reset", 1, FAST | CONN | NO_AUTH | NOT_QUEUED, NOKEY, "connection", Route::Session(reset)).doc(
         "Resets the connection.",
         "6.2.0",
         "O(1)",
@@ -89,7 +89,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         "",
     ),
-    CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, NOKEY, "server", Route::Session(shutdown)).doc(
+    CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, NOKEY, "server", Route::Session(shutdown)).doc(
         "Synchronously saves the database(s) to disk and shuts down the Redis server.",
         "1.0.0",
         "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
@@ -188,6 +188,8 @@ fn password_required(s: &Session) -> Option<Vec<u8>> {
 }
 
 fn reset(s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    s.multi = None;
+    s.unwatch();
     s.select(0);
     s.set_resp3(false);
     *s.meta.name.lock().expect("client meta lock") = Bytes::new();

@@ -20,7 +20,7 @@ use crate::store::{Expiry, List, Value};
 
 /// SORT and SORT_RO.
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("sort", -2, WRITE | DENYOOM, (1, 1, 1), "generic", Route::Coordinator(sort)).doc(
+    CommandSpec::new("sort", -2, WRITE | DENYOOM, (1, 1, 1), "generic", Route::Coordinator(sort)).keys_fn(store_key).doc(
         "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
         "1.0.0",
         "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).",
@@ -33,6 +33,24 @@ pub static COMMANDS: &[CommandSpec] = &[
         "key [BY pattern] [LIMIT offset:integer count:integer] [GET pattern...] [ASC|DESC] [ALPHA]",
     ),
 ];
+
+/// The STORE destination's position, as Redis's `sortGetKeys` finds it (the last STORE wins;
+/// LIMIT, GET and BY arguments are skipped).
+fn store_key(a: &[Bytes]) -> Vec<usize> {
+    let mut found = None;
+    let mut i = 2;
+    while i < a.len() {
+        if eq_ic(&a[i], "limit") {
+            i += 2;
+        } else if eq_ic(&a[i], "get") || eq_ic(&a[i], "by") {
+            i += 1;
+        } else if eq_ic(&a[i], "store") && i + 1 < a.len() {
+            found = Some(i + 1);
+        }
+        i += 1;
+    }
+    found.into_iter().collect()
+}
 
 fn sort(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
     Box::pin(sort_generic(s, a, false))

@@ -4,10 +4,14 @@
 //! (name, subcommand, arity, auth), then routed by its route and key positions:
 //! - keys all on this shard: run inline now;
 //! - keys all on one other shard: queued into that shard's job group for this batch;
-//! - keys on several shards: split per shard and merged (MGET, DEL, MSET...), or run by
-//!   [`materialize`] (copy the keys here, run, write the results back);
+//! - keys on several shards: atomically, under the locks of all its keys ([`super::txn`]):
+//!   split per shard and merged (MGET, DEL, MSET...), or run by [`materialize`] (copy the
+//!   keys here, run, write the results back);
 //! - session commands (SELECT, HELLO...) run inline; coordinating commands (SCAN, FLUSHDB...)
-//!   first wait for everything queued before them, then run.
+//!   first wait for everything queued before them, then run (whole-keyspace ones with every
+//!   shard locked whole);
+//! - inside MULTI, commands are queued instead; EXEC runs them as one [`Mode::Held`] batch
+//!   once their owner holds every lock they need.
 //!
 //! Job groups go out as one message per destination shard; replies are put back in request
 //! order before the batch's single write.
@@ -18,8 +22,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use bytes::Bytes;
 use futures::channel::oneshot;
 
-use super::{call, into_reply, Job, Msg, Session, ShardCtx, ShardLocal};
-use crate::command::{lookup, CmdError, CommandSpec, Merge, Route, ShardFn};
+use super::txn::{lock_all, lock_plan, run_when_free, unlock_all};
+use super::{call, into_reply, Held, Job, Msg, Session, ShardCtx, ShardLocal};
+use crate::command::{flags, lookup, CmdError, CommandSpec, Merge, Route, ShardFn};
 use crate::protocol::{encode, Reply};
 use crate::store::{now_ms, Entry, Store};
 
@@ -39,7 +44,17 @@ struct Part {
     units: Vec<usize>,
 }
 
+/// Whether a batch's commands take their turn at the locks or run for an owner of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Plain client commands.
+    Plain,
+    /// The body of a transaction whose owner holds every lock it needs.
+    Held,
+}
+
 struct Batch {
+    mode: Mode,
     slots: Vec<(Pending, bool)>,
     groups: Vec<Vec<Job>>,
     counts: Vec<usize>,
@@ -50,8 +65,8 @@ struct Batch {
 impl Batch {
     /// An empty plan for `commands` commands; the per-shard vectors are allocated only when a
     /// command is first sent to another shard, so an all-local batch allocates one vector.
-    fn new(commands: usize) -> Self {
-        Batch { slots: Vec::with_capacity(commands), groups: Vec::new(), counts: Vec::new(), inflight: Vec::new(), done: Vec::new() }
+    fn new(commands: usize, mode: Mode) -> Self {
+        Batch { mode, slots: Vec::with_capacity(commands), groups: Vec::new(), counts: Vec::new(), inflight: Vec::new(), done: Vec::new() }
     }
 
     fn queue(&mut self, shards: usize, shard: usize, job: Job) -> Pending {
@@ -67,13 +82,19 @@ impl Batch {
 
     /// Sends every queued group and waits for all replies so far.
     async fn flush(&mut self, local: &ShardLocal) {
+        let held = if self.mode == Mode::Held { Held::Yes } else { Held::No };
+        self.flush_as(local, held).await
+    }
+
+    /// As [`Batch::flush`], with the jobs marked `held`.
+    async fn flush_as(&mut self, local: &ShardLocal, held: Held) {
         for (shard, group) in self.groups.iter_mut().enumerate() {
             if group.is_empty() {
                 continue;
             }
             let (tx, rx) = oneshot::channel();
             let jobs = std::mem::take(group);
-            local.shared.mailboxes[shard].push(Msg::Exec { origin: local.id, jobs, reply: tx });
+            local.shared.mailboxes[shard].push(Msg::Exec { origin: local.id, jobs, reply: tx, held });
             self.inflight.push((shard, rx));
         }
         for (shard, rx) in self.inflight.drain(..) {
@@ -133,26 +154,74 @@ fn resolve(s: &Session, args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
 /// Runs one pipeline batch (draining `cmds`, whose capacity the caller reuses) and appends
 /// the encoded replies, in order, to `out`.
 pub async fn execute_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, out: &mut Vec<u8>) {
-    for (reply, resp3) in run_batch(s, cmds).await {
+    for (reply, resp3) in run_batch(s, cmds, Mode::Plain).await {
         encode(&reply, resp3, out);
     }
 }
 
 /// Runs one command and returns its reply (the in-process engine's path).
 pub async fn execute_one(s: &mut Session, args: Vec<Bytes>) -> Reply {
-    run_batch(s, &mut vec![args]).await.pop().map(|r| r.0).unwrap_or(Reply::Nil)
+    run_batch(s, &mut vec![args], Mode::Plain).await.pop().map(|r| r.0).unwrap_or(Reply::Nil)
 }
 
-async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>) -> Vec<(Reply, bool)> {
+/// Runs a transaction's queued commands for an owner that already holds every lock they
+/// need, and returns their replies in order (EXEC).
+pub async fn execute_held(s: &mut Session, mut cmds: Vec<Vec<Bytes>>) -> Vec<Reply> {
+    run_batch(s, &mut cmds, Mode::Held).await.into_iter().map(|r| r.0).collect()
+}
+
+/// What EXEC must lock for `cmds` (all already resolved when queued): their keys, plus
+/// `extra` keys (the WATCHed ones), or every shard whole when one reads or writes the whole
+/// keyspace.
+pub fn transaction_plan(shards: usize, cmds: &[Vec<Bytes>], extra: &[Bytes]) -> super::LockPlan {
+    let mut keys: Vec<Bytes> = extra.to_vec();
+    for args in cmds {
+        let Ok(spec) = lookup(args) else { continue };
+        if spec.whole_keyspace() {
+            return lock_plan(shards, [], true);
+        }
+        keys.extend(spec.key_positions(args).map(|i| args[i].clone()));
+    }
+    lock_plan(shards, &keys, false)
+}
+
+/// The reply to a command sent inside MULTI, or `None` when it runs now (EXEC, DISCARD...).
+fn queue_in_multi(s: &mut Session, resolved: &Result<&'static CommandSpec, Reply>, args: &mut Vec<Bytes>) -> Option<Reply> {
+    let m = s.multi.as_mut()?;
+    match resolved {
+        Err(e) => {
+            m.failed = true;
+            Some(e.clone())
+        }
+        Ok(spec) if spec.flags & flags::NOT_QUEUED != 0 => None,
+        Ok(spec) if spec.flags & flags::NO_MULTI != 0 => {
+            m.failed = true;
+            Some(CmdError::other("Command not allowed inside a transaction").into())
+        }
+        Ok(_) => {
+            m.queued.push(std::mem::take(args));
+            Some(Reply::Status("QUEUED"))
+        }
+    }
+}
+
+async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> Vec<(Reply, bool)> {
     let local = s.local.clone();
-    let mut b = Batch::new(cmds.len());
+    let mut b = Batch::new(cmds.len(), mode);
     let now = now_ms();
-    for args in cmds.drain(..) {
+    for mut args in cmds.drain(..) {
         if s.close {
             break;
         }
         s.meta.last_ms.store(now, Relaxed);
-        let spec = match resolve(s, &args) {
+        let resolved = resolve(s, &args);
+        if s.multi.is_some() {
+            if let Some(reply) = queue_in_multi(s, &resolved, &mut args) {
+                b.slots.push((Pending::Ready(reply), s.resp3));
+                continue;
+            }
+        }
+        let spec = match resolved {
             Ok(spec) => spec,
             Err(reply) => {
                 b.slots.push((Pending::Ready(reply), s.resp3));
@@ -171,7 +240,22 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>) -> Vec<(Reply, b
             Route::Coordinator(f) => {
                 b.flush(&local).await;
                 let start = local.clock.raw();
-                let reply = into_reply(f(s, args).await);
+                let reply = if b.mode == Mode::Plain {
+                    // Under the locks of what it touches: its keys, or every shard whole.
+                    let plan = lock_plan(local.shared.shards(), spec.key_positions(&args).map(|i| &args[i]), spec.whole_keyspace());
+                    if plan.is_empty() {
+                        into_reply(f(s, args).await)
+                    } else {
+                        let owner = local.new_owner();
+                        let shards: Vec<usize> = plan.iter().map(|p| p.0).collect();
+                        lock_all(&local, owner, plan).await;
+                        let reply = into_reply(f(s, args).await);
+                        unlock_all(&local, owner, shards);
+                        reply
+                    }
+                } else {
+                    into_reply(f(s, args).await)
+                };
                 local.record(spec.name, start, reply.is_error());
                 Pending::Ready(reply)
             }
@@ -200,16 +284,43 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
     let target = target.unwrap_or(local.id);
     if single {
         if target == local.id {
-            return Pending::Ready(local.run(handler, s.db, &args, spec.name, now, s.resp3));
+            if b.mode == Mode::Held || local.keys_free(spec, &args) {
+                return Pending::Ready(local.run(handler, s.db, &args, spec.name, now, s.resp3));
+            }
+            return Pending::Ready(run_when_free(&local, spec, handler, s.db, &args, s.resp3).await);
         }
-        return b.queue(shards, target, Job { handler, name: spec.name, db: s.db, args, resp3: s.resp3 });
+        return b.queue(shards, target, Job { handler, spec, db: s.db, args, resp3: s.resp3 });
     }
-    if let Some(merge) = spec.merge {
-        return split(s, b, spec, handler, merge, args, now);
+    // Key/value units must be whole before anything runs anywhere (MSET a 1 b).
+    if spec.merge.is_some() && !(args.len() - spec.first_key.max(1) as usize).is_multiple_of(spec.step.max(1) as usize) {
+        return Pending::Ready(CmdError::Arity(spec.name.into()).into());
     }
+    // Keys on several shards. In a transaction body the owner holds them all already;
+    // otherwise the command becomes an owner of its keys for the time it runs.
     b.flush(&local).await;
+    let owner = (b.mode == Mode::Plain).then(|| local.new_owner());
+    let plan = lock_plan(shards, spec.key_positions(&args).map(|i| &args[i]), false);
+    let locked: Vec<usize> = plan.iter().map(|p| p.0).collect();
+    if let Some(owner) = owner {
+        lock_all(&local, owner, plan).await;
+    }
     let start = local.clock.raw();
+    if let Some(merge) = spec.merge {
+        let pending = split(s, b, spec, handler, merge, args, now_ms());
+        // Each remote shard releases right after running its part.
+        let held = owner.map_or(Held::Yes, Held::ThenRelease);
+        b.flush_as(&local, held).await;
+        if let Some(owner) = owner {
+            if locked.contains(&local.id) {
+                local.unlock(owner);
+            }
+        }
+        return pending;
+    }
     let reply = materialize(&local, s.db, spec, handler, args, s.resp3).await;
+    if let Some(owner) = owner {
+        unlock_all(&local, owner, locked);
+    }
     local.record(spec.name, start, reply.is_error());
     Pending::Ready(reply)
 }
@@ -219,10 +330,6 @@ fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardF
     let local = &s.local;
     let shards = local.shared.shards();
     let step = spec.step.max(1) as usize;
-    // Key/value units must be whole before anything runs anywhere (MSET a 1 b).
-    if !(args.len() - spec.first_key.max(1) as usize).is_multiple_of(step) {
-        return Pending::Ready(CmdError::Arity(spec.name.into()).into());
-    }
     let mut per_shard: Vec<Option<(Vec<Bytes>, Vec<usize>)>> = (0..shards).map(|_| None).collect();
     let mut nunits = 0;
     for (unit, i) in spec.key_positions(&args).enumerate() {
@@ -238,7 +345,7 @@ fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardF
         let src = if sh == local.id {
             Pending::Ready(local.run(handler, s.db, &sub, spec.name, now, s.resp3))
         } else {
-            b.queue(shards, sh, Job { handler, name: spec.name, db: s.db, args: sub, resp3: s.resp3 })
+            b.queue(shards, sh, Job { handler, spec, db: s.db, args: sub, resp3: s.resp3 })
         };
         parts.push(Part { src, units });
     }

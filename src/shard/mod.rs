@@ -7,10 +7,12 @@
 //! (SCAN, FLUSHDB, cross-shard RENAME...) use [`call`] to run a closure on a shard.
 
 mod dispatch;
+pub mod locks;
 mod mailbox;
 pub mod route;
 mod session;
 mod start;
+mod txn;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -21,23 +23,26 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use futures::channel::oneshot;
 
-use crate::command::{CmdResult, ShardFn};
+use crate::command::{CmdResult, CommandSpec, ShardFn};
 use crate::config::Config;
 use crate::protocol::Reply;
 use crate::store::{now_ms, Store};
 
-pub use dispatch::{execute_batch, execute_one};
+pub use dispatch::{execute_batch, execute_held, execute_one, transaction_plan};
 pub use mailbox::Mailbox;
-pub use session::{ClientMeta, Session};
+pub use session::{ClientMeta, MultiState, Session, WatchState};
 pub use start::{ShardSet, StartError};
+pub use txn::{lock_all, lock_plan, run_when_free, unlock_all, LockPlan};
+
+use locks::{LockTable, Owner, Want};
 
 /// A command sent to the shard that owns its keys.
 #[derive(Debug)]
 pub struct Job {
     /// The handler to run there.
     pub handler: ShardFn,
-    /// The command's full name (for statistics).
-    pub name: &'static str,
+    /// The command (its name for statistics, its key positions for lock checks).
+    pub spec: &'static CommandSpec,
     /// The database selected by the client.
     pub db: usize,
     /// The command's arguments, name first.
@@ -52,6 +57,17 @@ pub type ReplyBatch = (oneshot::Sender<Vec<Reply>>, Vec<Reply>);
 /// A closure run on a shard by [`call`].
 pub type ShardCall = Box<dyn FnOnce(&Rc<ShardLocal>) + Send>;
 
+/// Whether the jobs of an `Exec` run for a lock holder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// Plain commands: each waits while another owner holds or waits for one of its keys.
+    No,
+    /// Commands of an owner that holds their keys: they run at once.
+    Yes,
+    /// As `Yes`, and the owner's locks on this shard are released after the last job.
+    ThenRelease(Owner),
+}
+
 /// A message between shards.
 pub enum Msg {
     /// Run these jobs in order and reply to `origin` with their replies in order.
@@ -62,7 +78,20 @@ pub enum Msg {
         jobs: Vec<Job>,
         /// Where the replies go, delivered by the origin shard.
         reply: oneshot::Sender<Vec<Reply>>,
+        /// Whether a lock holder sent them.
+        held: Held,
     },
+    /// Take locks for `owner` here; `granted` fires once all are held.
+    Lock {
+        /// Who asks.
+        owner: Owner,
+        /// What it asks for on this shard.
+        want: Want<Bytes>,
+        /// Fired when granted.
+        granted: oneshot::Sender<()>,
+    },
+    /// Release everything `owner` holds here.
+    Unlock(Owner),
     /// Replies to earlier `Exec`s from this shard, delivered on the origin.
     Replies(Vec<ReplyBatch>),
     /// Run a closure on this shard.
@@ -77,6 +106,8 @@ impl std::fmt::Debug for Msg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Msg::Exec { .. } => "Exec",
+            Msg::Lock { .. } => "Lock",
+            Msg::Unlock(_) => "Unlock",
             Msg::Replies(_) => "Replies",
             Msg::Call(_) => "Call",
             Msg::Adopt(_) => "Adopt",
@@ -166,6 +197,12 @@ pub struct ShardLocal {
     pub clock: quanta::Clock,
     /// Commands this shard received from other shards.
     pub remote_jobs: Cell<u64>,
+    /// Key locks held and waited for on this shard.
+    pub locks: RefCell<LockTable<Bytes>>,
+    /// Owners waiting for locks here, with what tells them they were granted.
+    lock_waiters: RefCell<ahash::AHashMap<Owner, oneshot::Sender<()>>>,
+    /// Lock owners created on this shard so far.
+    owners_made: Cell<u64>,
     /// When the expiry task will next wake (ms); a new earlier timer must wake it.
     expiry_wake_at: Cell<u64>,
     expiry_waker: RefCell<Option<std::task::Waker>>,
@@ -209,6 +246,9 @@ impl ShardLocal {
             cmdstats: RefCell::new(ahash::AHashMap::new()),
             clock: quanta::Clock::new(),
             remote_jobs: Cell::new(0),
+            locks: RefCell::new(LockTable::new()),
+            lock_waiters: RefCell::new(ahash::AHashMap::new()),
+            owners_made: Cell::new(0),
             expiry_wake_at: Cell::new(u64::MAX),
             expiry_waker: RefCell::new(None),
         }
@@ -222,7 +262,9 @@ impl ShardLocal {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut store = self.store.borrow_mut();
             let mut ctx = ShardCtx { store: &mut store, db, now, config: &self.shared.config, resp3 };
-            into_reply(handler(&mut ctx, args))
+            let reply = into_reply(handler(&mut ctx, args));
+            store.settle_touches(!reply.is_error());
+            reply
         }));
         let reply = result.unwrap_or_else(|_| {
             log::warn!("command '{name}' panicked on shard {}; replied with an error", self.id);
@@ -231,6 +273,41 @@ impl ShardLocal {
         self.record(name, start, reply.is_error());
         self.kick_expiry_if_needed();
         reply
+    }
+
+    /// A lock owner id unique over all shards.
+    pub fn new_owner(&self) -> Owner {
+        let n = self.owners_made.get() + 1;
+        self.owners_made.set(n);
+        ((self.id as u64) << 48) | n
+    }
+
+    /// Whether a plain command on these keys may run now, ahead of nobody.
+    pub fn keys_free(&self, spec: &CommandSpec, args: &[Bytes]) -> bool {
+        let locks = self.locks.borrow();
+        locks.is_idle() || spec.key_positions(args).all(|i| locks.is_free(&args[i]))
+    }
+
+    /// Takes `want` for `owner` here: true when granted at once; otherwise `granted` fires
+    /// when it is.
+    pub fn lock(&self, owner: Owner, want: Want<Bytes>, granted: oneshot::Sender<()>) -> bool {
+        if self.locks.borrow_mut().acquire(owner, want) {
+            let _ = granted.send(());
+            return true;
+        }
+        self.lock_waiters.borrow_mut().insert(owner, granted);
+        false
+    }
+
+    /// Releases `owner`'s locks here and tells the owners that became fully granted.
+    pub fn unlock(&self, owner: Owner) {
+        let granted = self.locks.borrow_mut().release(owner);
+        let mut waiters = self.lock_waiters.borrow_mut();
+        for g in granted {
+            if let Some(tx) = waiters.remove(&g) {
+                let _ = tx.send(());
+            }
+        }
     }
 
     /// Adds one call, started at `start` (a `self.clock.raw()` reading), to the statistics.

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use super::ShardLocal;
+use super::route::key_shard;
+use super::{Msg, ShardLocal};
 use crate::command::CommandSpec;
-use crate::store::now_ms;
+use crate::store::{now_ms, WatchFlag};
 
 /// What other shards may see and change of a client (the CLIENT LIST row).
 #[derive(Debug)]
@@ -93,6 +94,28 @@ pub struct Session {
     pub authenticated: bool,
     /// Close the connection once the replies so far are written (QUIT, kill).
     pub close: bool,
+    /// Commands queued since MULTI, if a transaction is open.
+    pub multi: Option<MultiState>,
+    /// Keys WATCHed since the last EXEC, DISCARD or UNWATCH.
+    pub watch: Option<WatchState>,
+}
+
+/// An open MULTI block.
+#[derive(Debug, Default)]
+pub struct MultiState {
+    /// The queued commands, in order.
+    pub queued: Vec<Vec<Bytes>>,
+    /// A command was refused while queuing: EXEC will discard the transaction.
+    pub failed: bool,
+}
+
+/// A client's WATCHed keys and the flag their shards set when one is modified.
+#[derive(Debug)]
+pub struct WatchState {
+    /// Set by a shard when a watched key is modified.
+    pub flag: WatchFlag,
+    /// (database, key) pairs, in WATCH order.
+    pub keys: Vec<(usize, Bytes)>,
 }
 
 impl Session {
@@ -119,7 +142,7 @@ impl Session {
         });
         shared.clients.insert(id, meta.clone());
         let authenticated = shared.config.requirepass.read().expect("config lock").is_empty();
-        Session { local, meta, db: 0, resp3: false, authenticated, close: false }
+        Session { local, meta, db: 0, resp3: false, authenticated, close: false, multi: None, watch: None }
     }
 
     /// Selects database `db` (already validated).
@@ -135,8 +158,35 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Forgets every WATCHed key: each shard holding one is told (without waiting).
+    pub fn unwatch(&mut self) {
+        let Some(w) = self.watch.take() else { return };
+        let shards = self.local.shared.shards();
+        let mut per: Vec<Vec<(usize, Bytes)>> = vec![Vec::new(); shards];
+        for (db, k) in w.keys {
+            per[key_shard(&k, shards)].push((db, k));
+        }
+        for (sh, keys) in per.into_iter().enumerate().filter(|(_, k)| !k.is_empty()) {
+            let flag = w.flag.clone();
+            let forget = move |l: &Rc<ShardLocal>| {
+                let mut st = l.store.borrow_mut();
+                for (db, k) in &keys {
+                    st.db(*db).unwatch(k, &flag);
+                }
+            };
+            if sh == self.local.id {
+                forget(&self.local);
+            } else {
+                self.local.shared.mailboxes[sh].push(Msg::Call(Box::new(forget)));
+            }
+        }
+    }
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
+        self.unwatch();
         self.local.shared.clients.remove(&self.meta.id);
     }
 }

@@ -10,8 +10,11 @@ use dashmap::DashMap;
 use glommio::{LocalExecutorBuilder, Placement};
 use thiserror::Error;
 
-use super::{GlobalStats, Mailbox, Msg, ReplyBatch, ShardLocal, Shared};
+use futures::channel::oneshot;
+
+use super::{run_when_free, GlobalStats, Held, Job, Mailbox, Msg, ReplyBatch, ShardLocal, Shared};
 use crate::config::Config;
+use crate::protocol::Reply;
 use crate::store::now_ms;
 
 /// Timers processed per expiry slice before yielding to other tasks.
@@ -184,12 +187,19 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
         let mut handled = 0;
         while let Some(msg) = mb.pop() {
             match msg {
-                Msg::Exec { origin, jobs, reply } => {
+                Msg::Exec { origin, jobs, reply, held } => {
                     local.remote_jobs.set(local.remote_jobs.get() + jobs.len() as u64);
-                    let now = now_ms();
-                    let out = jobs.iter().map(|j| local.run(j.handler, j.db, &j.args, j.name, now, j.resp3)).collect();
-                    replies[origin].push((reply, out));
+                    match run_jobs(&local, jobs, held) {
+                        Ok(out) => replies[origin].push((reply, out)),
+                        Err((out, rest)) => {
+                            glommio::spawn_local(finish_blocked(local.clone(), origin, out, rest, reply)).detach();
+                        }
+                    }
                 }
+                Msg::Lock { owner, want, granted } => {
+                    local.lock(owner, want, granted);
+                }
+                Msg::Unlock(owner) => local.unlock(owner),
                 Msg::Replies(v) => {
                     for (tx, r) in v {
                         let _ = tx.send(r);
@@ -209,6 +219,35 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
         }
         send_replies(&shared, &mut replies);
     }
+}
+
+/// Runs remote jobs in order. A plain job whose keys another owner holds or awaits stops the
+/// run: the replies so far and the jobs left (that one first) are returned for
+/// [`finish_blocked`], as one client's commands must run in order.
+fn run_jobs(local: &Rc<ShardLocal>, mut jobs: Vec<Job>, held: Held) -> Result<Vec<Reply>, (Vec<Reply>, Vec<Job>)> {
+    let now = now_ms();
+    let mut out = Vec::with_capacity(jobs.len());
+    let check = held == Held::No && !local.locks.borrow().is_idle();
+    for (i, j) in jobs.iter().enumerate() {
+        if check && !local.keys_free(j.spec, &j.args) {
+            let rest = jobs.split_off(i);
+            return Err((out, rest));
+        }
+        out.push(local.run(j.handler, j.db, &j.args, j.spec.name, now, j.resp3));
+    }
+    if let Held::ThenRelease(owner) = held {
+        local.unlock(owner);
+    }
+    Ok(out)
+}
+
+/// Finishes a run of remote jobs that met a held key: each waits its turn, then the replies
+/// go back to `origin`.
+async fn finish_blocked(local: Rc<ShardLocal>, origin: usize, mut out: Vec<Reply>, rest: Vec<Job>, reply: oneshot::Sender<Vec<Reply>>) {
+    for j in rest {
+        out.push(run_when_free(&local, j.spec, j.handler, j.db, &j.args, j.resp3).await);
+    }
+    local.shared.mailboxes[origin].push(Msg::Replies(vec![(reply, out)]));
 }
 
 fn send_replies(shared: &Shared, replies: &mut [Vec<ReplyBatch>]) {

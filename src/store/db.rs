@@ -2,6 +2,8 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
 
 use super::dict::{Dict, Pos};
 use super::value::{Entry, Value};
@@ -40,12 +42,34 @@ pub struct Db {
     added: Rc<Cell<u64>>,
     /// Lookup and expiry counters.
     pub stats: DbStats,
+    /// WATCHed keys and the flags their watchers read at EXEC; `None` when nobody watches.
+    watched: Option<Box<Watched>>,
+    /// Watched keys looked up for writing by the running command: touched when it succeeds
+    /// (see [`Db::settle_touches`]), so a command refused with an error changes nothing.
+    pending_touch: Vec<Box<[u8]>>,
+    /// Set when `pending_touch` of any database of the store is not empty.
+    touch_pending: Rc<Cell<bool>>,
 }
+
+/// A client's WATCH flag: set when a key it watches is modified.
+pub type WatchFlag = Arc<AtomicBool>;
+
+type Watched = ahash::AHashMap<Box<[u8]>, Vec<WatchFlag>>;
 
 impl Db {
     /// An empty database whose expiry clock starts at `now`.
-    pub fn new(hasher: ahash::RandomState, now: u64, added: Rc<Cell<u64>>) -> Self {
-        Db { dict: Dict::new(), wheel: TimerWheel::new(now), hasher, volatile: 0, added, stats: DbStats::default() }
+    pub fn new(hasher: ahash::RandomState, now: u64, added: Rc<Cell<u64>>, touch_pending: Rc<Cell<bool>>) -> Self {
+        Db {
+            dict: Dict::new(),
+            wheel: TimerWheel::new(now),
+            hasher,
+            volatile: 0,
+            added,
+            stats: DbStats::default(),
+            watched: None,
+            pending_touch: Vec::new(),
+            touch_pending,
+        }
     }
 
     fn hash(&self, key: &[u8]) -> u64 {
@@ -64,8 +88,73 @@ impl Db {
         Some(pos)
     }
 
+    /// Records that `key` was modified: its watchers' flags are set (and forgotten, as a
+    /// set flag stays set). One branch when nobody watches.
+    fn touch(&mut self, key: &[u8]) {
+        if let Some(w) = self.watched.as_mut() {
+            if let Some(flags) = w.remove(key) {
+                for f in flags {
+                    f.store(true, Relaxed);
+                }
+            }
+            if w.is_empty() {
+                self.watched = None;
+            }
+        }
+    }
+
+    /// Ends a command that looked watched keys up for writing: they count as modified when
+    /// it `succeeded`, and not when it was refused with an error.
+    pub fn settle_touches(&mut self, succeeded: bool) {
+        for k in std::mem::take(&mut self.pending_touch) {
+            if succeeded {
+                self.touch(&k);
+            }
+        }
+    }
+
+    /// WATCH: `flag` is set when `key` is next modified (written, deleted, expired, flushed).
+    /// A key whose time has passed is reclaimed first, so its reclaiming is not a change.
+    pub fn watch(&mut self, key: &[u8], flag: WatchFlag, now: u64) {
+        let _ = self.find(key, now);
+        self.watched.get_or_insert_with(Default::default).entry(key.into()).or_default().push(flag);
+    }
+
+    /// Forgets `flag`'s watch of `key` (UNWATCH, EXEC, DISCARD, disconnect).
+    pub fn unwatch(&mut self, key: &[u8], flag: &WatchFlag) {
+        if let Some(w) = self.watched.as_mut() {
+            if let Some(flags) = w.get_mut(key) {
+                flags.retain(|f| !Arc::ptr_eq(f, flag));
+                if flags.is_empty() {
+                    w.remove(key);
+                }
+            }
+            if w.is_empty() {
+                self.watched = None;
+            }
+        }
+    }
+
+    /// Touches the watched keys that exist here or in `other` (FLUSHDB, SWAPDB), as Redis's
+    /// `touchAllWatchedKeysInDb`.
+    fn touch_existing(&mut self, other: Option<&Db>) {
+        let Some(w) = self.watched.as_ref() else { return };
+        let keys: Vec<Box<[u8]>> = w.keys().filter(|k| self.exists_raw(k) || other.is_some_and(|o| o.exists_raw(k))).cloned().collect();
+        for k in keys {
+            self.touch(&k);
+        }
+    }
+
+    /// Whether the table holds `key`, expired or not.
+    fn exists_raw(&self, key: &[u8]) -> bool {
+        self.dict.find(self.hash(key), |e| &*e.key == key).is_some()
+    }
+
     fn remove_pos(&mut self, pos: Pos) -> Entry {
         let e = self.dict.remove_at(pos);
+        if self.watched.is_some() {
+            self.touch(&e.key);
+        }
         if e.expire_at != 0 {
             self.volatile -= 1;
         }
@@ -99,6 +188,10 @@ impl Db {
     /// Looks a key up for writing: updates its access time, counts nothing.
     pub fn write(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         let pos = self.find(key, now)?;
+        if self.watched.as_ref().is_some_and(|w| w.contains_key(key)) {
+            self.pending_touch.push(key.into());
+            self.touch_pending.set(true);
+        }
         let e = self.dict.at_mut(pos);
         e.access = now;
         Some(e)
@@ -117,6 +210,9 @@ impl Db {
 
     /// Stores `value` under `key`, replacing any value, with the given expiry treatment.
     pub fn set(&mut self, key: &[u8], value: Value, expiry: Expiry, now: u64) {
+        if self.watched.is_some() {
+            self.touch(key);
+        }
         let old_expire = match self.find(key, now) {
             Some(pos) => {
                 let e = self.dict.at_mut(pos);
@@ -167,6 +263,9 @@ impl Db {
     /// Puts a whole entry in place (RENAME, MOVE, COPY, cross-shard transfer), replacing any.
     pub fn insert_entry(&mut self, entry: Entry, now: u64) {
         self.remove(&entry.key, now);
+        if self.watched.is_some() {
+            self.touch(&entry.key);
+        }
         let expire_at = entry.expire_at;
         let h = self.hash(&entry.key);
         if expire_at != 0 {
@@ -185,6 +284,9 @@ impl Db {
     /// Sets a live key's absolute expiry; false when the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: u64, now: u64) -> bool {
         let Some(pos) = self.find(key, now) else { return false };
+        if self.watched.is_some() {
+            self.touch(key);
+        }
         let e = self.dict.at_mut(pos);
         let old = std::mem::replace(&mut e.expire_at, at);
         self.after_expire_change(key, old, Expiry::At(at));
@@ -200,6 +302,7 @@ impl Db {
         }
         e.expire_at = 0;
         self.volatile -= 1;
+        self.touch(key);
         true
     }
 
@@ -220,9 +323,20 @@ impl Db {
 
     /// Removes every key.
     pub fn clear(&mut self) {
+        self.touch_existing(None);
         self.dict.clear();
         self.wheel.clear();
         self.volatile = 0;
+    }
+
+    /// SWAPDB: swaps the contents of two databases. Watches stay with the database index, as
+    /// in Redis, and watched keys that exist on either side count as modified.
+    pub fn swap_contents(&mut self, other: &mut Db) {
+        self.touch_existing(Some(other));
+        other.touch_existing(Some(self));
+        std::mem::swap(&mut self.dict, &mut other.dict);
+        std::mem::swap(&mut self.wheel, &mut other.wheel);
+        std::mem::swap(&mut self.volatile, &mut other.volatile);
     }
 
     /// Visits one SCAN step of live keys; returns the next cursor (0 when done).

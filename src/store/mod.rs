@@ -17,7 +17,7 @@ mod value;
 mod wheel;
 mod zset;
 
-pub use db::{Db, DbStats, Expiry};
+pub use db::{Db, DbStats, Expiry, WatchFlag};
 pub use dict::{Dict, Pos};
 pub use glob::glob_match;
 pub use hash::{hash_bytes, Field, Hash, PackLimits};
@@ -39,6 +39,7 @@ pub fn now_ms() -> u64 {
 pub struct Store {
     dbs: Vec<Db>,
     added: Rc<Cell<u64>>,
+    touch_pending: Rc<Cell<bool>>,
     /// Randomness for RANDOMKEY.
     pub rng: fastrand::Rng,
 }
@@ -48,13 +49,24 @@ impl Store {
     pub fn new(databases: usize, now: u64) -> Self {
         let hasher = ahash::RandomState::new();
         let added = Rc::new(Cell::new(u64::MAX));
-        let dbs = (0..databases).map(|_| Db::new(hasher.clone(), now, added.clone())).collect();
-        Store { dbs, added, rng: fastrand::Rng::new() }
+        let touch_pending = Rc::new(Cell::new(false));
+        let dbs = (0..databases).map(|_| Db::new(hasher.clone(), now, added.clone(), touch_pending.clone())).collect();
+        Store { dbs, added, touch_pending, rng: fastrand::Rng::new() }
     }
 
     /// The earliest expiry timer added since the last call, if any.
     pub fn take_earliest_added(&self) -> Option<u64> {
         Some(self.added.replace(u64::MAX)).filter(|&t| t != u64::MAX)
+    }
+
+    /// Ends a command: watched keys it looked up for writing count as modified if it
+    /// `succeeded` (one branch when none were).
+    pub fn settle_touches(&mut self, succeeded: bool) {
+        if self.touch_pending.replace(false) {
+            for db in &mut self.dbs {
+                db.settle_touches(succeeded);
+            }
+        }
     }
 
     /// Number of logical databases.
@@ -74,7 +86,12 @@ impl Store {
 
     /// Swaps two databases (SWAPDB); each keeps its own timers.
     pub fn swap(&mut self, a: usize, b: usize) {
-        self.dbs.swap(a, b);
+        if a == b {
+            return;
+        }
+        let (lo, hi) = (a.min(b), a.max(b));
+        let (left, right) = self.dbs.split_at_mut(hi);
+        left[lo].swap_contents(&mut right[0]);
     }
 
     /// The earliest expiry timer over all databases.

@@ -6,7 +6,7 @@
 //! loadgen [--host 127.0.0.1] [--port 6379] [--threads 1] [--clients 50] [--pipeline 1]
 //!         [--ratio 1:10] [--key-pattern R|S|G] [--key-min 0] [--key-max 100000]
 //!         [--key-prefix key:] [--data-size 32] [--test-time 10 | --requests N]
-//!         [--prefill] [--command set-get|incr|lpush-rpop|hset-hget|zadd-zrange|publish]
+//!         [--prefill] [--command set-get|incr|lpush-rpop|hset-hget|zadd-zrange|publish|mset2|multi4]
 //!         [--json FILE|-]
 //! ```
 //! `--requests` is per connection. `--prefill` first writes every key in the range once.
@@ -148,6 +148,15 @@ impl Keys {
     }
 }
 
+/// Replies per request: a `multi4` request is MULTI, four commands and EXEC.
+fn replies_per_request(o: &Opts) -> usize {
+    if o.command == "multi4" {
+        6
+    } else {
+        1
+    }
+}
+
 /// Which request the mix chooses next: (is_write, args).
 fn request(o: &Opts, keys: &mut Keys, rng: &mut fastrand::Rng, value: &[u8], buf: &mut Vec<u8>) -> bool {
     let key = format!("{}{}", o.prefix, keys.next());
@@ -162,6 +171,16 @@ fn request(o: &Opts, keys: &mut Keys, rng: &mut fastrand::Rng, value: &[u8], buf
         ("zadd-zrange", true) => encode(buf, &[b"ZADD", k, rng.u32(..1000).to_string().as_bytes(), value]),
         ("zadd-zrange", false) => encode(buf, &[b"ZRANGE", k, b"0", b"9"]),
         ("publish", _) => encode(buf, &[b"PUBLISH", k, value]),
+        // Keys tagged {a} and {b} live on different shards when there are 2 or 4 (slots 15495
+        // and 3300); {c} and {d} add the other two of 4 (slots 7365 and 11298).
+        ("mset2", _) => encode(buf, &[b"MSET", format!("{{a}}{key}").as_bytes(), value, format!("{{b}}{key}").as_bytes(), value]),
+        ("multi4", _) => {
+            encode(buf, &[b"MULTI"]);
+            for tag in ["a", "b", "c", "d"] {
+                encode(buf, &[b"INCR", format!("{{{tag}}}{key}").as_bytes()]);
+            }
+            encode(buf, &[b"EXEC"]);
+        }
         (_, true) => encode(buf, &[b"SET", k, value]),
         (_, false) => encode(buf, &[b"GET", k]),
     }
@@ -293,16 +312,23 @@ fn main() {
                         let reads = std::mem::take(&mut sent[i].1);
                         let t0 = sent[i].0;
                         let mut j = 0;
-                        c.replies(o.pipeline, |kind| {
+                        let per = replies_per_request(&o);
+                        c.replies(o.pipeline * per, |kind| {
+                            if kind == ReplyKind::Error {
+                                errors += 1;
+                            }
+                            j += 1;
+                            if j % per != 0 {
+                                return;
+                            }
                             let us = t0.elapsed().as_micros().max(1) as u64;
                             let _ = hist.record(us);
                             match kind {
-                                ReplyKind::Error => errors += 1,
-                                ReplyKind::Nil if reads[j] => misses += 1,
-                                _ if reads[j] => hits += 1,
+                                ReplyKind::Nil if reads[j / per - 1] => misses += 1,
+                                ReplyKind::Error => {}
+                                _ if reads[j / per - 1] => hits += 1,
                                 _ => {}
                             }
-                            j += 1;
                         });
                         sent[i].1 = reads;
                         done += o.pipeline as u64;

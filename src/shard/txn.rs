@@ -1,0 +1,100 @@
+//! The two phases of atomic work across shards.
+//!
+//! Phase one: [`lock_all`] takes an owner's locks shard by shard in ascending shard id (each
+//! shard's [`LockTable`](super::locks::LockTable) orders its keys), waiting where another
+//! owner got there first. Phase two: the owner's commands run, sent as [`Held`] jobs that
+//! skip the lock checks, and [`unlock_all`] (or the last job's `Held::ThenRelease`) releases.
+//!
+//! Plain commands never take locks while the table is idle; when it is not, a command whose
+//! key is held or awaited becomes a one-command owner of its keys ([`run_when_free`]), so it
+//! runs in its arrival turn and sees either none or all of a transaction.
+//!
+//! ```text
+//!  coordinator (client's shard)        shard 0             shard 1
+//!   lock keys on 0  ---------------->  grant ----+
+//!   lock keys on 1  ---------------------------------->  grant (after earlier owners)
+//!   run commands    ---- Exec(Held) -> run      ------>  run
+//!   release         ---- Unlock ----> next owner ----->  next owner
+//! ```
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+use futures::channel::oneshot;
+
+use super::locks::{Owner, Want};
+use super::route::key_shard;
+use super::{Msg, ShardLocal};
+use crate::command::{CommandSpec, ShardFn};
+use crate::protocol::Reply;
+
+/// What one owner locks: for each shard involved, in ascending shard order, what it wants.
+pub type LockPlan = Vec<(usize, Want<Bytes>)>;
+
+/// The lock plan for `keys` (any order, repeats allowed), or for every shard whole when `all`.
+pub fn lock_plan<'a>(shards: usize, keys: impl IntoIterator<Item = &'a Bytes>, all: bool) -> LockPlan {
+    if all {
+        return (0..shards).map(|sh| (sh, Want::All)).collect();
+    }
+    let mut per: Vec<Vec<Bytes>> = vec![Vec::new(); shards];
+    for k in keys {
+        per[key_shard(k, shards)].push(k.clone());
+    }
+    per.into_iter().enumerate().filter(|(_, ks)| !ks.is_empty()).map(|(sh, ks)| (sh, Want::Keys(ks))).collect()
+}
+
+/// Phase one: takes `plan` for `owner`, one shard after another in shard order, waiting
+/// for each shard's grant before asking the next.
+pub async fn lock_all(local: &Rc<ShardLocal>, owner: Owner, plan: LockPlan) {
+    debug_assert!(plan.windows(2).all(|w| w[0].0 < w[1].0), "shards in ascending order");
+    for (shard, want) in plan {
+        let rx = if shard == local.id {
+            if local.locks.borrow_mut().acquire(owner, want) {
+                continue;
+            }
+            let (tx, rx) = oneshot::channel();
+            local.lock_waiters.borrow_mut().insert(owner, tx);
+            rx
+        } else {
+            let (granted, rx) = oneshot::channel();
+            local.shared.mailboxes[shard].push(Msg::Lock { owner, want, granted });
+            rx
+        };
+        if rx.await.is_err() {
+            // The shard stopped: the server is shutting down and this task ends with it.
+            futures::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Releases `owner`'s locks on `shards` (without waiting for remote shards).
+pub fn unlock_all(local: &Rc<ShardLocal>, owner: Owner, shards: impl IntoIterator<Item = usize>) {
+    for sh in shards {
+        if sh == local.id {
+            local.unlock(owner);
+        } else {
+            local.shared.mailboxes[sh].push(Msg::Unlock(owner));
+        }
+    }
+}
+
+/// Runs a plain command on this shard (which owns its keys) in its turn: at once when none
+/// of its keys is held or awaited, else after the owners that came first.
+pub async fn run_when_free(
+    local: &Rc<ShardLocal>,
+    spec: &'static CommandSpec,
+    handler: ShardFn,
+    db: usize,
+    args: &[Bytes],
+    resp3: bool,
+) -> Reply {
+    if !local.keys_free(spec, args) {
+        let owner = local.new_owner();
+        let keys = spec.key_positions(args).map(|i| args[i].clone()).collect();
+        lock_all(local, owner, vec![(local.id, Want::Keys(keys))]).await;
+        let reply = local.run(handler, db, args, spec.name, crate::store::now_ms(), resp3);
+        local.unlock(owner);
+        return reply;
+    }
+    local.run(handler, db, args, spec.name, crate::store::now_ms(), resp3)
+}
