@@ -21,7 +21,7 @@ use super::error::{CmdError, CmdResult};
 use super::flags::{FAST, LOADING, NOSCRIPT, NOT_QUEUED, STALE};
 use super::{CommandSpec, Route};
 use crate::protocol::Reply;
-use crate::shard::{call, execute_held, lock_all, route::key_shard, transaction_plan, unlock_all, MultiState, Session, WatchState};
+use crate::shard::{call, execute_held, lock_all, route::by_shard, transaction_plan, unlock_all, MultiState, Session, WatchState};
 use crate::store::now_ms;
 
 const NOKEY: (i32, i32, i32) = (0, 0, 0);
@@ -93,14 +93,14 @@ fn watch(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
         let shards = local.shared.shards();
         let db = s.db;
         let w = s.watch.get_or_insert_with(|| WatchState { flag: Arc::new(AtomicBool::new(false)), keys: Vec::new() });
-        let mut per: Vec<Vec<Bytes>> = vec![Vec::new(); shards];
+        let mut new = Vec::new();
         for k in &a[1..] {
-            if !w.keys.iter().any(|(d, wk)| *d == db && wk == k) {
+            if !w.keys.iter().any(|(d, wk)| *d == db && wk == k) && !new.contains(k) {
                 w.keys.push((db, k.clone()));
-                per[key_shard(k, shards)].push(k.clone());
+                new.push(k.clone());
             }
         }
-        let registrations = per.into_iter().enumerate().filter(|(_, ks)| !ks.is_empty()).map(|(sh, keys)| {
+        let registrations = by_shard(new, |k| k, shards).into_iter().map(|(sh, keys)| {
             let flag = w.flag.clone();
             call(&local, sh, move |l| {
                 let mut st = l.store.borrow_mut();
@@ -146,12 +146,7 @@ async fn watched_key_changed(s: &Session) -> bool {
     if w.flag.load(Relaxed) {
         return true;
     }
-    let shards = s.local.shared.shards();
-    let mut per: Vec<Vec<(usize, Bytes)>> = vec![Vec::new(); shards];
-    for (db, k) in &w.keys {
-        per[key_shard(k, shards)].push((*db, k.clone()));
-    }
-    let checks = per.into_iter().enumerate().filter(|(_, ks)| !ks.is_empty()).map(|(sh, keys)| {
+    let checks = by_shard(w.keys.iter().cloned(), |(_, k)| k, s.local.shared.shards()).into_iter().map(|(sh, keys)| {
         call(&s.local, sh, move |l| {
             let mut st = l.store.borrow_mut();
             let now = now_ms();

@@ -22,6 +22,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use bytes::Bytes;
 use futures::channel::oneshot;
 
+use super::locks::Want;
 use super::txn::{lock_all, lock_plan, run_when_free, unlock_all};
 use super::{call, into_reply, Held, Job, Msg, Session, ShardCtx, ShardLocal};
 use crate::command::{flags, lookup, CmdError, CommandSpec, Merge, Route, ShardFn};
@@ -83,11 +84,6 @@ impl Batch {
     /// Sends every queued group and waits for all replies so far.
     async fn flush(&mut self, local: &ShardLocal) {
         let held = if self.mode == Mode::Held { Held::Yes } else { Held::No };
-        self.flush_as(local, held).await
-    }
-
-    /// As [`Batch::flush`], with the jobs marked `held`.
-    async fn flush_as(&mut self, local: &ShardLocal, held: Held) {
         for (shard, group) in self.groups.iter_mut().enumerate() {
             if group.is_empty() {
                 continue;
@@ -298,6 +294,12 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
     // Keys on several shards. In a transaction body the owner holds them all already;
     // otherwise the command becomes an owner of its keys for the time it runs.
     b.flush(&local).await;
+    if let Some(merge) = spec.merge {
+        if b.mode == Mode::Held {
+            return split(s, b, spec, handler, merge, args, now_ms());
+        }
+        return Pending::Ready(split_atomic(s, spec, handler, merge, args).await);
+    }
     let owner = (b.mode == Mode::Plain).then(|| local.new_owner());
     let plan = lock_plan(shards, spec.key_positions(&args).map(|i| &args[i]), false);
     let locked: Vec<usize> = plan.iter().map(|p| p.0).collect();
@@ -305,18 +307,6 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
         lock_all(&local, owner, plan).await;
     }
     let start = local.clock.raw();
-    if let Some(merge) = spec.merge {
-        let pending = split(s, b, spec, handler, merge, args, now_ms());
-        // Each remote shard releases right after running its part.
-        let held = owner.map_or(Held::Yes, Held::ThenRelease);
-        b.flush_as(&local, held).await;
-        if let Some(owner) = owner {
-            if locked.contains(&local.id) {
-                local.unlock(owner);
-            }
-        }
-        return pending;
-    }
     let reply = materialize(&local, s.db, spec, handler, args, s.resp3).await;
     if let Some(owner) = owner {
         unlock_all(&local, owner, locked);
@@ -325,23 +315,35 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
     Pending::Ready(reply)
 }
 
-/// Splits a multi-key command into one command per shard, each with that shard's key units.
-fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardFn, merge: Merge, args: Vec<Bytes>, now: u64) -> Pending {
-    let local = &s.local;
-    let shards = local.shared.shards();
+/// One shard's share of a split command: its shard, its sub-command, and the positions of
+/// its key units in the original command.
+type SplitPart = (usize, Vec<Bytes>, Vec<usize>);
+
+/// Splits a multi-key command's key units by shard, in ascending shard order; also returns
+/// the number of units.
+fn split_parts(spec: &CommandSpec, args: &[Bytes], shards: usize) -> (Vec<SplitPart>, usize) {
     let step = spec.step.max(1) as usize;
     let mut per_shard: Vec<Option<(Vec<Bytes>, Vec<usize>)>> = (0..shards).map(|_| None).collect();
     let mut nunits = 0;
-    for (unit, i) in spec.key_positions(&args).enumerate() {
+    for (unit, i) in spec.key_positions(args).enumerate() {
         let sh = key_shard(&args[i], shards);
         let (sub, units) = per_shard[sh].get_or_insert_with(|| (vec![args[0].clone()], Vec::new()));
         sub.extend(args[i..(i + step).min(args.len())].iter().cloned());
         units.push(unit);
         nunits += 1;
     }
+    let parts = per_shard.into_iter().enumerate().filter_map(|(sh, p)| p.map(|(sub, units)| (sh, sub, units))).collect();
+    (parts, nunits)
+}
+
+/// Splits a multi-key command into one command per shard, each with that shard's key units
+/// (in a transaction body, whose owner holds the keys).
+fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardFn, merge: Merge, args: Vec<Bytes>, now: u64) -> Pending {
+    let local = &s.local;
+    let shards = local.shared.shards();
+    let (split, nunits) = split_parts(spec, &args, shards);
     let mut parts = Vec::new();
-    for (sh, part) in per_shard.into_iter().enumerate() {
-        let Some((sub, units)) = part else { continue };
+    for (sh, sub, units) in split {
         let src = if sh == local.id {
             Pending::Ready(local.run(handler, s.db, &sub, spec.name, now, s.resp3))
         } else {
@@ -350,6 +352,46 @@ fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardF
         parts.push(Part { src, units });
     }
     Pending::Merge { merge, nunits, parts }
+}
+
+/// Runs a split multi-key command atomically: on each shard in ascending order, one message
+/// takes the part's locks and runs the part as soon as they are granted (the last shard
+/// releases at once, as every lock is then held); the other shards release afterwards. So a
+/// command over two shards costs one round trip when its connection is on one of them.
+async fn split_atomic(s: &Session, spec: &'static CommandSpec, handler: ShardFn, merge: Merge, args: Vec<Bytes>) -> Reply {
+    let local = &s.local;
+    let shards = local.shared.shards();
+    let (split, nunits) = split_parts(spec, &args, shards);
+    let owner = local.new_owner();
+    let last = split.len() - 1;
+    let mut replies = Vec::with_capacity(split.len());
+    let mut release = Vec::new();
+    for (n, (sh, sub, units)) in split.into_iter().enumerate() {
+        let want = Want::Keys(spec.key_positions(&sub).map(|i| sub[i].clone()).collect());
+        let job = Job { handler, spec, db: s.db, args: sub, resp3: s.resp3 };
+        let reply = if sh == local.id {
+            lock_all(local, owner, vec![(sh, want)]).await;
+            let r = local.run(job.handler, job.db, &job.args, spec.name, now_ms(), job.resp3);
+            if n == last {
+                local.unlock(owner);
+            }
+            r
+        } else {
+            let (tx, rx) = oneshot::channel();
+            local.shared.mailboxes[sh].push(Msg::LockRun { owner, want, job, release: n == last, reply: tx });
+            match rx.await {
+                Ok(r) => r,
+                // The shard stopped: the server is shutting down and this task ends with it.
+                Err(_) => futures::future::pending().await,
+            }
+        };
+        if n != last {
+            release.push(sh);
+        }
+        replies.push((reply, units));
+    }
+    unlock_all(local, owner, release);
+    merge_replies(merge, nunits, replies)
 }
 
 /// Runs a command whose keys live on several shards: copies every involved key (in every

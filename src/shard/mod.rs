@@ -62,10 +62,8 @@ pub type ShardCall = Box<dyn FnOnce(&Rc<ShardLocal>) + Send>;
 pub enum Held {
     /// Plain commands: each waits while another owner holds or waits for one of its keys.
     No,
-    /// Commands of an owner that holds their keys: they run at once.
+    /// Commands of an owner that holds their keys (a transaction body): they run at once.
     Yes,
-    /// As `Yes`, and the owner's locks on this shard are released after the last job.
-    ThenRelease(Owner),
 }
 
 /// A message between shards.
@@ -90,6 +88,20 @@ pub enum Msg {
         /// Fired when granted.
         granted: oneshot::Sender<()>,
     },
+    /// Take locks for `owner` here, run `job` once they are granted, and send its reply;
+    /// with `release`, release the owner's locks here right after.
+    LockRun {
+        /// Who asks.
+        owner: Owner,
+        /// What it asks for on this shard.
+        want: Want<Bytes>,
+        /// The command to run under the locks.
+        job: Job,
+        /// Whether to release right after running (the owner's last shard).
+        release: bool,
+        /// Where the reply goes.
+        reply: oneshot::Sender<Reply>,
+    },
     /// Release everything `owner` holds here.
     Unlock(Owner),
     /// Replies to earlier `Exec`s from this shard, delivered on the origin.
@@ -107,6 +119,7 @@ impl std::fmt::Debug for Msg {
         f.write_str(match self {
             Msg::Exec { .. } => "Exec",
             Msg::Lock { .. } => "Lock",
+            Msg::LockRun { .. } => "LockRun",
             Msg::Unlock(_) => "Unlock",
             Msg::Replies(_) => "Replies",
             Msg::Call(_) => "Call",

@@ -36,6 +36,16 @@ pub fn key_shard(key: &[u8], shards: usize) -> usize {
     slot_shard(key_slot(key), shards)
 }
 
+/// Groups `items` by the shard owning each one's key (`key` picks it), in ascending shard
+/// order, leaving out shards with none.
+pub fn by_shard<T>(items: impl IntoIterator<Item = T>, key: impl Fn(&T) -> &[u8], shards: usize) -> Vec<(usize, Vec<T>)> {
+    let mut per: Vec<Vec<T>> = (0..shards).map(|_| Vec::new()).collect();
+    for it in items {
+        per[key_shard(key(&it), shards)].push(it);
+    }
+    per.into_iter().enumerate().filter(|(_, v)| !v.is_empty()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

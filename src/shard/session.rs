@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use super::route::key_shard;
+use super::route::by_shard;
 use super::{Msg, ShardLocal};
 use crate::command::CommandSpec;
 use crate::store::{now_ms, WatchFlag};
@@ -162,12 +162,7 @@ impl Session {
     /// Forgets every WATCHed key: each shard holding one is told (without waiting).
     pub fn unwatch(&mut self) {
         let Some(w) = self.watch.take() else { return };
-        let shards = self.local.shared.shards();
-        let mut per: Vec<Vec<(usize, Bytes)>> = vec![Vec::new(); shards];
-        for (db, k) in w.keys {
-            per[key_shard(&k, shards)].push((db, k));
-        }
-        for (sh, keys) in per.into_iter().enumerate().filter(|(_, k)| !k.is_empty()) {
+        for (sh, keys) in by_shard(w.keys, |(_, k)| k, self.local.shared.shards()) {
             let flag = w.flag.clone();
             let forget = move |l: &Rc<ShardLocal>| {
                 let mut st = l.store.borrow_mut();

@@ -12,6 +12,7 @@ use thiserror::Error;
 
 use futures::channel::oneshot;
 
+use super::locks::Owner;
 use super::{run_when_free, GlobalStats, Held, Job, Mailbox, Msg, ReplyBatch, ShardLocal, Shared};
 use crate::config::Config;
 use crate::protocol::Reply;
@@ -199,6 +200,22 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
                 Msg::Lock { owner, want, granted } => {
                     local.lock(owner, want, granted);
                 }
+                Msg::LockRun { owner, want, job, release, reply } => {
+                    local.remote_jobs.set(local.remote_jobs.get() + 1);
+                    if local.locks.borrow_mut().acquire(owner, want) {
+                        let _ = reply.send(run_locked(&local, owner, &job, release));
+                    } else {
+                        let (tx, rx) = oneshot::channel();
+                        local.lock_waiters.borrow_mut().insert(owner, tx);
+                        let local = local.clone();
+                        glommio::spawn_local(async move {
+                            if rx.await.is_ok() {
+                                let _ = reply.send(run_locked(&local, owner, &job, release));
+                            }
+                        })
+                        .detach();
+                    }
+                }
                 Msg::Unlock(owner) => local.unlock(owner),
                 Msg::Replies(v) => {
                     for (tx, r) in v {
@@ -235,9 +252,6 @@ fn run_jobs(local: &Rc<ShardLocal>, mut jobs: Vec<Job>, held: Held) -> Result<Ve
         }
         out.push(local.run(j.handler, j.db, &j.args, j.spec.name, now, j.resp3));
     }
-    if let Held::ThenRelease(owner) = held {
-        local.unlock(owner);
-    }
     Ok(out)
 }
 
@@ -248,6 +262,16 @@ async fn finish_blocked(local: Rc<ShardLocal>, origin: usize, mut out: Vec<Reply
         out.push(run_when_free(&local, j.spec, j.handler, j.db, &j.args, j.resp3).await);
     }
     local.shared.mailboxes[origin].push(Msg::Replies(vec![(reply, out)]));
+}
+
+/// Runs `job` for `owner`, which holds its keys here, and releases them after when `release`
+/// (see [`Msg::LockRun`]).
+fn run_locked(local: &Rc<ShardLocal>, owner: Owner, job: &Job, release: bool) -> Reply {
+    let r = local.run(job.handler, job.db, &job.args, job.spec.name, now_ms(), job.resp3);
+    if release {
+        local.unlock(owner);
+    }
+    r
 }
 
 fn send_replies(shared: &Shared, replies: &mut [Vec<ReplyBatch>]) {

@@ -2,19 +2,24 @@
 //!
 //! Phase one: [`lock_all`] takes an owner's locks shard by shard in ascending shard id (each
 //! shard's [`LockTable`](super::locks::LockTable) orders its keys), waiting where another
-//! owner got there first. Phase two: the owner's commands run, sent as [`Held`] jobs that
-//! skip the lock checks, and [`unlock_all`] (or the last job's `Held::ThenRelease`) releases.
+//! owner got there first. Phase two: the owner's commands run, sent as [`Held`](super::Held)
+//! jobs that skip the lock checks; then [`unlock_all`] releases. Nothing is released before
+//! everything is held, so the outcome is serializable; the one order means no deadlock.
+//!
+//! A split multi-key command (MSET, MGET, DEL...) folds the phases together: one
+//! [`Msg::LockRun`] per shard, in shard order, takes that shard's locks and runs its part as
+//! soon as they are granted; the last shard releases at once, the others after.
 //!
 //! Plain commands never take locks while the table is idle; when it is not, a command whose
 //! key is held or awaited becomes a one-command owner of its keys ([`run_when_free`]), so it
 //! runs in its arrival turn and sees either none or all of a transaction.
 //!
 //! ```text
-//!  coordinator (client's shard)        shard 0             shard 1
-//!   lock keys on 0  ---------------->  grant ----+
-//!   lock keys on 1  ---------------------------------->  grant (after earlier owners)
-//!   run commands    ---- Exec(Held) -> run      ------>  run
-//!   release         ---- Unlock ----> next owner ----->  next owner
+//!  EXEC on shard 2                     shard 0             shard 1
+//!   lock keys on 0  ---- Lock ------>  grant
+//!   lock keys on 1  ---- Lock -------------------------->  grant (after earlier owners)
+//!   run commands    ---- Exec(Held) -> run      ------>    run
+//!   release         ---- Unlock ---->  next owner ----->   next owner
 //! ```
 
 use std::rc::Rc;
@@ -23,7 +28,7 @@ use bytes::Bytes;
 use futures::channel::oneshot;
 
 use super::locks::{Owner, Want};
-use super::route::key_shard;
+use super::route::by_shard;
 use super::{Msg, ShardLocal};
 use crate::command::{CommandSpec, ShardFn};
 use crate::protocol::Reply;
@@ -36,11 +41,7 @@ pub fn lock_plan<'a>(shards: usize, keys: impl IntoIterator<Item = &'a Bytes>, a
     if all {
         return (0..shards).map(|sh| (sh, Want::All)).collect();
     }
-    let mut per: Vec<Vec<Bytes>> = vec![Vec::new(); shards];
-    for k in keys {
-        per[key_shard(k, shards)].push(k.clone());
-    }
-    per.into_iter().enumerate().filter(|(_, ks)| !ks.is_empty()).map(|(sh, ks)| (sh, Want::Keys(ks))).collect()
+    by_shard(keys.into_iter().cloned(), |k| k, shards).into_iter().map(|(sh, ks)| (sh, Want::Keys(ks))).collect()
 }
 
 /// Phase one: takes `plan` for `owner`, one shard after another in shard order, waiting

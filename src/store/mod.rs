@@ -109,3 +109,80 @@ impl Store {
         more
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn watched(st: &mut Store, db: usize, key: &[u8]) -> WatchFlag {
+        let f: WatchFlag = Arc::new(AtomicBool::new(false));
+        st.db(db).watch(key, f.clone(), 1000);
+        f
+    }
+
+    fn str_value(s: &str) -> Value {
+        Value::Str(StrValue::from_bytes(s.as_bytes()))
+    }
+
+    #[test]
+    fn watch_flags_follow_changes_not_reads() {
+        let mut st = Store::new(2, 1000);
+        st.db(0).set(b"k", str_value("v"), Expiry::Clear, 1000);
+        let f = watched(&mut st, 0, b"k");
+        st.db(0).read(b"k", 1000);
+        st.db(0).peek(b"k", 1000);
+        st.db(0).set(b"other", str_value("v"), Expiry::Clear, 1000);
+        assert!(!f.load(Relaxed), "reads and other keys are not changes");
+        st.db(0).set(b"k", str_value("w"), Expiry::Clear, 1000);
+        assert!(f.load(Relaxed));
+    }
+
+    #[test]
+    fn a_write_lookup_counts_only_when_the_command_succeeds() {
+        let mut st = Store::new(1, 1000);
+        st.db(0).set(b"k", str_value("v"), Expiry::Clear, 1000);
+        let f = watched(&mut st, 0, b"k");
+        st.db(0).write(b"k", 1000);
+        st.settle_touches(false);
+        assert!(!f.load(Relaxed), "a refused command changed nothing");
+        st.db(0).write(b"k", 1000);
+        st.settle_touches(true);
+        assert!(f.load(Relaxed));
+    }
+
+    #[test]
+    fn expiry_flush_and_swap_touch_watched_keys() {
+        let mut st = Store::new(2, 1000);
+        st.db(0).set(b"e", str_value("v"), Expiry::At(1500), 1000);
+        let expiring = watched(&mut st, 0, b"e");
+        st.expire_due(2000, 100);
+        assert!(expiring.load(Relaxed), "expiry is a change");
+
+        st.db(0).set(b"f", str_value("v"), Expiry::Clear, 1000);
+        let flushed = watched(&mut st, 0, b"f");
+        let absent = watched(&mut st, 0, b"never");
+        st.db(0).clear();
+        assert!(flushed.load(Relaxed));
+        assert!(!absent.load(Relaxed), "flushing a missing key changes nothing");
+
+        st.db(1).set(b"s", str_value("v"), Expiry::Clear, 1000);
+        let swapped_in = watched(&mut st, 0, b"s");
+        let untouched = watched(&mut st, 0, b"nowhere");
+        st.swap(0, 1);
+        assert!(swapped_in.load(Relaxed), "a key appearing by SWAPDB is a change");
+        assert!(!untouched.load(Relaxed));
+        assert!(st.db(0).peek(b"s", 1000).is_some());
+    }
+
+    #[test]
+    fn unwatch_forgets_the_flag() {
+        let mut st = Store::new(1, 1000);
+        let f = watched(&mut st, 0, b"k");
+        st.db(0).unwatch(b"k", &f);
+        st.db(0).set(b"k", str_value("v"), Expiry::Clear, 1000);
+        assert!(!f.load(Relaxed));
+    }
+}
