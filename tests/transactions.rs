@@ -221,3 +221,22 @@ fn a_held_key_makes_its_commands_wait_and_others_flow() {
     assert_eq!(engine.call(["STRLEN", "held"]), shardis::protocol::Reply::Int(4));
     Arc::into_inner(engine).expect("threads joined").stop();
 }
+
+#[test]
+fn client_list_shows_an_open_transaction() {
+    let s = common::shardis(2, &[]);
+    let (mut a, mut b) = (client(&s), client(&s));
+    let _: () = redis::cmd("CLIENT").arg("SETNAME").arg("txn").query(&mut a).unwrap();
+    let line = |b: &mut redis::Connection| -> String {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(b).unwrap();
+        list.lines().find(|l| l.contains("name=txn")).unwrap().to_string()
+    };
+    assert!(line(&mut b).contains("flags=N") && line(&mut b).contains(" multi=-1 "));
+    let _: () = redis::cmd("MULTI").query(&mut a).unwrap();
+    let _: String = redis::cmd("SET").arg("k").arg("v").query(&mut a).unwrap();
+    let _: String = redis::cmd("GET").arg("k").query(&mut a).unwrap();
+    let l = line(&mut b);
+    assert!(l.contains("flags=x") && l.contains(" multi=2 "), "{l}");
+    let _: redis::Value = redis::cmd("EXEC").query(&mut a).unwrap();
+    assert!(line(&mut b).contains(" multi=-1 "));
+}

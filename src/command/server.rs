@@ -188,7 +188,7 @@ fn password_required(s: &Session) -> Option<Vec<u8>> {
 }
 
 fn reset(s: &mut Session, _a: &[Bytes]) -> CmdResult {
-    s.multi = None;
+    s.end_multi();
     s.unwatch();
     s.select(0);
     s.set_resp3(false);

@@ -21,7 +21,7 @@ use super::error::{CmdError, CmdResult};
 use super::flags::{FAST, LOADING, NOSCRIPT, NOT_QUEUED, STALE};
 use super::{CommandSpec, Route};
 use crate::protocol::Reply;
-use crate::shard::{call, execute_held, lock_all, route::by_shard, transaction_plan, unlock_all, MultiState, Session, WatchState};
+use crate::shard::{call, execute_held, lock_all, route::by_shard, transaction_plan, unlock_all, Session, WatchState};
 use crate::store::now_ms;
 
 const NOKEY: (i32, i32, i32) = (0, 0, 0);
@@ -65,12 +65,12 @@ fn multi(s: &mut Session, _a: &[Bytes]) -> CmdResult {
     if s.multi.is_some() {
         return Err(CmdError::other("MULTI calls can not be nested"));
     }
-    s.multi = Some(MultiState::default());
+    s.begin_multi();
     Ok(Reply::OK)
 }
 
 fn discard(s: &mut Session, _a: &[Bytes]) -> CmdResult {
-    if s.multi.take().is_none() {
+    if s.end_multi().is_none() {
         return Err(CmdError::other("DISCARD without MULTI"));
     }
     s.unwatch();
@@ -118,7 +118,7 @@ fn watch(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
 /// `EXEC`: runs the queued commands atomically, or replies nil when a WATCHed key changed.
 fn exec(s: &mut Session, _a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
     Box::pin(async move {
-        let Some(m) = s.multi.take() else {
+        let Some(m) = s.end_multi() else {
             return Err(CmdError::other("EXEC without MULTI"));
         };
         if m.failed {

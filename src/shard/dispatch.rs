@@ -195,7 +195,7 @@ fn queue_in_multi(s: &mut Session, resolved: &Result<&'static CommandSpec, Reply
             Some(CmdError::other("Command not allowed inside a transaction").into())
         }
         Ok(_) => {
-            m.queued.push(std::mem::take(args));
+            s.queue(std::mem::take(args));
             Some(Reply::Status("QUEUED"))
         }
     }

@@ -2,7 +2,7 @@
 //! authentication), and the shared record of it that CLIENT LIST and CLIENT KILL see.
 
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -37,6 +37,8 @@ pub struct ClientMeta {
     pub killed: AtomicBool,
     /// Last command run.
     pub last_cmd: AtomicPtr<CommandSpec>,
+    /// Commands queued in an open MULTI, or -1 outside one.
+    pub multi: AtomicI64,
     /// CLIENT SETNAME.
     pub name: Mutex<Bytes>,
     /// CLIENT SETINFO LIB-NAME.
@@ -61,7 +63,7 @@ impl ClientMeta {
     pub fn info_line(&self, now: u64) -> String {
         let lock = |m: &Mutex<Bytes>| String::from_utf8_lossy(&m.lock().expect("client meta lock")).into_owned();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} shard={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} shard={}",
             self.id,
             self.addr,
             self.laddr,
@@ -69,7 +71,9 @@ impl ClientMeta {
             lock(&self.name),
             now.saturating_sub(self.created_ms) / 1000,
             now.saturating_sub(self.last_ms.load(Relaxed)) / 1000,
+            if self.multi.load(Relaxed) >= 0 { "x" } else { "N" },
             self.db.load(Relaxed),
+            self.multi.load(Relaxed),
             self.last_command(),
             self.resp.load(Relaxed),
             lock(&self.lib_name),
@@ -136,6 +140,7 @@ impl Session {
             resp: AtomicU8::new(2),
             killed: AtomicBool::new(false),
             last_cmd: AtomicPtr::new(std::ptr::null_mut()),
+            multi: AtomicI64::new(-1),
             name: Mutex::new(Bytes::new()),
             lib_name: Mutex::new(Bytes::new()),
             lib_ver: Mutex::new(Bytes::new()),
@@ -159,6 +164,26 @@ impl Session {
 }
 
 impl Session {
+    /// Opens a MULTI block (MULTI).
+    pub fn begin_multi(&mut self) {
+        self.multi = Some(MultiState::default());
+        self.meta.multi.store(0, Relaxed);
+    }
+
+    /// Queues a command in the open MULTI block.
+    pub fn queue(&mut self, args: Vec<Bytes>) {
+        if let Some(m) = self.multi.as_mut() {
+            m.queued.push(args);
+            self.meta.multi.store(m.queued.len() as i64, Relaxed);
+        }
+    }
+
+    /// Closes the MULTI block, if one is open, and returns it (EXEC, DISCARD, RESET).
+    pub fn end_multi(&mut self) -> Option<MultiState> {
+        self.meta.multi.store(-1, Relaxed);
+        self.multi.take()
+    }
+
     /// Forgets every WATCHed key: each shard holding one is told (without waiting).
     pub fn unwatch(&mut self) {
         let Some(w) = self.watch.take() else { return };
