@@ -21,7 +21,7 @@ use super::error::{CmdError, CmdResult};
 use super::flags::{FAST, LOADING, NOSCRIPT, NOT_QUEUED, STALE};
 use super::{CommandSpec, Route};
 use crate::protocol::Reply;
-use crate::shard::{call, execute_held, lock_all, route::by_shard, transaction_plan, unlock_all, Session, WatchState};
+use crate::shard::{call, execute_held, route::by_shard, transaction_plan, under_locks, Session, WatchState};
 use crate::store::now_ms;
 
 const NOKEY: (i32, i32, i32) = (0, 0, 0);
@@ -129,11 +129,14 @@ fn exec(s: &mut Session, _a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
         let shards = local.shared.shards();
         let watched: Vec<Bytes> = s.watch.as_ref().map(|w| w.keys.iter().map(|(_, k)| k.clone()).collect()).unwrap_or_default();
         let plan = transaction_plan(shards, &m.queued, &watched);
-        let locked: Vec<usize> = plan.iter().map(|p| p.0).collect();
-        let owner = local.new_owner();
-        lock_all(&local, owner, plan).await;
-        let reply = if watched_key_changed(s).await { Reply::NilArray } else { Reply::Array(execute_held(s, m.queued).await) };
-        unlock_all(&local, owner, locked);
+        let reply = under_locks(&local, plan, async {
+            if watched_key_changed(s).await {
+                Reply::NilArray
+            } else {
+                Reply::Array(execute_held(s, m.queued).await)
+            }
+        })
+        .await;
         s.unwatch();
         Ok(reply)
     })

@@ -23,7 +23,7 @@ use bytes::Bytes;
 use futures::channel::oneshot;
 
 use super::locks::Want;
-use super::txn::{lock_all, lock_plan, run_when_free, unlock_all};
+use super::txn::{lock_all, lock_plan, run_when_free, under_locks, unlock_all};
 use super::{call, into_reply, Held, Job, Msg, Session, ShardCtx, ShardLocal};
 use crate::command::{flags, lookup, CmdError, CommandSpec, Merge, Route, ShardFn};
 use crate::protocol::{encode, Reply};
@@ -236,22 +236,12 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> V
             Route::Coordinator(f) => {
                 b.flush(&local).await;
                 let start = local.clock.raw();
-                let reply = if b.mode == Mode::Plain {
-                    // Under the locks of what it touches: its keys, or every shard whole.
-                    let plan = lock_plan(local.shared.shards(), spec.key_positions(&args).map(|i| &args[i]), spec.whole_keyspace());
-                    if plan.is_empty() {
-                        into_reply(f(s, args).await)
-                    } else {
-                        let owner = local.new_owner();
-                        let shards: Vec<usize> = plan.iter().map(|p| p.0).collect();
-                        lock_all(&local, owner, plan).await;
-                        let reply = into_reply(f(s, args).await);
-                        unlock_all(&local, owner, shards);
-                        reply
-                    }
-                } else {
-                    into_reply(f(s, args).await)
+                // Plain: under the locks of what it touches, its keys or every shard whole.
+                let plan = match b.mode {
+                    Mode::Plain => lock_plan(local.shared.shards(), spec.key_positions(&args).map(|i| &args[i]), spec.whole_keyspace()),
+                    Mode::Held => Vec::new(),
                 };
+                let reply = into_reply(under_locks(&local, plan, f(s, args)).await);
                 local.record(spec.name, start, reply.is_error());
                 Pending::Ready(reply)
             }
@@ -300,17 +290,12 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
         }
         return Pending::Ready(split_atomic(s, spec, handler, merge, args).await);
     }
-    let owner = (b.mode == Mode::Plain).then(|| local.new_owner());
-    let plan = lock_plan(shards, spec.key_positions(&args).map(|i| &args[i]), false);
-    let locked: Vec<usize> = plan.iter().map(|p| p.0).collect();
-    if let Some(owner) = owner {
-        lock_all(&local, owner, plan).await;
-    }
+    let plan = match b.mode {
+        Mode::Plain => lock_plan(shards, spec.key_positions(&args).map(|i| &args[i]), false),
+        Mode::Held => Vec::new(),
+    };
     let start = local.clock.raw();
-    let reply = materialize(&local, s.db, spec, handler, args, s.resp3).await;
-    if let Some(owner) = owner {
-        unlock_all(&local, owner, locked);
-    }
+    let reply = under_locks(&local, plan, materialize(&local, s.db, spec, handler, args, s.resp3)).await;
     local.record(spec.name, start, reply.is_error());
     Pending::Ready(reply)
 }

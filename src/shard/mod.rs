@@ -32,7 +32,7 @@ pub use dispatch::{execute_batch, execute_held, execute_one, transaction_plan};
 pub use mailbox::Mailbox;
 pub use session::{ClientMeta, MultiState, Session, WatchState};
 pub use start::{ShardSet, StartError};
-pub use txn::{lock_all, lock_plan, run_when_free, unlock_all, LockPlan};
+pub use txn::{lock_all, lock_plan, run_when_free, under_locks, unlock_all, LockPlan};
 
 use locks::{LockTable, Owner, Want};
 

@@ -22,6 +22,7 @@
 //!   release         ---- Unlock ---->  next owner ----->   next owner
 //! ```
 
+use std::future::Future;
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -79,6 +80,20 @@ pub fn unlock_all(local: &Rc<ShardLocal>, owner: Owner, shards: impl IntoIterato
     }
 }
 
+/// Runs `work` as a new owner of `plan`'s locks: phase one, then the work, then the
+/// release. An empty plan runs it at once.
+pub async fn under_locks<T>(local: &Rc<ShardLocal>, plan: LockPlan, work: impl Future<Output = T>) -> T {
+    if plan.is_empty() {
+        return work.await;
+    }
+    let owner = local.new_owner();
+    let shards: Vec<usize> = plan.iter().map(|p| p.0).collect();
+    lock_all(local, owner, plan).await;
+    let out = work.await;
+    unlock_all(local, owner, shards);
+    out
+}
+
 /// Runs a plain command on this shard (which owns its keys) in its turn: at once when none
 /// of its keys is held or awaited, else after the owners that came first.
 pub async fn run_when_free(
@@ -89,13 +104,10 @@ pub async fn run_when_free(
     args: &[Bytes],
     resp3: bool,
 ) -> Reply {
-    if !local.keys_free(spec, args) {
-        let owner = local.new_owner();
-        let keys = spec.key_positions(args).map(|i| args[i].clone()).collect();
-        lock_all(local, owner, vec![(local.id, Want::Keys(keys))]).await;
-        let reply = local.run(handler, db, args, spec.name, crate::store::now_ms(), resp3);
-        local.unlock(owner);
-        return reply;
-    }
-    local.run(handler, db, args, spec.name, crate::store::now_ms(), resp3)
+    let plan = if local.keys_free(spec, args) {
+        Vec::new()
+    } else {
+        vec![(local.id, Want::Keys(spec.key_positions(args).map(|i| args[i].clone()).collect()))]
+    };
+    under_locks(local, plan, async { local.run(handler, db, args, spec.name, crate::store::now_ms(), resp3) }).await
 }
