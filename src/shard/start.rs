@@ -202,11 +202,10 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
                 }
                 Msg::LockRun { owner, want, job, release, reply } => {
                     local.remote_jobs.set(local.remote_jobs.get() + 1);
-                    if local.locks.borrow_mut().acquire(owner, want) {
+                    let (granted, rx) = oneshot::channel();
+                    if local.lock(owner, want, granted) {
                         let _ = reply.send(run_locked(&local, owner, &job, release));
                     } else {
-                        let (tx, rx) = oneshot::channel();
-                        local.lock_waiters.borrow_mut().insert(owner, tx);
                         let local = local.clone();
                         glommio::spawn_local(async move {
                             if rx.await.is_ok() {

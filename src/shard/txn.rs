@@ -50,18 +50,14 @@ pub fn lock_plan<'a>(shards: usize, keys: impl IntoIterator<Item = &'a Bytes>, a
 pub async fn lock_all(local: &Rc<ShardLocal>, owner: Owner, plan: LockPlan) {
     debug_assert!(plan.windows(2).all(|w| w[0].0 < w[1].0), "shards in ascending order");
     for (shard, want) in plan {
-        let rx = if shard == local.id {
-            if local.locks.borrow_mut().acquire(owner, want) {
+        let (granted, rx) = oneshot::channel();
+        if shard == local.id {
+            if local.lock(owner, want, granted) {
                 continue;
             }
-            let (tx, rx) = oneshot::channel();
-            local.lock_waiters.borrow_mut().insert(owner, tx);
-            rx
         } else {
-            let (granted, rx) = oneshot::channel();
             local.shared.mailboxes[shard].push(Msg::Lock { owner, want, granted });
-            rx
-        };
+        }
         if rx.await.is_err() {
             // The shard stopped: the server is shutting down and this task ends with it.
             futures::future::pending::<()>().await;
