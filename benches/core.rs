@@ -38,7 +38,7 @@ fn lookup(c: &mut Criterion) {
 }
 
 fn table(c: &mut Criterion) {
-    let mut db = Db::new(ahash::RandomState::new(), 0, Default::default(), Default::default());
+    let mut db = Db::new(0, ahash::RandomState::new(), 0, Default::default(), Default::default(), Default::default());
     for i in 0..100_000u32 {
         db.set(format!("key:{i}").as_bytes(), Value::Str(StrValue::Int(i64::from(i))), Expiry::Clear, 0);
     }

@@ -1,7 +1,7 @@
 //! Server configuration: typed parameters with named defaults, read from a redis.conf-style
 //! file and `--name value` flags, and the registry behind CONFIG GET / CONFIG SET.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::RwLock;
 
 use thiserror::Error;
@@ -114,6 +114,10 @@ pub struct Config {
     pub zset_max_listpack_entries: AtomicI64,
     /// `zset-max-listpack-value`: longest member of a packed sorted set.
     pub zset_max_listpack_value: AtomicI64,
+    /// `client-output-buffer-limit`: (hard bytes, soft bytes, soft seconds) per client class.
+    pub output_limits: [[AtomicI64; 3]; 3],
+    /// `notify-keyspace-events`, as [`crate::notify`] flag bits (0 = off).
+    pub notify_keyspace_events: AtomicU32,
 }
 
 impl Default for Config {
@@ -139,8 +143,77 @@ impl Default for Config {
             set_max_intset_entries: AtomicI64::new(512),
             zset_max_listpack_entries: AtomicI64::new(128),
             zset_max_listpack_value: AtomicI64::new(64),
+            output_limits: OutputClass::DEFAULTS.map(|l| l.map(AtomicI64::new)),
+            notify_keyspace_events: AtomicU32::new(0),
         }
     }
+}
+
+/// A client class of `client-output-buffer-limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputClass {
+    /// Ordinary clients.
+    Normal = 0,
+    /// Replicas (accepted for compatibility; shardis has none).
+    Replica = 1,
+    /// Clients subscribed to a channel or pattern.
+    PubSub = 2,
+}
+
+impl OutputClass {
+    /// Redis's defaults: `normal 0 0 0 slave 256mb 64mb 60 pubsub 32mb 8mb 60`.
+    pub const DEFAULTS: [[i64; 3]; 3] = [[0, 0, 0], [256 << 20, 64 << 20, 60], [32 << 20, 8 << 20, 60]];
+    const NAMES: [&'static str; 3] = ["normal", "slave", "pubsub"];
+
+    fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "normal" => Some(OutputClass::Normal),
+            "replica" | "slave" => Some(OutputClass::Replica),
+            "pubsub" => Some(OutputClass::PubSub),
+            _ => None,
+        }
+    }
+}
+
+impl Config {
+    /// The (hard, soft, soft seconds) output limits of a client class.
+    pub fn output_limit(&self, class: OutputClass) -> (i64, i64, i64) {
+        let l = &self.output_limits[class as usize];
+        (l[0].load(Relaxed), l[1].load(Relaxed), l[2].load(Relaxed))
+    }
+}
+
+/// Sets `client-output-buffer-limit` from `<class> <hard> <soft> <seconds>` groups; nothing
+/// changes unless every group is valid.
+fn set_output_limits(c: &Config, v: &str) -> Result<(), &'static str> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    if !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.");
+    }
+    let mut parsed = Vec::new();
+    for g in words.chunks(4) {
+        let class = OutputClass::parse(g[0]).ok_or("Invalid client class specified in buffer limit configuration.")?;
+        let bad = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        let hard = parse_memory(g[1]).filter(|n| *n >= 0).ok_or(bad)?;
+        let soft = parse_memory(g[2]).filter(|n| *n >= 0).ok_or(bad)?;
+        let secs = g[3].parse::<i64>().ok().filter(|n| *n >= 0).ok_or(bad)?;
+        parsed.push((class, [hard, soft, secs]));
+    }
+    for (class, vals) in parsed {
+        for (slot, v) in c.output_limits[class as usize].iter().zip(vals) {
+            slot.store(v, Relaxed);
+        }
+    }
+    Ok(())
+}
+
+fn get_output_limits(c: &Config) -> String {
+    let mut out = Vec::new();
+    for (i, name) in OutputClass::NAMES.iter().enumerate() {
+        let l = &c.output_limits[i];
+        out.push(format!("{name} {} {} {}", l[0].load(Relaxed), l[1].load(Relaxed), l[2].load(Relaxed)));
+    }
+    out.join(" ")
 }
 
 /// Parses a memory size as Redis's `memtoll`: `100`, `1k` (1000), `1kb` (1024), `2gb`...
@@ -400,6 +473,17 @@ static PARAMS: &[Param] = &[
         get: |c| c.hz.load(Relaxed).to_string(),
         set: |c, v| {
             c.hz.store(int(v)?.clamp(1, 500), Relaxed);
+            Ok(())
+        },
+    },
+    Param { name: "client-output-buffer-limit", mutable: true, get: get_output_limits, set: set_output_limits },
+    Param {
+        name: "notify-keyspace-events",
+        mutable: true,
+        get: |c| crate::notify::flags_to_string(c.notify_keyspace_events.load(Relaxed)),
+        set: |c, v| {
+            let f = crate::notify::parse_flags(v).ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
+            c.notify_keyspace_events.store(f, Relaxed);
             Ok(())
         },
     },

@@ -28,6 +28,8 @@
 //! - [`net`]: listeners and the connection loop.
 //! - [`embed`]: the engine in-process, without TCP.
 //! - [`config`]: typed configuration and CONFIG GET/SET.
+//! - [`notify`]: keyspace notification flags and channels.
+//! - [`pubsub`]: the subscription registry shared by all shards.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod command;
@@ -35,8 +37,10 @@ pub mod config;
 pub mod embed;
 pub mod logging;
 pub mod net;
+pub mod notify;
 pub mod num;
 pub mod protocol;
+pub mod pubsub;
 pub mod shard;
 pub mod store;
 

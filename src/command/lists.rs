@@ -4,9 +4,11 @@
 use bytes::Bytes;
 
 use super::args::{at_least, eq_ic, index_range, parse_int, parse_mpop};
+use super::blocking::{attempt, parse_timeout, BlockSpec, MoveHalves};
 use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::{typed, CommandSpec, Route};
+use crate::notify;
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
 use crate::store::{Expiry, List, Value};
@@ -118,7 +120,44 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
         "numkeys:integer key... LEFT|RIGHT [COUNT count:integer]",
     ),
+    CommandSpec::new("blpop", -3, WRITE, (1, -2, 1), "list", Route::Shard(blpop)).blocking(&BLPOP).doc(
+        "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        "2.0.0",
+        "O(N) where N is the number of provided keys.",
+        "key... timeout:double",
+    ),
+    CommandSpec::new("brpop", -3, WRITE, (1, -2, 1), "list", Route::Shard(brpop)).blocking(&BRPOP).doc(
+        "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        "2.0.0",
+        "O(N) where N is the number of provided keys.",
+        "key... timeout:double",
+    ),
+    CommandSpec::new("blmove", 6, WRITE | DENYOOM, K2, "list", Route::Shard(blmove)).blocking(&BLMOVE).doc(
+        "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
+        "6.2.0",
+        "O(1)",
+        "source:key destination:key LEFT|RIGHT LEFT|RIGHT timeout:double",
+    ),
+    CommandSpec::new("brpoplpush", 4, WRITE | DENYOOM, K2, "list", Route::Shard(brpoplpush)).blocking(&BRPOPLPUSH).doc(
+        "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.",
+        "2.2.0",
+        "O(1)",
+        "source:key destination:key timeout:double",
+    ),
+    CommandSpec::new("blmpop", -5, WRITE, (0, 0, 0), "list", Route::Shard(blmpop)).numkeys(2).blocking(&BLMPOP).doc(
+        "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        "7.0.0",
+        "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+        "timeout:double numkeys:integer key... LEFT|RIGHT [COUNT count:integer]",
+    ),
 ];
+
+const BLPOP: BlockSpec = BlockSpec { serve: serve_blpop, timeout_at: -1, dest_at: 0, halves: None, null_bulk: false };
+const BRPOP: BlockSpec = BlockSpec { serve: serve_brpop, timeout_at: -1, dest_at: 0, halves: None, null_bulk: false };
+const BLMOVE: BlockSpec = BlockSpec { serve: serve_blmove, timeout_at: -1, dest_at: 2, halves: Some(blmove_halves), null_bulk: true };
+const BRPOPLPUSH: BlockSpec =
+    BlockSpec { serve: serve_brpoplpush, timeout_at: -1, dest_at: 2, halves: Some(brpoplpush_halves), null_bulk: true };
+const BLMPOP: BlockSpec = BlockSpec { serve: serve_blmpop, timeout_at: 1, dest_at: 0, halves: None, null_bulk: false };
 
 /// Which end of a list.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -422,14 +461,129 @@ fn rpoplpush(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     move_generic(ctx, &a[1], &a[2], End::Right, End::Left)
 }
 
+/// Pops up to `count` elements from one end of `key` as LMPOP replies: `[key, [elements]]`;
+/// `None` when the key is missing.
+fn mpop_key(ctx: &mut ShardCtx<'_>, key: &[u8], end: End, count: usize) -> Result<Option<Reply>, CmdError> {
+    let Some(l) = write_list(ctx, key)? else { return Ok(None) };
+    let popped: Vec<Reply> = (0..count.min(l.len())).filter_map(|_| pop(l, end)).map(|v| Reply::Bulk(v.into())).collect();
+    if popped.is_empty() {
+        return Ok(None);
+    }
+    ctx.notify(notify::LIST, end_event(end, "lpop", "rpop"), key);
+    remove_if_empty(ctx, key);
+    Ok(Some(Reply::Array(vec![Reply::bulk(key), Reply::Array(popped)])))
+}
+
+fn end_event(end: End, left: &'static str, right: &'static str) -> &'static str {
+    match end {
+        End::Left => left,
+        End::Right => right,
+    }
+}
+
 fn lmpop(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let (keys, right, count) = parse_mpop(a, ["left", "right"])?;
     let end = if right { End::Right } else { End::Left };
     for key in keys {
-        let Some(l) = write_list(ctx, key)? else { continue };
-        let popped: Vec<Reply> = (0..count.min(l.len())).filter_map(|_| pop(l, end)).map(|v| Reply::Bulk(v.into())).collect();
-        remove_if_empty(ctx, key);
-        return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Array(popped)]));
+        if let Some(r) = mpop_key(ctx, key, end, count)? {
+            return Ok(r);
+        }
     }
     Ok(Reply::NilArray)
+}
+
+// ---------------------------------------------------------------- blocking commands
+
+fn blpop(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
+    attempt(ctx, a, &BLPOP, &a[1..a.len() - 1])
+}
+
+fn brpop(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
+    attempt(ctx, a, &BRPOP, &a[1..a.len() - 1])
+}
+
+fn blmove(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
+    parse_end(&a[3])?;
+    parse_end(&a[4])?;
+    attempt(ctx, a, &BLMOVE, &a[1..2])
+}
+
+fn brpoplpush(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
+    attempt(ctx, a, &BRPOPLPUSH, &a[1..2])
+}
+
+fn blmpop(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
+    parse_timeout(&a[1])?;
+    let (keys, _, _) = parse_mpop(&a[1..], ["left", "right"])?;
+    attempt(ctx, a, &BLMPOP, keys)
+}
+
+/// BLPOP/BRPOP's pop: `[key, element]`.
+fn serve_end(ctx: &mut ShardCtx<'_>, key: &[u8], end: End) -> Result<Option<Reply>, CmdError> {
+    Ok(mpop_key(ctx, key, end, 1)?.map(|r| match r {
+        Reply::Array(mut kv) => match kv.pop() {
+            Some(Reply::Array(mut one)) => Reply::Array(vec![Reply::bulk(key), one.pop().unwrap_or(Reply::Nil)]),
+            _ => Reply::Nil,
+        },
+        other => other,
+    }))
+}
+
+fn serve_blpop(ctx: &mut ShardCtx<'_>, _a: &[Bytes], key: &[u8]) -> Result<Option<Reply>, CmdError> {
+    serve_end(ctx, key, End::Left)
+}
+
+fn serve_brpop(ctx: &mut ShardCtx<'_>, _a: &[Bytes], key: &[u8]) -> Result<Option<Reply>, CmdError> {
+    serve_end(ctx, key, End::Right)
+}
+
+fn moved(r: Reply) -> Option<Reply> {
+    (r != Reply::Nil).then_some(r)
+}
+
+fn serve_blmove(ctx: &mut ShardCtx<'_>, a: &[Bytes], key: &[u8]) -> Result<Option<Reply>, CmdError> {
+    let (from, to) = (parse_end(&a[3])?, parse_end(&a[4])?);
+    move_generic(ctx, key, &a[2], from, to).map(moved)
+}
+
+fn serve_brpoplpush(ctx: &mut ShardCtx<'_>, a: &[Bytes], key: &[u8]) -> Result<Option<Reply>, CmdError> {
+    move_generic(ctx, key, &a[2], End::Right, End::Left).map(moved)
+}
+
+fn serve_blmpop(ctx: &mut ShardCtx<'_>, a: &[Bytes], key: &[u8]) -> Result<Option<Reply>, CmdError> {
+    let (_, right, count) = parse_mpop(&a[1..], ["left", "right"])?;
+    mpop_key(ctx, key, if right { End::Right } else { End::Left }, count)
+}
+
+fn cmd(words: [&'static [u8]; 2]) -> Vec<Bytes> {
+    words.iter().map(|w| Bytes::from_static(w)).collect()
+}
+
+fn end_word(end: End, pop: bool) -> &'static [u8] {
+    match (end, pop) {
+        (End::Left, true) => b"LPOP",
+        (End::Right, true) => b"RPOP",
+        (End::Left, false) => b"LPUSH",
+        (End::Right, false) => b"RPUSH",
+    }
+}
+
+/// A move split for a destination on another shard: pop from the source, push onto the
+/// destination, or push back where it came from when the destination refuses it.
+fn halves(a: &[Bytes], from: End, to: End) -> MoveHalves {
+    let mut pop = cmd([end_word(from, true), b""]);
+    pop[1] = a[1].clone();
+    let mut push = cmd([end_word(to, false), b""]);
+    push[1] = a[2].clone();
+    let mut undo = cmd([end_word(from, false), b""]);
+    undo[1] = a[1].clone();
+    (pop, push, undo)
+}
+
+fn blmove_halves(a: &[Bytes]) -> MoveHalves {
+    halves(a, parse_end(&a[3]).unwrap_or(End::Left), parse_end(&a[4]).unwrap_or(End::Left))
+}
+
+fn brpoplpush_halves(a: &[Bytes]) -> MoveHalves {
+    halves(a, End::Right, End::Left)
 }

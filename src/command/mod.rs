@@ -5,12 +5,14 @@
 //! COMMAND / COMMAND DOCS, and the README's command list. Each family file exports its specs.
 
 mod args;
+pub mod blocking;
 mod docs;
 mod error;
 mod hashes;
 mod introspection;
 mod keyspace;
 mod lists;
+mod pubsub;
 mod server;
 mod sets;
 mod sort;
@@ -24,6 +26,7 @@ use bytes::Bytes;
 use futures::future::LocalBoxFuture;
 
 pub use args::{eq_ic, parse_db, parse_int};
+pub use blocking::BlockSpec;
 pub use error::{CmdError, CmdResult};
 pub use server::REDIS_VERSION;
 
@@ -92,11 +95,18 @@ pub mod flags {
     pub const MOVABLEKEYS: u32 = 1 << 11;
     /// Refused inside MULTI (and the refusal discards the transaction).
     pub const NO_MULTI: u32 = 1 << 12;
+    /// May block the client (BLPOP...); set by [`super::CommandSpec::blocking`].
+    pub const BLOCKING: u32 = 1 << 13;
+    /// A pub/sub command.
+    pub const PUBSUB: u32 = 1 << 14;
     /// Runs at once even inside MULTI instead of being queued (MULTI, EXEC, DISCARD, WATCH,
     /// QUIT, RESET). Internal: COMMAND INFO does not show it.
-    pub const NOT_QUEUED: u32 = 1 << 13;
+    pub const NOT_QUEUED: u32 = 1 << 15;
+    /// Allowed while a RESP2 client is subscribed (the SUBSCRIBE family, PING, QUIT, RESET).
+    /// Internal.
+    pub const SUBSCRIBED_OK: u32 = 1 << 16;
     /// Names, in bit order, for COMMAND INFO.
-    pub const NAMES: [&str; 13] = [
+    pub const NAMES: [&str; 15] = [
         "write",
         "readonly",
         "denyoom",
@@ -110,6 +120,8 @@ pub mod flags {
         "random",
         "movablekeys",
         "no_multi",
+        "blocking",
+        "pubsub",
     ];
 }
 
@@ -148,6 +160,8 @@ pub struct CommandSpec {
     pub subcommands: &'static [CommandSpec],
     /// Key positions found by reading the arguments (SORT's STORE destination).
     pub keys_fn: Option<KeysFn>,
+    /// How a blocking command waits and is served.
+    pub block: Option<&'static BlockSpec>,
 }
 
 impl CommandSpec {
@@ -170,7 +184,15 @@ impl CommandSpec {
             merge: None,
             subcommands: &[],
             keys_fn: None,
+            block: None,
         }
+    }
+
+    /// Makes the command a blocking one, served as `b` says.
+    pub const fn blocking(mut self, b: &'static BlockSpec) -> Self {
+        self.block = Some(b);
+        self.flags |= flags::BLOCKING;
+        self
     }
 
     /// Adds summary, version, complexity and argument syntax.
@@ -285,6 +307,7 @@ pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
         .chain(sets::COMMANDS)
         .chain(zsets::COMMANDS)
         .chain(sort::COMMANDS)
+        .chain(pubsub::COMMANDS)
         .chain(transactions::COMMANDS)
         .chain(keyspace::COMMANDS)
         .chain(server::COMMANDS)

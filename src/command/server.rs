@@ -9,7 +9,7 @@ use futures::future::LocalBoxFuture;
 
 use super::args::{eq_ic, parse_db, parse_int, printable};
 use super::error::{CmdError, CmdResult};
-use super::flags::{ADMIN, FAST, LOADING, NOSCRIPT, NOT_QUEUED, NO_AUTH, NO_MULTI, RANDOM, STALE};
+use super::flags::{ADMIN, FAST, LOADING, NOSCRIPT, NOT_QUEUED, NO_AUTH, NO_MULTI, RANDOM, STALE, SUBSCRIBED_OK};
 use super::{CommandSpec, Route};
 use crate::protocol::Reply;
 use crate::shard::{call_all, route::key_slot, CallStats, Session};
@@ -23,7 +23,7 @@ pub const REDIS_VERSION: &str = "7.0.15";
 
 /// Connection, server and cluster commands.
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("ping", -1, FAST | CONN, NOKEY, "connection", Route::Session(ping)).doc(
+    CommandSpec::new("ping", -1, FAST | CONN | SUBSCRIBED_OK, NOKEY, "connection", Route::Session(ping)).doc(
         "Returns the server's liveliness response.",
         "1.0.0",
         "O(1)",
@@ -35,13 +35,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         "message",
     ),
-    CommandSpec::new("quit", -1, FAST | CONN | NO_AUTH | NOT_QUEUED, NOKEY, "connection", Route::Session(quit)).doc(
+    CommandSpec::new("quit", -1, FAST | CONN | NO_AUTH | NOT_QUEUED | SUBSCRIBED_OK, NOKEY, "connection", Route::Session(quit)).doc(
         "Closes the connection.",
         "1.0.0",
         "O(1)",
         "",
     ),
-    CommandSpec::new("reset", 1, FAST | CONN | NO_AUTH | NOT_QUEUED, NOKEY, "connection", Route::Session(reset)).doc(
+    CommandSpec::new("reset", 1, FAST | CONN | NO_AUTH | NOT_QUEUED | SUBSCRIBED_OK, NOKEY, "connection", Route::Session(reset)).doc(
         "Resets the connection.",
         "6.2.0",
         "O(1)",
@@ -110,6 +110,7 @@ static CLIENT_SUBS: &[CommandSpec] = &[
     CommandSpec::new("client|list", -2, ADMIN | CONN, NOKEY, "connection", Route::Session(client_list)).doc("Lists open connections.", "2.4.0", "O(N) where N is the number of client connections", "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id:integer...]"),
     CommandSpec::new("client|info", 2, CONN, NOKEY, "connection", Route::Session(client_info)).doc("Returns information about the connection.", "6.2.0", "O(1)", ""),
     CommandSpec::new("client|kill", -3, ADMIN | CONN, NOKEY, "connection", Route::Session(client_kill)).doc("Terminates open connections.", "2.4.0", "O(N) where N is the number of client connections", "ip:port|([ID client-id:integer] [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES|NO])"),
+    CommandSpec::new("client|unblock", -3, ADMIN | CONN, NOKEY, "connection", Route::Session(client_unblock)).doc("Unblocks a client blocked by a blocking command from a different connection.", "5.0.0", "O(log N) where N is the number of client connections", "client-id:integer [TIMEOUT|ERROR]"),
     CommandSpec::new("client|setinfo", 4, CONN, NOKEY, "connection", Route::Session(client_setinfo)).doc("Sets information specific to the client or connection.", "7.2.0", "O(1)", "LIB-NAME libname|LIB-VER libver"),
     CommandSpec::new("client|help", 2, CONN, NOKEY, "connection", Route::Session(client_help)).doc("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""),
 ];
@@ -165,7 +166,11 @@ pub fn help_reply(cmd: &str, lines: &[&str]) -> Reply {
     Reply::Array(out)
 }
 
-fn ping(_s: &mut Session, a: &[Bytes]) -> CmdResult {
+fn ping(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    if !s.resp3 && s.push.subscribed() && a.len() <= 2 {
+        // RESP2 subscribed mode: a push-shaped pair, as Redis replies there.
+        return Ok(Reply::Array(vec![Reply::bulk(b"pong"), Reply::Bulk(a.get(1).cloned().unwrap_or_default())]));
+    }
     match a.len() {
         1 => Ok(Reply::Status("PONG")),
         2 => Ok(Reply::Bulk(a[1].clone())),
@@ -190,6 +195,7 @@ fn password_required(s: &Session) -> Option<Vec<u8>> {
 fn reset(s: &mut Session, _a: &[Bytes]) -> CmdResult {
     s.end_multi();
     s.unwatch();
+    s.unsubscribe_all();
     s.select(0);
     s.set_resp3(false);
     *s.meta.name.lock().expect("client meta lock") = Bytes::new();
@@ -415,6 +421,23 @@ fn client_kill(s: &mut Session, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::OK);
     }
     Ok(Reply::Int(targets.len() as i64))
+}
+
+fn client_unblock(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    let id = parse_int(&a[2])?;
+    let error = match a.get(3) {
+        None => false,
+        Some(r) if eq_ic(r, "timeout") => false,
+        Some(r) if eq_ic(r, "error") => true,
+        Some(_) => return Err(CmdError::other("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    if a.len() > 4 {
+        return Err(CmdError::Syntax);
+    }
+    let waiter = u64::try_from(id)
+        .ok()
+        .and_then(|id| s.local.shared.clients.get(&id).and_then(|m| m.blocked.lock().expect("client meta lock").clone()));
+    Ok(Reply::Int(i64::from(waiter.is_some_and(|w| w.unblock(error)))))
 }
 
 fn client_setinfo(s: &mut Session, a: &[Bytes]) -> CmdResult {

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use bytes::Bytes;
 
 use super::args::{at_least, eq_ic, index_range, parse_int, parse_mpop, parse_rand_count, random_picks};
+use super::blocking::{attempt, parse_timeout, BlockSpec};
 use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
 use super::keyspace::{parse_cursor, scan_options, scan_reply};
@@ -212,6 +213,24 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.8.0",
         "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
         "key cursor:integer [MATCH pattern] [COUNT count:integer]",
+    ),
+    CommandSpec::new("bzpopmin", -3, WRITE | FAST, (1, -2, 1), "sorted-set", Route::Shard(bzpopmin)).blocking(&BZPOPMIN).doc(
+        "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+        "5.0.0",
+        "O(log(N)) with N being the number of elements in the sorted set.",
+        "key... timeout:double",
+    ),
+    CommandSpec::new("bzpopmax", -3, WRITE | FAST, (1, -2, 1), "sorted-set", Route::Shard(bzpopmax)).blocking(&BZPOPMAX).doc(
+        "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.",
+        "5.0.0",
+        "O(log(N)) with N being the number of elements in the sorted set.",
+        "key... timeout:double",
+    ),
+    CommandSpec::new("bzmpop", -5, WRITE, (0, 0, 0), "sorted-set", Route::Shard(bzmpop)).numkeys(2).blocking(&BZMPOP).doc(
+        "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+        "7.0.0",
+        "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+        "timeout:double numkeys:integer key... MIN|MAX [COUNT count:integer]",
     ),
 ];
 
@@ -721,15 +740,59 @@ fn zpopmax(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     zpop_generic(ctx, a, true)
 }
 
+/// Pops up to `count` members of `key` as ZMPOP replies: `[key, [[member, score]...]]`;
+/// `None` when the key is missing.
+fn mpop_key(ctx: &mut ShardCtx<'_>, key: &[u8], count: usize, max: bool) -> Result<Option<Reply>, CmdError> {
+    let Some(items) = pop(ctx, key, count, max)? else { return Ok(None) };
+    let pairs = items.into_iter().map(|(s, m)| Reply::Array(vec![Reply::Bulk(m.into()), Reply::Double(s)])).collect();
+    Ok(Some(Reply::Array(vec![Reply::bulk(key), Reply::Array(pairs)])))
+}
+
 fn zmpop(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let (keys, max, count) = parse_mpop(a, ["min", "max"])?;
     for key in keys {
-        if let Some(items) = pop(ctx, key, count, max)? {
-            let pairs = items.into_iter().map(|(s, m)| Reply::Array(vec![Reply::Bulk(m.into()), Reply::Double(s)])).collect();
-            return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Array(pairs)]));
+        if let Some(r) = mpop_key(ctx, key, count, max)? {
+            return Ok(r);
         }
     }
     Ok(Reply::NilArray)
+}
+
+const BZPOPMIN: BlockSpec = BlockSpec { serve: serve_bzpopmin, timeout_at: -1, dest_at: 0, halves: None, null_bulk: false };
+const BZPOPMAX: BlockSpec = BlockSpec { serve: serve_bzpopmax, timeout_at: -1, dest_at: 0, halves: None, null_bulk: false };
+const BZMPOP: BlockSpec = BlockSpec { serve: serve_bzmpop, timeout_at: 1, dest_at: 0, halves: None, null_bulk: false };
+
+fn bzpopmin(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
+    attempt(ctx, a, &BZPOPMIN, &a[1..a.len() - 1])
+}
+
+fn bzpopmax(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
+    attempt(ctx, a, &BZPOPMAX, &a[1..a.len() - 1])
+}
+
+fn bzmpop(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
+    parse_timeout(&a[1])?;
+    let (keys, _, _) = parse_mpop(&a[1..], ["min", "max"])?;
+    attempt(ctx, a, &BZMPOP, keys)
+}
+
+/// BZPOPMIN/BZPOPMAX's pop: `[key, member, score]`.
+fn serve_bzpop(ctx: &mut ShardCtx<'_>, key: &[u8], max: bool) -> Result<Option<Reply>, CmdError> {
+    let Some(mut items) = pop(ctx, key, 1, max)? else { return Ok(None) };
+    Ok(items.pop().map(|(s, m)| Reply::Array(vec![Reply::bulk(key), Reply::Bulk(m.into()), Reply::Double(s)])))
+}
+
+fn serve_bzpopmin(ctx: &mut ShardCtx<'_>, _a: &[Bytes], key: &[u8]) -> Result<Option<Reply>, CmdError> {
+    serve_bzpop(ctx, key, false)
+}
+
+fn serve_bzpopmax(ctx: &mut ShardCtx<'_>, _a: &[Bytes], key: &[u8]) -> Result<Option<Reply>, CmdError> {
+    serve_bzpop(ctx, key, true)
+}
+
+fn serve_bzmpop(ctx: &mut ShardCtx<'_>, a: &[Bytes], key: &[u8]) -> Result<Option<Reply>, CmdError> {
+    let (_, max, count) = parse_mpop(&a[1..], ["min", "max"])?;
+    mpop_key(ctx, key, count, max)
 }
 
 fn zrandmember(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {

@@ -6,7 +6,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures::{AsyncReadExt, AsyncWriteExt};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
+use futures::future::poll_fn;
+use futures::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 
 use crate::protocol::{Limits, Reply, RequestParser};
@@ -59,23 +64,42 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
     let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
     let mut session = Session::new(local.clone(), addr, laddr, fd);
+    let push = session.push.clone();
+    let gone = session.gone.clone();
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut scratch = vec![0u8; READ_CHUNK].into_boxed_slice();
     let mut parser = RequestParser::new();
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut cmds: Vec<Vec<bytes::Bytes>> = Vec::new();
+    let limit = |shared: &crate::shard::Shared| shared.config.query_buffer_limit.load(Relaxed);
+    // Set when requests arrived while a batch ran: parse them before waiting again.
+    let mut have_input = false;
     loop {
-        // Read into a reused scratch buffer and copy only what arrived: cheaper than
+        // Wait for requests or for pushed output (pub/sub messages), whichever comes first.
+        // Reading into a reused scratch buffer and copying only what arrived is cheaper than
         // zero-filling fresh buffer space on every read.
-        let n = match stream.read(&mut scratch[..]).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        buf.extend_from_slice(&scratch[..n]);
-        if session.meta.killed.load(Relaxed) {
+        let event = poll_fn(|cx| {
+            if push.ready() || std::mem::take(&mut have_input) {
+                return Poll::Ready(None);
+            }
+            match Pin::new(&mut stream).poll_read(cx, &mut scratch[..]) {
+                Poll::Ready(r) => Poll::Ready(Some(r)),
+                Poll::Pending => {
+                    push.register(cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await;
+        match event {
+            None => {}
+            Some(Ok(0) | Err(_)) => break,
+            Some(Ok(n)) => buf.extend_from_slice(&scratch[..n]),
+        }
+        if session.meta.killed.load(Relaxed) || push.overflowed() {
             break;
         }
-        if buf.len() as i64 > shared.config.query_buffer_limit.load(Relaxed) {
+        if buf.len() as i64 > limit(&shared) {
             log::warn!("closing client {} that reached max query buffer length", session.meta.addr);
             break;
         }
@@ -98,7 +122,33 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
             }
         }
         if !cmds.is_empty() {
-            execute_batch(&mut session, &mut cmds, &mut out).await;
+            // While the batch waits (remote shards, a blocked command), keep reading: a
+            // closed connection ends a blocked wait, and what arrives is kept for later.
+            let mut batch = std::pin::pin!(execute_batch(&mut session, &mut cmds, &mut out));
+            let mut eof = false;
+            poll_fn(|cx| loop {
+                if batch.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                if eof {
+                    return Poll::Pending;
+                }
+                match Pin::new(&mut stream).poll_read(cx, &mut scratch[..]) {
+                    Poll::Ready(Ok(n)) if n > 0 && (buf.len() as i64) < limit(&shared) => {
+                        buf.extend_from_slice(&scratch[..n]);
+                        have_input = true;
+                    }
+                    Poll::Ready(_) => {
+                        eof = true;
+                        gone.set(true);
+                    }
+                    Poll::Pending => return Poll::Pending,
+                }
+            })
+            .await;
+            if eof {
+                break;
+            }
         }
         if let Some(e) = fatal {
             log::debug!("protocol error from client {}: {e}", session.meta.addr);
@@ -109,13 +159,17 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
             // SHUTDOWN: like Redis, close without a reply.
             break;
         }
+        // Pushed messages go after the replies of the batch that subscribed to them.
+        push.drain_into(&mut out);
         if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() {
+            if !write_out(&mut stream, &mut out, &push).await {
                 break;
             }
-            out.clear();
+            if out.capacity() > 4 * READ_CHUNK {
+                out = Vec::with_capacity(READ_CHUNK);
+            }
         }
-        if session.close || session.meta.killed.load(Relaxed) {
+        if session.close || session.meta.killed.load(Relaxed) || push.overflowed() {
             break;
         }
         if buf.capacity() > 4 * READ_CHUNK && buf.is_empty() && !parser.in_progress() {
@@ -125,6 +179,35 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
     // Unregister before closing so CLIENT KILL never shuts down a reused descriptor.
     drop(session);
     let _ = stream.close().await;
+}
+
+/// Writes all of `out` (then clears it); false when the connection failed, or when the
+/// client passed its output limit while the write waited (a subscriber that stopped reading
+/// must not hold its task).
+async fn write_out(stream: &mut TcpStream, out: &mut Vec<u8>, push: &crate::shard::Pushes) -> bool {
+    let mut done = 0;
+    while done < out.len() {
+        let r = poll_fn(|cx| {
+            if push.overflowed() {
+                return Poll::Ready(Err(()));
+            }
+            match Pin::new(&mut *stream).poll_write(cx, &out[done..]) {
+                Poll::Ready(Ok(n)) if n > 0 => Poll::Ready(Ok(n)),
+                Poll::Ready(_) => Poll::Ready(Err(())),
+                Poll::Pending => {
+                    push.register(cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await;
+        match r {
+            Ok(n) => done += n,
+            Err(()) => return false,
+        }
+    }
+    out.clear();
+    true
 }
 
 struct ConnectedGuard(std::sync::Arc<crate::shard::Shared>);

@@ -31,6 +31,14 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// A verbatim text string (INFO in RESP3); a bulk string in RESP2.
     Verbatim(Bytes),
+    /// An out-of-band push (`>` in RESP3, an array in RESP2): pub/sub messages and the
+    /// SUBSCRIBE family's confirmations.
+    Push(Vec<Reply>),
+    /// Several replies written one after another (SUBSCRIBE a b confirms each channel).
+    Seq(Vec<Reply>),
+    /// Internal, never written: a blocking command found nothing to pop and its waiter was
+    /// (or is to be) registered.
+    Blocked,
 }
 
 impl Reply {
@@ -104,6 +112,12 @@ pub fn encode(reply: &Reply, resp3: bool, out: &mut Vec<u8>) {
             header(out, b'*', items.len());
             items.iter().for_each(|r| encode(r, resp3, out));
         }
+        Reply::Push(items) => {
+            header(out, if resp3 { b'>' } else { b'*' }, items.len());
+            items.iter().for_each(|r| encode(r, resp3, out));
+        }
+        Reply::Seq(items) => items.iter().for_each(|r| encode(r, resp3, out)),
+        Reply::Blocked => out.extend_from_slice(b"-ERR internal error\r\n"),
         Reply::Set(items) => {
             header(out, if resp3 { b'~' } else { b'*' }, items.len());
             items.iter().for_each(|r| encode(r, resp3, out));

@@ -22,9 +22,11 @@ use std::sync::atomic::Ordering::Relaxed;
 use bytes::Bytes;
 use futures::channel::oneshot;
 
+use super::blocking::{unpark_everywhere, Outcome, Waiter};
 use super::locks::Want;
 use super::txn::{lock_all, lock_plan, run_when_free, under_locks, unlock_all};
 use super::{call, into_reply, Held, Job, Msg, Session, ShardCtx, ShardLocal};
+use crate::command::blocking::parse_timeout;
 use crate::command::{flags, lookup, CmdError, CommandSpec, Merge, Route, ShardFn};
 use crate::protocol::{encode, Reply};
 use crate::store::{now_ms, Entry, Store};
@@ -224,6 +226,14 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> V
                 continue;
             }
         };
+        if !s.resp3 && spec.flags & flags::SUBSCRIBED_OK == 0 && s.push.subscribed() {
+            let e = format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            );
+            b.slots.push((Pending::Ready(Reply::Error(e.into())), s.resp3));
+            continue;
+        }
         s.meta.last_cmd.store(spec as *const CommandSpec as *mut CommandSpec, Relaxed);
         let pending = match spec.route {
             Route::Shard(handler) => route_keyed(s, &mut b, spec, handler, args, now).await,
@@ -268,14 +278,20 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
         }
     }
     let target = target.unwrap_or(local.id);
+    if spec.block.is_some() && b.mode == Mode::Plain {
+        b.flush(&local).await;
+        return Pending::Ready(run_blocking(s, spec, handler, args, single.then_some(target)).await);
+    }
     if single {
         if target == local.id {
             if b.mode == Mode::Held || local.keys_free(spec, &args) {
-                return Pending::Ready(local.run(handler, s.db, &args, spec.name, now, s.resp3));
+                let r = local.run(handler, s.db, &args, spec.name, now, s.resp3);
+                return Pending::Ready(local.park_or_refuse(r, spec, None));
             }
-            return Pending::Ready(run_when_free(&local, spec, handler, s.db, &args, s.resp3).await);
+            let r = run_when_free(&local, spec, handler, s.db, &args, s.resp3).await;
+            return Pending::Ready(local.park_or_refuse(r, spec, None));
         }
-        return b.queue(shards, target, Job { handler, spec, db: s.db, args, resp3: s.resp3 });
+        return b.queue(shards, target, Job { handler, spec, db: s.db, args, resp3: s.resp3, waiter: None });
     }
     // Key/value units must be whole before anything runs anywhere (MSET a 1 b).
     if spec.merge.is_some() && !(args.len() - spec.first_key.max(1) as usize).is_multiple_of(spec.step.max(1) as usize) {
@@ -297,7 +313,76 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
     let start = local.clock.raw();
     let reply = under_locks(&local, plan, materialize(&local, s.db, spec, handler, args, s.resp3)).await;
     local.record(spec.name, start, reply.is_error());
-    Pending::Ready(reply)
+    Pending::Ready(local.park_or_refuse(reply, spec, None))
+}
+
+/// Runs a blocking command: a first attempt that registers its waiter in the same step when
+/// it finds nothing (on the keys' shard, or under the locks of all its keys when they span
+/// shards), then the wait for a shard to serve it, the timeout, CLIENT UNBLOCK or the
+/// client's going away.
+async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: ShardFn, args: Vec<Bytes>, single: Option<usize>) -> Reply {
+    let local = s.local.clone();
+    let started = now_ms();
+    let w = Waiter::new(s.meta.id, s.db, args.clone(), spec, s.resp3);
+    let first = match single {
+        Some(t) if t == local.id => {
+            let r = if local.keys_free(spec, &args) {
+                local.run(handler, s.db, &args, spec.name, started, s.resp3)
+            } else {
+                run_when_free(&local, spec, handler, s.db, &args, s.resp3).await
+            };
+            local.park_or_refuse(r, spec, Some(&w))
+        }
+        Some(t) => {
+            let (tx, rx) = oneshot::channel();
+            let job = Job { handler, spec, db: s.db, args: args.clone(), resp3: s.resp3, waiter: Some(w.clone()) };
+            local.shared.mailboxes[t].push(Msg::Exec { origin: local.id, jobs: vec![job], reply: tx, held: Held::No });
+            match rx.await {
+                Ok(mut r) => r.pop().unwrap_or(Reply::Nil),
+                Err(_) => futures::future::pending().await,
+            }
+        }
+        None => {
+            let plan = lock_plan(local.shared.shards(), spec.key_positions(&args).map(|i| &args[i]), false);
+            let (db, resp3, w2) = (s.db, s.resp3, w.clone());
+            let work = async {
+                let r = materialize(&local, db, spec, handler, args.clone(), resp3).await;
+                if r == Reply::Blocked {
+                    let shards = local.shared.shards();
+                    let mut targets: Vec<usize> = w2.keys().map(|k| key_shard(k, shards)).collect();
+                    targets.sort_unstable();
+                    targets.dedup();
+                    for sh in targets {
+                        let w3 = w2.clone();
+                        call(&local, sh, move |l| l.park(&w3)).await;
+                    }
+                }
+                r
+            };
+            under_locks(&local, plan, work).await
+        }
+    };
+    if first != Reply::Blocked {
+        return first;
+    }
+    let timeout = spec.block.and_then(|b| parse_timeout(b.timeout_arg(&args)).ok()).unwrap_or(0);
+    let deadline = if timeout > 0 { started + timeout } else { 0 };
+    *s.meta.blocked.lock().expect("client meta lock") = Some(w.clone());
+    local.shared.blocked_clients.fetch_add(1, Relaxed);
+    let (gone, meta) = (s.gone.clone(), s.meta.clone());
+    let outcome = w.wait(deadline, || gone.get() || meta.killed.load(Relaxed)).await;
+    *s.meta.blocked.lock().expect("client meta lock") = None;
+    local.shared.blocked_clients.fetch_sub(1, Relaxed);
+    unpark_everywhere(&local, &w);
+    match outcome {
+        Outcome::Served(r) => r,
+        Outcome::TimedOut | Outcome::Unblocked { error: false } => Reply::NilArray,
+        Outcome::Unblocked { error: true } => Reply::err("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+        Outcome::Gone => {
+            s.close = true;
+            Reply::NilArray
+        }
+    }
 }
 
 /// One shard's share of a split command: its shard, its sub-command, and the positions of
@@ -332,7 +417,7 @@ fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardF
         let src = if sh == local.id {
             Pending::Ready(local.run(handler, s.db, &sub, spec.name, now, s.resp3))
         } else {
-            b.queue(shards, sh, Job { handler, spec, db: s.db, args: sub, resp3: s.resp3 })
+            b.queue(shards, sh, Job { handler, spec, db: s.db, args: sub, resp3: s.resp3, waiter: None })
         };
         parts.push(Part { src, units });
     }
@@ -353,7 +438,7 @@ async fn split_atomic(s: &Session, spec: &'static CommandSpec, handler: ShardFn,
     let mut release = Vec::new();
     for (n, (sh, sub, units)) in split.into_iter().enumerate() {
         let want = Want::Keys(spec.key_positions(&sub).map(|i| sub[i].clone()).collect());
-        let job = Job { handler, spec, db: s.db, args: sub, resp3: s.resp3 };
+        let job = Job { handler, spec, db: s.db, args: sub, resp3: s.resp3, waiter: None };
         let reply = if sh == local.id {
             lock_all(local, owner, vec![(sh, want)]).await;
             let r = local.run(job.handler, job.db, &job.args, spec.name, now_ms(), job.resp3);
@@ -424,10 +509,15 @@ async fn materialize(
         before.insert((d, Bytes::copy_from_slice(&e.key)), (e.value.clone(), e.expire_at));
         temp.db(d).insert_entry(e, now);
     }
+    temp.signals.set_mask(local.shared.config.notify_keyspace_events.load(Relaxed));
     let reply = {
         let mut ctx = ShardCtx { store: &mut temp, db, now, config: &local.shared.config, resp3 };
         into_reply(handler(&mut ctx, &args))
     };
+    // Its keyspace events are published from here (the "new" events of written-back keys
+    // come from their owners).
+    let (events, _) = temp.signals.take();
+    local.publish_events(events.into_iter().filter(|e| e.event != "new").collect());
     if spec.is_write() {
         let writes = by_shard.into_iter().enumerate().filter(|(_, k)| !k.is_empty()).map(|(sh, keys)| {
             let mut states: Vec<(usize, Bytes, Option<Entry>)> = Vec::new();

@@ -6,9 +6,12 @@
 //! all its replies for each origin back in one [`Msg::Replies`]. Coordinating commands
 //! (SCAN, FLUSHDB, cross-shard RENAME...) use [`call`] to run a closure on a shard.
 
+pub mod blocking;
 mod dispatch;
+mod fanout;
 pub mod locks;
 mod mailbox;
+mod push;
 pub mod route;
 mod session;
 mod start;
@@ -28,8 +31,11 @@ use crate::config::Config;
 use crate::protocol::Reply;
 use crate::store::{now_ms, Store};
 
+pub use blocking::{Outcome, Waiter};
 pub use dispatch::{execute_batch, execute_held, execute_one, transaction_plan};
+pub use fanout::Delivery;
 pub use mailbox::Mailbox;
+pub use push::{Pushes, Subscriptions};
 pub use session::{ClientMeta, MultiState, Session, WatchState};
 pub use start::{ShardSet, StartError};
 pub use txn::{lock_all, lock_plan, run_when_free, under_locks, unlock_all, LockPlan};
@@ -49,6 +55,9 @@ pub struct Job {
     pub args: Vec<Bytes>,
     /// Whether the client speaks RESP3.
     pub resp3: bool,
+    /// For a blocking command outside a transaction: the waiter to register when it finds
+    /// nothing.
+    pub waiter: Option<Arc<Waiter>>,
 }
 
 /// The replies to one `Exec`, with the channel that delivers them on the origin shard.
@@ -106,6 +115,8 @@ pub enum Msg {
     Unlock(Owner),
     /// Replies to earlier `Exec`s from this shard, delivered on the origin.
     Replies(Vec<ReplyBatch>),
+    /// Published messages for clients whose connections live on this shard.
+    Deliver(Vec<Delivery>),
     /// Run a closure on this shard.
     Call(ShardCall),
     /// Adopt an accepted connection.
@@ -122,6 +133,7 @@ impl std::fmt::Debug for Msg {
             Msg::LockRun { .. } => "LockRun",
             Msg::Unlock(_) => "Unlock",
             Msg::Replies(_) => "Replies",
+            Msg::Deliver(_) => "Deliver",
             Msg::Call(_) => "Call",
             Msg::Adopt(_) => "Adopt",
             Msg::Shutdown => "Shutdown",
@@ -163,6 +175,10 @@ pub struct Shared {
     pub run_id: String,
     /// The TCP port actually listened on (0 when not serving TCP).
     pub tcp_port: AtomicU64,
+    /// Every pub/sub subscription.
+    pub pubsub: crate::pubsub::Registry,
+    /// Clients blocked now (INFO blocked_clients).
+    pub blocked_clients: AtomicUsize,
 }
 
 impl Shared {
@@ -216,6 +232,16 @@ pub struct ShardLocal {
     lock_waiters: RefCell<ahash::AHashMap<Owner, oneshot::Sender<()>>>,
     /// Lock owners created on this shard so far.
     owners_made: Cell<u64>,
+    /// Connections on this shard that may receive pushes, by client id.
+    pub conns: RefCell<ahash::AHashMap<u64, Rc<Pushes>>>,
+    /// Deliveries waiting to leave for each shard, sent by the flusher task.
+    outgoing: RefCell<Vec<Vec<Delivery>>>,
+    outgoing_pending: Cell<bool>,
+    flusher: RefCell<Option<std::task::Waker>>,
+    /// Blocked clients per key on this shard.
+    blocked: RefCell<blocking::Queues>,
+    /// Waited keys that came into existence while a lock owner held them.
+    deferred_ready: RefCell<Vec<(usize, Bytes)>>,
     /// When the expiry task will next wake (ms); a new earlier timer must wake it.
     expiry_wake_at: Cell<u64>,
     expiry_waker: RefCell<Option<std::task::Waker>>,
@@ -247,11 +273,18 @@ impl ShardCtx<'_> {
     pub fn db(&mut self) -> &mut crate::store::Db {
         self.store.db(self.db)
     }
+
+    /// Records a keyspace event of `class` ([`crate::notify`]) on `key` in the selected
+    /// database.
+    pub fn notify(&self, class: u32, event: &'static str, key: &[u8]) {
+        self.store.notify(self.db, class, event, key);
+    }
 }
 
 impl ShardLocal {
     fn new(id: usize, shared: Arc<Shared>) -> Self {
         let dbs = shared.config.databases.load(Relaxed);
+        let shards = shared.shards();
         ShardLocal {
             id,
             store: RefCell::new(Store::new(dbs, now_ms())),
@@ -264,18 +297,34 @@ impl ShardLocal {
             owners_made: Cell::new(0),
             expiry_wake_at: Cell::new(u64::MAX),
             expiry_waker: RefCell::new(None),
+            conns: RefCell::new(ahash::AHashMap::new()),
+            outgoing: RefCell::new((0..shards).map(|_| Vec::new()).collect()),
+            outgoing_pending: Cell::new(false),
+            flusher: RefCell::new(None),
+            blocked: RefCell::new(ahash::AHashMap::new()),
+            deferred_ready: RefCell::new(Vec::new()),
         }
     }
 
     /// Runs a shard handler on this shard's data at time `now` (Unix ms, read once per batch)
     /// for a client speaking RESP3 or not, and records its statistics.
-    pub fn run(&self, handler: ShardFn, db: usize, args: &[Bytes], name: &'static str, now: u64, resp3: bool) -> Reply {
+    pub fn run(self: &Rc<Self>, handler: ShardFn, db: usize, args: &[Bytes], name: &'static str, now: u64, resp3: bool) -> Reply {
+        let _ = now;
+        self.run_raw(name, db, resp3, |ctx| handler(ctx, args))
+    }
+
+    /// Runs `f` on this shard's data as command `name` (see [`ShardLocal::run`]), then
+    /// publishes the keyspace events it recorded and serves clients blocked on keys it
+    /// created.
+    pub fn run_raw(self: &Rc<Self>, name: &'static str, db: usize, resp3: bool, f: impl FnOnce(&mut ShardCtx<'_>) -> CmdResult) -> Reply {
         let start = self.clock.raw();
+        let now = now_ms();
         // A handler bug must never take its shard down: the panic is logged and answered.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut store = self.store.borrow_mut();
+            store.signals.set_mask(self.shared.config.notify_keyspace_events.load(Relaxed));
             let mut ctx = ShardCtx { store: &mut store, db, now, config: &self.shared.config, resp3 };
-            let reply = into_reply(handler(&mut ctx, args));
+            let reply = into_reply(f(&mut ctx));
             store.settle_touches(!reply.is_error());
             reply
         }));
@@ -285,7 +334,43 @@ impl ShardLocal {
         });
         self.record(name, start, reply.is_error());
         self.kick_expiry_if_needed();
+        self.settle_signals();
         reply
+    }
+
+    /// Publishes recorded keyspace events and serves clients blocked on created keys.
+    pub fn settle_signals(self: &Rc<Self>) {
+        loop {
+            let (events, ready) = {
+                let st = self.store.borrow();
+                if !st.signals.pending() {
+                    return;
+                }
+                st.signals.take()
+            };
+            if !events.is_empty() {
+                self.publish_events(events);
+            }
+            if !ready.is_empty() {
+                self.serve_ready(ready.into_iter().map(|(db, k)| (db, Bytes::from(k))).collect());
+            }
+        }
+    }
+
+    /// Finishes a blocking command's run here: when it found nothing, its waiter is
+    /// registered in the same step (the reply stays [`Reply::Blocked`]), or, with no waiter
+    /// (inside a transaction), the reply is the one for not waiting.
+    pub fn park_or_refuse(&self, reply: Reply, spec: &CommandSpec, waiter: Option<&Arc<Waiter>>) -> Reply {
+        if reply != Reply::Blocked {
+            return reply;
+        }
+        match waiter {
+            Some(w) => {
+                self.park(w);
+                Reply::Blocked
+            }
+            None => spec.block.map_or(Reply::Nil, |b| b.no_wait_reply()),
+        }
     }
 
     /// A lock owner id unique over all shards.
@@ -313,14 +398,17 @@ impl ShardLocal {
     }
 
     /// Releases `owner`'s locks here and tells the owners that became fully granted.
-    pub fn unlock(&self, owner: Owner) {
+    pub fn unlock(self: &Rc<Self>, owner: Owner) {
         let granted = self.locks.borrow_mut().release(owner);
-        let mut waiters = self.lock_waiters.borrow_mut();
-        for g in granted {
-            if let Some(tx) = waiters.remove(&g) {
-                let _ = tx.send(());
+        {
+            let mut waiters = self.lock_waiters.borrow_mut();
+            for g in granted {
+                if let Some(tx) = waiters.remove(&g) {
+                    let _ = tx.send(());
+                }
             }
         }
+        self.serve_deferred();
     }
 
     /// Adds one call, started at `start` (a `self.clock.raw()` reading), to the statistics.

@@ -1,15 +1,19 @@
 //! A client session: connection state that commands read and change (database, protocol,
 //! authentication), and the shared record of it that CLIENT LIST and CLIENT KILL see.
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+use super::blocking::Waiter;
+use super::push::Pushes;
 use super::route::by_shard;
 use super::{Msg, ShardLocal};
 use crate::command::CommandSpec;
+use crate::pubsub::Kind;
 use crate::store::{now_ms, WatchFlag};
 
 /// What other shards may see and change of a client (the CLIENT LIST row).
@@ -39,6 +43,10 @@ pub struct ClientMeta {
     pub last_cmd: AtomicPtr<CommandSpec>,
     /// Commands queued in an open MULTI, or -1 outside one.
     pub multi: AtomicI64,
+    /// The blocked command's waiter while the client is blocked (CLIENT UNBLOCK).
+    pub blocked: Mutex<Option<Arc<Waiter>>>,
+    /// Channels, patterns and shard channels subscribed to (CLIENT LIST sub/psub/ssub).
+    pub subs: [AtomicUsize; 3],
     /// CLIENT SETNAME.
     pub name: Mutex<Bytes>,
     /// CLIENT SETINFO LIB-NAME.
@@ -59,11 +67,29 @@ impl ClientMeta {
         }
     }
 
+    /// CLIENT LIST flags: `x` in MULTI, `b` blocked, `P` subscribed, else `N`.
+    fn flags(&self) -> String {
+        let mut f = String::new();
+        if self.multi.load(Relaxed) >= 0 {
+            f.push('x');
+        }
+        if self.blocked.lock().expect("client meta lock").is_some() {
+            f.push('b');
+        }
+        if self.subs.iter().any(|n| n.load(Relaxed) > 0) {
+            f.push('P');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
+
     /// The CLIENT LIST / CLIENT INFO line for this client.
     pub fn info_line(&self, now: u64) -> String {
         let lock = |m: &Mutex<Bytes>| String::from_utf8_lossy(&m.lock().expect("client meta lock")).into_owned();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} shard={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} shard={}",
             self.id,
             self.addr,
             self.laddr,
@@ -71,8 +97,11 @@ impl ClientMeta {
             lock(&self.name),
             now.saturating_sub(self.created_ms) / 1000,
             now.saturating_sub(self.last_ms.load(Relaxed)) / 1000,
-            if self.multi.load(Relaxed) >= 0 { "x" } else { "N" },
+            self.flags(),
             self.db.load(Relaxed),
+            self.subs[0].load(Relaxed),
+            self.subs[1].load(Relaxed),
+            self.subs[2].load(Relaxed),
             self.multi.load(Relaxed),
             self.last_command(),
             self.resp.load(Relaxed),
@@ -102,6 +131,10 @@ pub struct Session {
     pub multi: Option<MultiState>,
     /// Keys WATCHed since the last EXEC, DISCARD or UNWATCH.
     pub watch: Option<WatchState>,
+    /// Pushed output and subscriptions.
+    pub push: Rc<Pushes>,
+    /// Set by the connection loop when the peer went away (ends a blocked wait).
+    pub gone: Rc<Cell<bool>>,
 }
 
 /// An open MULTI block.
@@ -141,13 +174,28 @@ impl Session {
             killed: AtomicBool::new(false),
             last_cmd: AtomicPtr::new(std::ptr::null_mut()),
             multi: AtomicI64::new(-1),
+            blocked: Mutex::new(None),
+            subs: Default::default(),
             name: Mutex::new(Bytes::new()),
             lib_name: Mutex::new(Bytes::new()),
             lib_ver: Mutex::new(Bytes::new()),
         });
         shared.clients.insert(id, meta.clone());
         let authenticated = shared.config.requirepass.read().expect("config lock").is_empty();
-        Session { local, meta, db: 0, resp3: false, authenticated, close: false, multi: None, watch: None }
+        let push = Rc::new(Pushes::new(id));
+        local.conns.borrow_mut().insert(id, push.clone());
+        Session {
+            local,
+            meta,
+            db: 0,
+            resp3: false,
+            authenticated,
+            close: false,
+            multi: None,
+            watch: None,
+            push,
+            gone: Rc::new(Cell::new(false)),
+        }
     }
 
     /// Selects database `db` (already validated).
@@ -159,7 +207,42 @@ impl Session {
     /// Sets the protocol version.
     pub fn set_resp3(&mut self, resp3: bool) {
         self.resp3 = resp3;
+        self.push.set_resp3(resp3);
         self.meta.resp.store(if resp3 { 3 } else { 2 }, Relaxed);
+    }
+
+    /// Subscribes to `name` in `kind`'s namespace; returns the count the reply carries.
+    pub fn subscribe(&mut self, kind: Kind, name: &Bytes) -> i64 {
+        let mut subs = self.push.subs.borrow_mut();
+        if subs.of(kind).insert(name.clone()) {
+            self.local.shared.pubsub.add(kind, name, self.meta.id, self.local.id);
+            self.meta.subs[kind as usize].fetch_add(1, Relaxed);
+        }
+        subs.count(kind)
+    }
+
+    /// Unsubscribes from `name`; returns the count the reply carries.
+    pub fn unsubscribe(&mut self, kind: Kind, name: &Bytes) -> i64 {
+        let mut subs = self.push.subs.borrow_mut();
+        if subs.of(kind).remove(name) {
+            self.local.shared.pubsub.remove(kind, name, self.meta.id);
+            self.meta.subs[kind as usize].fetch_sub(1, Relaxed);
+        }
+        subs.count(kind)
+    }
+
+    /// The names subscribed to in `kind`'s namespace.
+    pub fn subscriptions(&self, kind: Kind) -> Vec<Bytes> {
+        self.push.subs.borrow_mut().of(kind).iter().cloned().collect()
+    }
+
+    /// Drops every subscription (RESET, disconnect).
+    pub fn unsubscribe_all(&mut self) {
+        for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+            for name in self.subscriptions(kind) {
+                self.unsubscribe(kind, &name);
+            }
+        }
     }
 }
 
@@ -207,6 +290,8 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.unwatch();
+        self.unsubscribe_all();
+        self.local.conns.borrow_mut().remove(&self.meta.id);
         self.local.shared.clients.remove(&self.meta.id);
     }
 }

@@ -115,6 +115,8 @@ impl ShardSet {
             started_ms: now_ms(),
             run_id: random_hex40(),
             tcp_port: AtomicU64::new(0),
+            pubsub: Default::default(),
+            blocked_clients: AtomicUsize::new(0),
         });
         // Bind the first shard's listeners here so that bind errors (and port 0) are known
         // before any shard runs; the other shards bind the same port with SO_REUSEPORT.
@@ -157,6 +159,7 @@ async fn shard_main(id: usize, shared: Arc<Shared>, own: Vec<std::os::fd::OwnedF
     use std::os::fd::{FromRawFd, IntoRawFd};
     let local = Rc::new(ShardLocal::new(id, shared));
     glommio::spawn_local(expiry_loop(local.clone())).detach();
+    glommio::spawn_local(super::fanout::flusher_loop(local.clone())).detach();
     let mut listeners = Vec::new();
     if id == 0 {
         // SAFETY: each descriptor is a listening TCP socket whose ownership moves here.
@@ -221,6 +224,7 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
                         let _ = tx.send(r);
                     }
                 }
+                Msg::Deliver(v) => v.into_iter().for_each(|d| local.deliver(d)),
                 Msg::Call(f) => f(&local),
                 Msg::Adopt(s) => {
                     glommio::spawn_local(crate::net::serve(local.clone(), s.bind_to_executor())).detach();
@@ -249,7 +253,8 @@ fn run_jobs(local: &Rc<ShardLocal>, mut jobs: Vec<Job>, held: Held) -> Result<Ve
             let rest = jobs.split_off(i);
             return Err((out, rest));
         }
-        out.push(local.run(j.handler, j.db, &j.args, j.spec.name, now, j.resp3));
+        let r = local.run(j.handler, j.db, &j.args, j.spec.name, now, j.resp3);
+        out.push(local.park_or_refuse(r, j.spec, j.waiter.as_ref()));
     }
     Ok(out)
 }
@@ -258,7 +263,8 @@ fn run_jobs(local: &Rc<ShardLocal>, mut jobs: Vec<Job>, held: Held) -> Result<Ve
 /// go back to `origin`.
 async fn finish_blocked(local: Rc<ShardLocal>, origin: usize, mut out: Vec<Reply>, rest: Vec<Job>, reply: oneshot::Sender<Vec<Reply>>) {
     for j in rest {
-        out.push(run_when_free(&local, j.spec, j.handler, j.db, &j.args, j.resp3).await);
+        let r = run_when_free(&local, j.spec, j.handler, j.db, &j.args, j.resp3).await;
+        out.push(local.park_or_refuse(r, j.spec, j.waiter.as_ref()));
     }
     local.shared.mailboxes[origin].push(Msg::Replies(vec![(reply, out)]));
 }
@@ -310,7 +316,12 @@ async fn expiry_loop(local: Rc<ShardLocal>) {
         }
         local.expiry_wake_at.set(0);
         loop {
-            let more = local.store.borrow_mut().expire_due(now_ms(), EXPIRE_BUDGET);
+            let more = {
+                let mut st = local.store.borrow_mut();
+                st.signals.set_mask(local.shared.config.notify_keyspace_events.load(Relaxed));
+                st.expire_due(now_ms(), EXPIRE_BUDGET)
+            };
+            local.settle_signals();
             if !more {
                 break;
             }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
 use super::dict::{Dict, Pos};
+use super::signals::Signals;
 use super::value::{Entry, Value};
 use super::wheel::TimerWheel;
 
@@ -49,6 +50,10 @@ pub struct Db {
     pending_touch: Vec<Box<[u8]>>,
     /// Set when `pending_touch` of any database of the store is not empty.
     touch_pending: Rc<Cell<bool>>,
+    /// This database's index.
+    index: usize,
+    /// Where keyspace events and created keys are reported.
+    signals: Rc<Signals>,
 }
 
 /// A client's WATCH flag: set when a key it watches is modified.
@@ -58,7 +63,14 @@ type Watched = ahash::AHashMap<Box<[u8]>, Vec<WatchFlag>>;
 
 impl Db {
     /// An empty database whose expiry clock starts at `now`.
-    pub fn new(hasher: ahash::RandomState, now: u64, added: Rc<Cell<u64>>, touch_pending: Rc<Cell<bool>>) -> Self {
+    pub fn new(
+        index: usize,
+        hasher: ahash::RandomState,
+        now: u64,
+        added: Rc<Cell<u64>>,
+        touch_pending: Rc<Cell<bool>>,
+        signals: Rc<Signals>,
+    ) -> Self {
         Db {
             dict: Dict::new(),
             wheel: TimerWheel::new(now),
@@ -69,7 +81,16 @@ impl Db {
             watched: None,
             pending_touch: Vec::new(),
             touch_pending,
+            index,
+            signals,
         }
+    }
+
+    /// Reclaims the entry at `pos` whose time has passed, with its `expired` event.
+    fn expire_pos(&mut self, pos: Pos) {
+        let e = self.remove_pos(pos);
+        self.stats.expired += 1;
+        self.signals.event(self.index, crate::notify::EXPIRED, "expired", &e.key);
     }
 
     fn hash(&self, key: &[u8]) -> u64 {
@@ -81,8 +102,7 @@ impl Db {
         let h = self.hash(key);
         let pos = self.dict.find(h, |e| &*e.key == key)?;
         if self.dict.at(pos).is_expired(now) {
-            self.remove_pos(pos);
-            self.stats.expired += 1;
+            self.expire_pos(pos);
             return None;
         }
         Some(pos)
@@ -233,6 +253,7 @@ impl Db {
                 };
                 let h = self.hash(key);
                 self.dict.insert(h, Entry { key: key.into(), value, expire_at, access: now });
+                self.signals.created(self.index, key);
                 0
             }
         };
@@ -272,7 +293,9 @@ impl Db {
             self.volatile += 1;
             self.add_timer(expire_at, h);
         }
+        let key = entry.key.clone();
         self.dict.insert(h, entry);
+        self.signals.created(self.index, &key);
     }
 
     /// Removes a live key, returning its entry.
@@ -385,8 +408,7 @@ impl Db {
         let more = self.wheel.advance(now, budget, &mut hashes);
         for h in hashes {
             while let Some(pos) = self.dict.find(h, |e| e.is_expired(now)) {
-                self.remove_pos(pos);
-                self.stats.expired += 1;
+                self.expire_pos(pos);
             }
         }
         more

@@ -12,6 +12,7 @@ mod hash;
 mod list;
 mod packed;
 mod set;
+mod signals;
 mod skiplist;
 mod value;
 mod wheel;
@@ -24,6 +25,7 @@ pub use hash::{hash_bytes, Field, Hash, PackLimits};
 pub use list::List;
 pub use packed::Packed;
 pub use set::Set;
+pub use signals::{KeyEvent, Signals};
 pub use skiplist::SkipList;
 pub use value::{Entry, StrValue, Value, EMBSTR_MAX};
 pub use wheel::TimerWheel;
@@ -40,6 +42,8 @@ pub struct Store {
     dbs: Vec<Db>,
     added: Rc<Cell<u64>>,
     touch_pending: Rc<Cell<bool>>,
+    /// Keyspace events and ready keys reported by the databases.
+    pub signals: Rc<Signals>,
     /// Randomness for RANDOMKEY.
     pub rng: fastrand::Rng,
 }
@@ -50,8 +54,14 @@ impl Store {
         let hasher = ahash::RandomState::new();
         let added = Rc::new(Cell::new(u64::MAX));
         let touch_pending = Rc::new(Cell::new(false));
-        let dbs = (0..databases).map(|_| Db::new(hasher.clone(), now, added.clone(), touch_pending.clone())).collect();
-        Store { dbs, added, touch_pending, rng: fastrand::Rng::new() }
+        let signals = Rc::new(Signals::default());
+        let dbs = (0..databases).map(|i| Db::new(i, hasher.clone(), now, added.clone(), touch_pending.clone(), signals.clone())).collect();
+        Store { dbs, added, touch_pending, signals, rng: fastrand::Rng::new() }
+    }
+
+    /// Records a keyspace event of `class` on `key` in database `db` (see [`crate::notify`]).
+    pub fn notify(&self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        self.signals.event(db, class, event, key);
     }
 
     /// The earliest expiry timer added since the last call, if any.

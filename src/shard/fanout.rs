@@ -1,0 +1,107 @@
+//! Publishing: a message's receivers are looked up in the shared registry, receivers on this
+//! shard get it at once, and the rest are batched per receiving shard: everything published
+//! while a task runs leaves in one [`Msg::Deliver`] per shard, sent by the shard's flusher
+//! task. Each shard pair's mailbox is FIFO, so one publisher's messages arrive in order.
+
+use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::Poll;
+
+use bytes::Bytes;
+
+use super::{Msg, ShardLocal};
+use crate::notify;
+use crate::pubsub::Kind;
+use crate::store::{now_ms, KeyEvent};
+
+/// One published message for some receivers on one shard.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The namespace it was published in.
+    pub kind: Kind,
+    /// The channel.
+    pub channel: Bytes,
+    /// The message.
+    pub payload: Bytes,
+    /// Receiving clients, each with the pattern it matched through (if any).
+    pub to: Vec<(u64, Option<Bytes>)>,
+}
+
+impl ShardLocal {
+    /// Publishes `payload` on `channel`; returns the number of receivers.
+    pub fn publish(&self, kind: Kind, channel: &Bytes, payload: &Bytes) -> i64 {
+        let n = self.shared.shards();
+        let mut per_shard: Vec<Vec<(u64, Option<Bytes>)>> = Vec::new();
+        let mut count = 0;
+        self.shared.pubsub.receivers(kind, channel, |client, shard, pattern| {
+            if per_shard.is_empty() {
+                per_shard = (0..n).map(|_| Vec::new()).collect();
+            }
+            per_shard[shard].push((client, pattern.cloned()));
+            count += 1;
+        });
+        for (shard, to) in per_shard.into_iter().enumerate() {
+            if to.is_empty() {
+                continue;
+            }
+            let d = Delivery { kind, channel: channel.clone(), payload: payload.clone(), to };
+            if shard == self.id {
+                self.deliver(d);
+            } else {
+                self.outgoing.borrow_mut()[shard].push(d);
+                if !self.outgoing_pending.replace(true) {
+                    if let Some(w) = self.flusher.borrow_mut().take() {
+                        w.wake();
+                    }
+                }
+            }
+        }
+        count
+    }
+
+    /// Hands a delivery to its receivers' connections on this shard.
+    pub fn deliver(&self, d: Delivery) {
+        let conns = self.conns.borrow();
+        let now = now_ms();
+        for (client, pattern) in &d.to {
+            if let Some(p) = conns.get(client) {
+                p.deliver(d.kind, pattern.as_ref(), &d.channel, &d.payload, &self.shared.config, now);
+            }
+        }
+    }
+
+    /// Publishes keyspace events recorded by commands, as the flags in force ask.
+    pub fn publish_events(&self, events: Vec<KeyEvent>) {
+        let flags = self.shared.config.notify_keyspace_events.load(Relaxed);
+        for e in events {
+            let key = Bytes::from(e.key);
+            if flags & notify::KEYSPACE != 0 {
+                self.publish(Kind::Channel, &Bytes::from(notify::keyspace_channel(e.db, &key)), &Bytes::from_static(e.event.as_bytes()));
+            }
+            if flags & notify::KEYEVENT != 0 {
+                self.publish(Kind::Channel, &Bytes::from(notify::keyevent_channel(e.db, e.event)), &key);
+            }
+        }
+    }
+}
+
+/// Sends the deliveries batched for other shards whenever some are waiting.
+pub(super) async fn flusher_loop(local: Rc<ShardLocal>) {
+    loop {
+        futures::future::poll_fn(|cx| {
+            if local.outgoing_pending.get() {
+                return Poll::Ready(());
+            }
+            *local.flusher.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
+        local.outgoing_pending.set(false);
+        let batches: Vec<Vec<Delivery>> = local.outgoing.borrow_mut().iter_mut().map(std::mem::take).collect();
+        for (shard, batch) in batches.into_iter().enumerate() {
+            if !batch.is_empty() {
+                local.shared.mailboxes[shard].push(Msg::Deliver(batch));
+            }
+        }
+    }
+}

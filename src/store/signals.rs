@@ -1,0 +1,85 @@
+//! What a store's databases report to their shard while commands run: keyspace events to
+//! publish, and keys that blocked clients wait for which just came into existence.
+
+use std::cell::{Cell, RefCell};
+
+/// One keyspace event: `event` happened to `key` in database `db`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEvent {
+    /// Database index.
+    pub db: usize,
+    /// The event's class ([`crate::notify`] flag).
+    pub class: u32,
+    /// Redis's event name (`set`, `lpush`, `expired`...).
+    pub event: &'static str,
+    /// The key.
+    pub key: Box<[u8]>,
+}
+
+/// A waited key that came into existence: (database, key).
+pub type ReadyKey = (usize, Box<[u8]>);
+
+/// Shared by a store and its databases (one shard's thread only).
+#[derive(Debug, Default)]
+pub struct Signals {
+    /// `notify-keyspace-events` flags in force for the running command.
+    mask: Cell<u32>,
+    events: RefCell<Vec<KeyEvent>>,
+    /// (database, key) pairs some client is blocked on.
+    waited: RefCell<ahash::AHashSet<(usize, Box<[u8]>)>>,
+    ready: RefCell<Vec<(usize, Box<[u8]>)>>,
+    /// Set when `events` or `ready` is not empty.
+    pending: Cell<bool>,
+}
+
+impl Signals {
+    /// Sets the notification flags in force.
+    pub fn set_mask(&self, mask: u32) {
+        self.mask.set(mask);
+    }
+
+    /// Records `event` on `key` when its class is enabled (one branch when none is).
+    pub fn event(&self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        let mask = self.mask.get();
+        if mask != 0 && crate::notify::wanted(mask, class) {
+            self.events.borrow_mut().push(KeyEvent { db, class, event, key: key.into() });
+            self.pending.set(true);
+        }
+    }
+
+    /// A key was created: the `new` event, and a wake-up when clients wait for it.
+    pub fn created(&self, db: usize, key: &[u8]) {
+        self.event(db, crate::notify::NEW, "new", key);
+        let waited = self.waited.borrow();
+        if !waited.is_empty() && waited.contains(&(db, Box::<[u8]>::from(key))) {
+            self.ready.borrow_mut().push((db, key.into()));
+            self.pending.set(true);
+        }
+    }
+
+    /// Marks whether clients wait for `key` in `db`.
+    pub fn set_waited(&self, db: usize, key: &[u8], waited: bool) {
+        let mut w = self.waited.borrow_mut();
+        if waited {
+            w.insert((db, key.into()));
+        } else {
+            w.remove(&(db, Box::<[u8]>::from(key)));
+        }
+    }
+
+    /// Number of keys clients wait for.
+    pub fn waited_len(&self) -> usize {
+        self.waited.borrow().len()
+    }
+
+    /// Whether events or ready keys are waiting to be taken.
+    pub fn pending(&self) -> bool {
+        self.pending.get()
+    }
+
+    /// Takes the recorded events and ready keys.
+    pub fn take(&self) -> (Vec<KeyEvent>, Vec<ReadyKey>) {
+        self.pending.set(false);
+        (std::mem::take(&mut *self.events.borrow_mut()), std::mem::take(&mut *self.ready.borrow_mut()))
+    }
+}
