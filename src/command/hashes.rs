@@ -9,6 +9,7 @@ use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
 use super::keyspace::{parse_cursor, scan_options, scan_reply};
 use super::{typed, CommandSpec, Route};
+use crate::notify;
 use crate::num::{incr_by_float, FloatIncrError};
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
@@ -147,7 +148,9 @@ fn set_pairs(ctx: &mut ShardCtx<'_>, a: &[Bytes], name: &str) -> Result<i64, Cmd
     }
     let lim = limits(ctx);
     let h = hash_or_create(ctx, &a[1])?;
-    Ok(a[2..].chunks(2).map(|fv| i64::from(h.set(&fv[0], &fv[1], lim))).sum())
+    let n = a[2..].chunks(2).map(|fv| i64::from(h.set(&fv[0], &fv[1], lim))).sum();
+    ctx.notify(notify::HASH, "hset", &a[1]);
+    Ok(n)
 }
 
 fn hset(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
@@ -166,6 +169,7 @@ fn hsetnx(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     h.set(&a[2], &a[3], lim);
+    ctx.notify(notify::HASH, "hset", &a[1]);
     Ok(Reply::Int(1))
 }
 
@@ -184,6 +188,9 @@ fn hdel(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     };
     let n = a[2..].iter().filter(|f| h.remove(f)).count();
+    if n > 0 {
+        ctx.notify(notify::HASH, "hdel", &a[1]);
+    }
     ctx.db().remove_if_empty(&a[1], now);
     Ok(Reply::Int(n as i64))
 }
@@ -222,6 +229,7 @@ fn hincrby(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     };
     let new = cur.checked_add(incr).ok_or(CmdError::Overflow)?;
     h.set(&a[2], itoa::Buffer::new().format(new).as_bytes(), lim);
+    ctx.notify(notify::HASH, "hincrby", &a[1]);
     Ok(Reply::Int(new))
 }
 
@@ -241,6 +249,7 @@ fn hincrbyfloat(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         FloatIncrError::NotFinite => CmdError::NanOrInfinity,
     })?;
     h.set(&a[2], &sum, lim);
+    ctx.notify(notify::HASH, "hincrbyfloat", &a[1]);
     Ok(Reply::bulk(&sum))
 }
 

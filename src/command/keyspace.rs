@@ -10,6 +10,7 @@ use super::args::{eq_ic, parse_db, parse_int};
 use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
 use super::{CommandSpec, Merge, Route};
+use crate::notify;
 use crate::protocol::Reply;
 use crate::shard::{call, call_all, Session, ShardCtx};
 use crate::store::{glob_match, StrValue, Value};
@@ -83,8 +84,14 @@ static OBJECT_SUBS: &[CommandSpec] = &[
 
 fn del(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let now = ctx.now;
-    let db = ctx.db();
-    Ok(Reply::Int(a[1..].iter().filter(|k| db.remove(k, now).is_some()).count() as i64))
+    let mut n = 0;
+    for k in &a[1..] {
+        if ctx.db().remove(k, now).is_some() {
+            ctx.notify(notify::GENERIC, "del", k);
+            n += 1;
+        }
+    }
+    Ok(Reply::Int(n))
 }
 
 fn exists(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
@@ -120,6 +127,8 @@ fn rename_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], nx: bool) -> CmdResult {
     let mut e = db.remove(&a[1], now).expect("checked above");
     e.key = a[2][..].into();
     db.insert_entry(e, now);
+    ctx.notify(notify::GENERIC, "rename_from", &a[1]);
+    ctx.notify(notify::GENERIC, "rename_to", &a[2]);
     Ok(if nx { Reply::Int(1) } else { Reply::OK })
 }
 
@@ -177,6 +186,8 @@ fn move_cmd(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     }
     let e = ctx.db().remove(&a[1], now).expect("checked above");
     ctx.store.db(dst).insert_entry(e, now);
+    ctx.notify(notify::GENERIC, "move_from", &a[1]);
+    ctx.store.notify(dst, notify::GENERIC, "move_to", &a[1]);
     Ok(Reply::Int(1))
 }
 
@@ -236,8 +247,10 @@ fn expire_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], cmd: &'static str, second
     }
     if when <= now as i64 {
         db.remove(&a[1], now);
+        ctx.notify(notify::GENERIC, "del", &a[1]);
     } else {
         db.set_expire(&a[1], when as u64, now);
+        ctx.notify(notify::GENERIC, "expire", &a[1]);
     }
     Ok(Reply::Int(1))
 }
@@ -287,7 +300,11 @@ fn pexpiretime(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn persist(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let now = ctx.now;
-    Ok(Reply::Int(i64::from(ctx.db().persist(&a[1], now))))
+    let done = ctx.db().persist(&a[1], now);
+    if done {
+        ctx.notify(notify::GENERIC, "persist", &a[1]);
+    }
+    Ok(Reply::Int(i64::from(done)))
 }
 
 fn is_lfu(ctx: &ShardCtx<'_>) -> bool {

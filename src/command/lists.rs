@@ -210,9 +210,12 @@ fn push(l: &mut List, end: End, v: &[u8]) {
 /// Pushes onto `key`, creating the list unless `only_existing`; replies with the new length.
 fn push_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], end: End, only_existing: bool) -> CmdResult {
     let key = &a[1];
+    let event = end_event(end, "lpush", "rpush");
     if let Some(l) = write_list(ctx, key)? {
         a[2..].iter().for_each(|v| push(l, end, v));
-        return Ok(Reply::Int(l.len() as i64));
+        let n = l.len();
+        ctx.notify(notify::LIST, event, key);
+        return Ok(Reply::Int(n as i64));
     }
     if only_existing {
         return Ok(Reply::Int(0));
@@ -222,6 +225,7 @@ fn push_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], end: End, only_existing: bo
     let n = l.len();
     let now = ctx.now;
     ctx.db().set(key, Value::List(Box::new(l)), Expiry::Clear, now);
+    ctx.notify(notify::LIST, event, key);
     Ok(Reply::Int(n as i64))
 }
 
@@ -254,6 +258,9 @@ fn pop_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], end: End) -> CmdResult {
         None => Reply::Bulk(pop(l, end).map(Bytes::from).unwrap_or_default()),
         Some(n) => Reply::Array((0..n.min(l.len())).filter_map(|_| pop(l, end)).map(|v| Reply::Bulk(v.into())).collect()),
     };
+    if reply != Reply::Array(Vec::new()) {
+        ctx.notify(notify::LIST, end_event(end, "lpop", "rpop"), key);
+    }
     remove_if_empty(ctx, key);
     Ok(reply)
 }
@@ -302,6 +309,7 @@ fn lset(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     match index(i, l.len()) {
         Some(i) => {
             l.set(i, &a[3]);
+            ctx.notify(notify::LIST, "lset", &a[1]);
             Ok(Reply::OK)
         }
         None => Err(CmdError::other("index out of range")),
@@ -323,7 +331,9 @@ fn linsert(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(-1));
     };
     l.insert(at + usize::from(after), &a[4]);
-    Ok(Reply::Int(l.len() as i64))
+    let n = l.len();
+    ctx.notify(notify::LIST, "linsert", &a[1]);
+    Ok(Reply::Int(n as i64))
 }
 
 fn lrem(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
@@ -351,6 +361,9 @@ fn lrem(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         }
         at.len()
     };
+    if removed > 0 {
+        ctx.notify(notify::LIST, "lrem", key);
+    }
     remove_if_empty(ctx, key);
     Ok(Reply::Int(removed as i64))
 }
@@ -369,6 +382,7 @@ fn ltrim(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
             l.drop_front(from);
         }
     }
+    ctx.notify(notify::LIST, "ltrim", key);
     remove_if_empty(ctx, key);
     Ok(Reply::OK)
 }
@@ -448,6 +462,8 @@ fn move_generic(ctx: &mut ShardCtx<'_>, src: &[u8], dst: &[u8], from: End, to: E
             ctx.db().set(dst, Value::List(Box::new(d)), Expiry::Clear, now);
         }
     }
+    ctx.notify(notify::LIST, end_event(to, "lpush", "rpush"), dst);
+    ctx.notify(notify::LIST, end_event(from, "lpop", "rpop"), src);
     remove_if_empty(ctx, src);
     Ok(Reply::Bulk(v.into()))
 }

@@ -577,6 +577,7 @@ struct ShardInfo {
     expired: u64,
     cmdstats: Vec<(&'static str, CallStats)>,
     remote_jobs: u64,
+    blocking_keys: u64,
 }
 
 fn rusage() -> (f64, f64) {
@@ -626,7 +627,7 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
                 expired += d.stats.expired;
             }
             let cmdstats = sh.cmdstats.borrow().values().copied().collect();
-            ShardInfo { keys, hits, misses, expired, cmdstats, remote_jobs: sh.remote_jobs.get() }
+            ShardInfo { keys, hits, misses, expired, cmdstats, remote_jobs: sh.remote_jobs.get(), blocking_keys: sh.blocking_keys() as u64 }
         })
         .await;
         let shared = &s.local.shared;
@@ -665,9 +666,11 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             section(
                 "Clients",
                 format!(
-                    "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                    "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\nblocking_keys:{}\r\n",
                     shared.clients.len(),
-                    cfg.maxclients.load(Relaxed)
+                    cfg.maxclients.load(Relaxed),
+                    shared.blocked_clients.load(Relaxed),
+                    per_shard.iter().map(|p| p.blocking_keys).sum::<u64>(),
                 ),
             );
         }
@@ -694,12 +697,15 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             section(
                 "Stats",
                 format!(
-                    "total_connections_received:{}\r\ntotal_commands_processed:{total_cmds}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ncross_shard_commands:{}\r\n",
+                    "total_connections_received:{}\r\ntotal_commands_processed:{total_cmds}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_shardchannels:{}\r\ncross_shard_commands:{}\r\n",
                     shared.stats.connections_received.load(Relaxed),
                     shared.stats.rejected_connections.load(Relaxed),
                     sum(|p| p.expired),
                     sum(|p| p.hits),
                     sum(|p| p.misses),
+                    shared.pubsub.len(crate::pubsub::Kind::Channel),
+                    shared.pubsub.len(crate::pubsub::Kind::Pattern),
+                    shared.pubsub.len(crate::pubsub::Kind::Shard),
                     sum(|p| p.remote_jobs),
                 ),
             );

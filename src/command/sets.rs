@@ -11,6 +11,7 @@ use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
 use super::keyspace::{parse_cursor, scan_options, scan_reply};
 use super::{typed, CommandSpec, Route};
+use crate::notify;
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
 use crate::store::{glob_match, Expiry, Set, Value};
@@ -144,12 +145,17 @@ fn members_reply<'a>(it: impl Iterator<Item = Cow<'a, [u8]>>) -> Reply {
 
 fn sadd(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let (max, now) = (max_ints(ctx), ctx.now);
-    if let Some(s) = write_set(ctx, &a[1])? {
-        return Ok(Reply::Int(a[2..].iter().filter(|m| s.insert(m, max)).count() as i64));
+    let n = if let Some(s) = write_set(ctx, &a[1])? {
+        a[2..].iter().filter(|m| s.insert(m, max)).count()
+    } else {
+        let mut s = Set::new();
+        let n = a[2..].iter().filter(|m| s.insert(m, max)).count();
+        ctx.db().set(&a[1], Value::Set(Box::new(s)), Expiry::Clear, now);
+        n
+    };
+    if n > 0 {
+        ctx.notify(notify::SET, "sadd", &a[1]);
     }
-    let mut s = Set::new();
-    let n = a[2..].iter().filter(|m| s.insert(m, max)).count();
-    ctx.db().set(&a[1], Value::Set(Box::new(s)), Expiry::Clear, now);
     Ok(Reply::Int(n as i64))
 }
 
@@ -159,6 +165,9 @@ fn srem(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     };
     let n = a[2..].iter().filter(|m| s.remove(m)).count();
+    if n > 0 {
+        ctx.notify(notify::SET, "srem", &a[1]);
+    }
     ctx.db().remove_if_empty(&a[1], now);
     Ok(Reply::Int(n as i64))
 }

@@ -6,6 +6,7 @@ use super::args::{eq_ic, parse_int};
 use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::{typed, CommandSpec, Merge, Route};
+use crate::notify;
 use crate::num::{incr_by_float, FloatIncrError};
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
@@ -255,6 +256,10 @@ fn set(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         (None, false) => Expiry::Clear,
     };
     ctx.db().set(&a[1], Value::Str(StrValue::from_input(&a[2])), expiry, now);
+    ctx.notify(notify::STRING, "set", &a[1]);
+    if when.is_some() {
+        ctx.notify(notify::GENERIC, "expire", &a[1]);
+    }
     Ok(old.unwrap_or(Reply::OK))
 }
 
@@ -264,6 +269,7 @@ fn setnx(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     ctx.db().set(&a[1], Value::Str(StrValue::from_input(&a[2])), Expiry::Clear, now);
+    ctx.notify(notify::STRING, "set", &a[1]);
     Ok(Reply::Int(1))
 }
 
@@ -271,6 +277,8 @@ fn setex_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], cmd: &'static str, unit: U
     let when = expire_at(cmd, unit, &a[2], ctx.now)?;
     let now = ctx.now;
     ctx.db().set(&a[1], Value::Str(StrValue::from_input(&a[3])), Expiry::At(when), now);
+    ctx.notify(notify::STRING, "set", &a[1]);
+    ctx.notify(notify::GENERIC, "expire", &a[1]);
     Ok(Reply::OK)
 }
 
@@ -291,11 +299,13 @@ fn getex(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         let when = expire_at("getex", unit, &a[i], now)?;
         if matches!(unit, Unit::ExAt | Unit::PxAt) && when <= now {
             ctx.db().remove(&a[1], now);
+            ctx.notify(notify::GENERIC, "del", &a[1]);
         } else {
             ctx.db().set_expire(&a[1], when, now);
+            ctx.notify(notify::GENERIC, "expire", &a[1]);
         }
-    } else if o.persist {
-        ctx.db().persist(&a[1], now);
+    } else if o.persist && ctx.db().persist(&a[1], now) {
+        ctx.notify(notify::GENERIC, "persist", &a[1]);
     }
     Ok(Reply::Bulk(value))
 }
@@ -305,6 +315,7 @@ fn getdel(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let value = v.to_bytes();
     let now = ctx.now;
     ctx.db().remove(&a[1], now);
+    ctx.notify(notify::GENERIC, "del", &a[1]);
     Ok(Reply::Bulk(value))
 }
 
@@ -312,6 +323,7 @@ fn getset(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let old = bulk_or_nil(read_str(ctx, &a[1])?);
     let now = ctx.now;
     ctx.db().set(&a[1], Value::Str(StrValue::from_input(&a[2])), Expiry::Clear, now);
+    ctx.notify(notify::STRING, "set", &a[1]);
     Ok(old)
 }
 
@@ -331,9 +343,9 @@ fn mset(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         return Err(CmdError::Arity("mset".into()));
     }
     let now = ctx.now;
-    let db = ctx.db();
     for kv in a[1..].chunks(2) {
-        db.set(&kv[0], Value::Str(StrValue::from_input(&kv[1])), Expiry::Clear, now);
+        ctx.db().set(&kv[0], Value::Str(StrValue::from_input(&kv[1])), Expiry::Clear, now);
+        ctx.notify(notify::STRING, "set", &kv[0]);
     }
     Ok(Reply::OK)
 }
@@ -348,7 +360,8 @@ fn msetnx(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     for kv in a[1..].chunks(2) {
-        db.set(&kv[0], Value::Str(StrValue::from_input(&kv[1])), Expiry::Clear, now);
+        ctx.db().set(&kv[0], Value::Str(StrValue::from_input(&kv[1])), Expiry::Clear, now);
+        ctx.notify(notify::STRING, "set", &kv[0]);
     }
     Ok(Reply::Int(1))
 }
@@ -367,6 +380,7 @@ fn append(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         None => {
             let now = ctx.now;
             ctx.db().set(&a[1], Value::Str(StrValue::from_input(&a[2])), Expiry::Clear, now);
+            ctx.notify(notify::STRING, "append", &a[1]);
             return Ok(Reply::Int(a[2].len() as i64));
         }
         Some(v) => v.len(),
@@ -374,7 +388,9 @@ fn append(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     check_len(ctx, cur_len as u64, a[2].len() as u64)?;
     let v = write_str(ctx, &a[1])?.expect("checked above").make_raw();
     v.extend_from_slice(&a[2]);
-    Ok(Reply::Int(v.len() as i64))
+    let n = v.len();
+    ctx.notify(notify::STRING, "append", &a[1]);
+    Ok(Reply::Int(n as i64))
 }
 
 fn strlen(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
@@ -425,6 +441,7 @@ fn setrange(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
             v.extend_from_slice(val);
             let n = v.len();
             ctx.db().set(&a[1], Value::Str(StrValue::Raw(v)), Expiry::Clear, now);
+            ctx.notify(notify::STRING, "setrange", &a[1]);
             Ok(Reply::Int(n as i64))
         }
         Some(cur) => {
@@ -439,7 +456,9 @@ fn setrange(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
                 v.resize(end, 0);
             }
             v[offset as usize..end].copy_from_slice(val);
-            Ok(Reply::Int(v.len() as i64))
+            let n = v.len();
+            ctx.notify(notify::STRING, "setrange", &a[1]);
+            Ok(Reply::Int(n as i64))
         }
     }
 }
@@ -455,6 +474,7 @@ fn incr_decr(ctx: &mut ShardCtx<'_>, key: &[u8], by: i64) -> CmdResult {
         Some(v) => *v = StrValue::Int(new),
         None => ctx.db().set(key, Value::Str(StrValue::Int(new)), Expiry::Clear, now),
     }
+    ctx.notify(notify::STRING, "incrby", key);
     Ok(Reply::Int(new))
 }
 
@@ -491,6 +511,7 @@ fn incrbyfloat(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         Some(v) => *v = StrValue::from_bytes(&sum),
         None => ctx.db().set(&a[1], Value::Str(StrValue::from_bytes(&sum)), Expiry::Clear, now),
     }
+    ctx.notify(notify::STRING, "incrbyfloat", &a[1]);
     Ok(reply)
 }
 

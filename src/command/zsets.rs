@@ -12,6 +12,7 @@ use super::error::{CmdError, CmdResult};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
 use super::keyspace::{parse_cursor, scan_options, scan_reply};
 use super::{typed, CommandSpec, Route};
+use crate::notify;
 use crate::num::{format_f64, format_f64_human, parse_f64, parse_f64_bound};
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
@@ -456,6 +457,9 @@ fn zadd(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
             }
         }
     }
+    if added + updated > 0 {
+        ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, &a[1]);
+    }
     if incr {
         return Ok(last.map_or(Reply::Nil, Reply::Double));
     }
@@ -473,6 +477,9 @@ fn zrem(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     };
     let n = a[2..].iter().filter(|m| z.remove(m)).count();
+    if n > 0 {
+        ctx.notify(notify::ZSET, "zrem", &a[1]);
+    }
     ctx.db().remove_if_empty(&a[1], now);
     Ok(Reply::Int(n as i64))
 }
@@ -713,6 +720,9 @@ fn pop(ctx: &mut ShardCtx<'_>, key: &[u8], count: usize, max: bool) -> Result<Op
     let items: Vec<(f64, Vec<u8>)> = z.iter_from(from, max).take(count).map(|(s, m)| (s, m.into_owned())).collect();
     for (_, m) in &items {
         z.remove(m);
+    }
+    if !items.is_empty() {
+        ctx.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
     }
     ctx.db().remove_if_empty(key, now);
     Ok(Some(items))

@@ -186,6 +186,7 @@ impl Db {
     pub fn remove_if_empty(&mut self, key: &[u8], now: u64) {
         if self.peek(key, now).is_some_and(|e| e.value.is_empty_collection()) {
             self.remove(key, now);
+            self.signals.event(self.index, crate::notify::GENERIC, "del", key);
         }
     }
 

@@ -263,6 +263,20 @@ impl Raw {
         }
     }
 
+    /// Reads one frame if one starts within `wait`.
+    pub fn read_within(&mut self, wait: Duration) -> Option<Frame> {
+        self.w.set_read_timeout(Some(wait)).unwrap();
+        let ready = matches!(self.r.fill_buf(), Ok(b) if !b.is_empty());
+        self.w.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        ready.then(|| self.read())
+    }
+
+    /// Sends a command without reading its reply.
+    pub fn send_cmd(&mut self, args: &[&str]) {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.send(&encode_cmd(&a));
+    }
+
     /// Whether the server closed the connection (reads EOF within the timeout).
     pub fn closed(&mut self) -> bool {
         let mut b = [0u8; 1];
