@@ -158,10 +158,12 @@ impl ShardLocal {
         let st = self.store.borrow();
         for k in w.keys().filter(|k| key_shard(k, shards) == self.id) {
             let queue = q.entry((w.db, k.clone())).or_default();
+            if queue.is_empty() {
+                st.signals.set_waited(w.db, k, true);
+            }
             if !queue.iter().any(|x| Arc::ptr_eq(x, w)) {
                 queue.push_back(w.clone());
             }
-            st.signals.set_waited(w.db, k, true);
         }
     }
 

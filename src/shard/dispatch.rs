@@ -323,7 +323,10 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
 async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: ShardFn, args: Vec<Bytes>, single: Option<usize>) -> Reply {
     let local = s.local.clone();
     let started = now_ms();
-    let w = Waiter::new(s.meta.id, s.db, args.clone(), spec, s.resp3);
+    let new_waiter = || Waiter::new(s.meta.id, s.db, args.clone(), spec, s.resp3);
+    // On this shard the waiter is made only when needed: the run and the registration are
+    // one synchronous step either way.
+    let mut waiter = None;
     let first = match single {
         Some(t) if t == local.id => {
             let r = if local.keys_free(spec, &args) {
@@ -331,11 +334,16 @@ async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: Shar
             } else {
                 run_when_free(&local, spec, handler, s.db, &args, s.resp3).await
             };
-            local.park_or_refuse(r, spec, Some(&w))
+            if r == Reply::Blocked {
+                local.park_or_refuse(r, spec, Some(waiter.insert(new_waiter())))
+            } else {
+                r
+            }
         }
         Some(t) => {
+            let w = waiter.insert(new_waiter()).clone();
             let (tx, rx) = oneshot::channel();
-            let job = Job { handler, spec, db: s.db, args: args.clone(), resp3: s.resp3, waiter: Some(w.clone()) };
+            let job = Job { handler, spec, db: s.db, args: args.clone(), resp3: s.resp3, waiter: Some(w) };
             local.shared.mailboxes[t].push(Msg::Exec { origin: local.id, jobs: vec![job], reply: tx, held: Held::No });
             match rx.await {
                 Ok(mut r) => r.pop().unwrap_or(Reply::Nil),
@@ -344,7 +352,7 @@ async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: Shar
         }
         None => {
             let plan = lock_plan(local.shared.shards(), spec.key_positions(&args).map(|i| &args[i]), false);
-            let (db, resp3, w2) = (s.db, s.resp3, w.clone());
+            let (db, resp3, w2) = (s.db, s.resp3, waiter.insert(new_waiter()).clone());
             let work = async {
                 let r = materialize(&local, db, spec, handler, args.clone(), resp3).await;
                 if r == Reply::Blocked {
@@ -362,9 +370,7 @@ async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: Shar
             under_locks(&local, plan, work).await
         }
     };
-    if first != Reply::Blocked {
-        return first;
-    }
+    let (Reply::Blocked, Some(w)) = (&first, waiter) else { return first };
     let timeout = spec.block.and_then(|b| parse_timeout(b.timeout_arg(&args)).ok()).unwrap_or(0);
     let deadline = if timeout > 0 { started + timeout } else { 0 };
     *s.meta.blocked.lock().expect("client meta lock") = Some(w.clone());

@@ -9,7 +9,7 @@ use std::task::Poll;
 
 use bytes::Bytes;
 
-use super::{Msg, ShardLocal};
+use super::{Msg, Pushes, ShardLocal};
 use crate::notify;
 use crate::pubsub::Kind;
 use crate::store::{now_ms, KeyEvent};
@@ -63,9 +63,21 @@ impl ShardLocal {
     pub fn deliver(&self, d: Delivery) {
         let conns = self.conns.borrow();
         let now = now_ms();
+        // Encoded once per protocol for plain receivers (a pattern receiver's frame names
+        // its pattern).
+        let mut plain: [Option<Vec<u8>>; 2] = [None, None];
         for (client, pattern) in &d.to {
-            if let Some(p) = conns.get(client) {
-                p.deliver(d.kind, pattern.as_ref(), &d.channel, &d.payload, &self.shared.config, now);
+            let Some(p) = conns.get(client) else { continue };
+            if !p.wants(d.kind, pattern.as_ref(), &d.channel) {
+                continue;
+            }
+            let resp3 = p.resp3();
+            match pattern {
+                None => {
+                    let f = plain[usize::from(resp3)].get_or_insert_with(|| Pushes::frame(d.kind, None, &d.channel, &d.payload, resp3));
+                    p.append(f, &self.shared.config, now);
+                }
+                Some(pat) => p.append(&Pushes::frame(d.kind, Some(pat), &d.channel, &d.payload, resp3), &self.shared.config, now),
             }
         }
     }

@@ -88,22 +88,26 @@ impl Pushes {
         self.subs.borrow().any()
     }
 
-    /// Delivers a message published on `channel` (through `pattern` when it matched one)
-    /// if the client still subscribes to it; then applies the pubsub output limit.
-    pub fn deliver(&self, kind: Kind, pattern: Option<&Bytes>, channel: &Bytes, payload: &Bytes, config: &Config, now_ms: u64) {
+    /// Whether a message published on `channel` (through `pattern` when it matched one) is
+    /// still wanted: the client may have unsubscribed since it was sent, or been cut off.
+    pub fn wants(&self, kind: Kind, pattern: Option<&Bytes>, channel: &Bytes) -> bool {
         if self.overflowed.get() {
-            return;
+            return false;
         }
-        let still = {
-            let mut subs = self.subs.borrow_mut();
-            match pattern {
-                Some(p) => subs.patterns.contains(p),
-                None => subs.of(kind).contains(channel),
-            }
-        };
-        if !still {
-            return;
+        let mut subs = self.subs.borrow_mut();
+        match pattern {
+            Some(p) => subs.patterns.contains(p),
+            None => subs.of(kind).contains(channel),
         }
+    }
+
+    /// Whether the client speaks RESP3.
+    pub fn resp3(&self) -> bool {
+        self.resp3.get()
+    }
+
+    /// The encoded message frame (`message`, `pmessage` or `smessage`).
+    pub fn frame(kind: Kind, pattern: Option<&Bytes>, channel: &Bytes, payload: &Bytes, resp3: bool) -> Vec<u8> {
         let msg = match (kind, pattern) {
             (_, Some(p)) => {
                 vec![Reply::bulk(b"pmessage"), Reply::Bulk(p.clone()), Reply::Bulk(channel.clone()), Reply::Bulk(payload.clone())]
@@ -111,9 +115,16 @@ impl Pushes {
             (Kind::Shard, None) => vec![Reply::bulk(b"smessage"), Reply::Bulk(channel.clone()), Reply::Bulk(payload.clone())],
             _ => vec![Reply::bulk(b"message"), Reply::Bulk(channel.clone()), Reply::Bulk(payload.clone())],
         };
+        let mut out = Vec::with_capacity(payload.len() + channel.len() + 40);
+        encode(&Reply::Push(msg), resp3, &mut out);
+        out
+    }
+
+    /// Queues an encoded message frame, then applies the pubsub output limit.
+    pub fn append(&self, frame: &[u8], config: &Config, now_ms: u64) {
         let pending = {
             let mut buf = self.buf.borrow_mut();
-            encode(&Reply::Push(msg), self.resp3.get(), &mut buf);
+            buf.extend_from_slice(frame);
             buf.len() as i64
         };
         if self.over_limit(pending, config, now_ms) {

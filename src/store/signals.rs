@@ -25,8 +25,9 @@ pub struct Signals {
     /// `notify-keyspace-events` flags in force for the running command.
     mask: Cell<u32>,
     events: RefCell<Vec<KeyEvent>>,
-    /// (database, key) pairs some client is blocked on.
-    waited: RefCell<ahash::AHashSet<(usize, Box<[u8]>)>>,
+    /// Keys some client is blocked on, with how many databases' queues wait on each (so a
+    /// key's creation is checked without allocating).
+    waited: RefCell<ahash::AHashMap<Box<[u8]>, u32>>,
     ready: RefCell<Vec<(usize, Box<[u8]>)>>,
     /// Set when `events` or `ready` is not empty.
     pending: Cell<bool>,
@@ -51,19 +52,24 @@ impl Signals {
     pub fn created(&self, db: usize, key: &[u8]) {
         self.event(db, crate::notify::NEW, "new", key);
         let waited = self.waited.borrow();
-        if !waited.is_empty() && waited.contains(&(db, Box::<[u8]>::from(key))) {
+        if !waited.is_empty() && waited.contains_key(key) {
             self.ready.borrow_mut().push((db, key.into()));
             self.pending.set(true);
         }
     }
 
-    /// Marks whether clients wait for `key` in `db`.
+    /// Marks that a queue of clients waiting for `key` in `db` was created (`true`) or
+    /// emptied (`false`); calls pair up.
     pub fn set_waited(&self, db: usize, key: &[u8], waited: bool) {
+        let _ = db;
         let mut w = self.waited.borrow_mut();
         if waited {
-            w.insert((db, key.into()));
-        } else {
-            w.remove(&(db, Box::<[u8]>::from(key)));
+            *w.entry(key.into()).or_insert(0) += 1;
+        } else if let Some(n) = w.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                w.remove(key);
+            }
         }
     }
 
