@@ -176,6 +176,27 @@ fn keyspace_events_of_every_class_match_redis() {
         &["ZINCRBY", "z", "1", "a"],
         &["ZREM", "z", "a"],
         &["ZPOPMIN", "z"],
+        &["SADD", "sa", "a", "b"],
+        &["SADD", "sb", "b", "c"],
+        &["SADD", "sp", "only"],
+        &["SPOP", "sp"],
+        &["SMOVE", "sb", "sa", "c"],
+        &["SINTERSTORE", "sc", "sa", "sb"],
+        &["SUNIONSTORE", "sd", "sa", "sb"],
+        &["SDIFFSTORE", "sd", "nokey"],
+        &["ZADD", "za", "1", "a", "2", "b", "3", "c", "4", "d"],
+        &["ZREMRANGEBYSCORE", "za", "4", "4"],
+        &["ZREMRANGEBYRANK", "za", "0", "0"],
+        &["ZREMRANGEBYLEX", "za", "[b", "[b"],
+        &["ZUNIONSTORE", "zu", "1", "za"],
+        &["ZINTERSTORE", "zi", "1", "za"],
+        &["ZDIFFSTORE", "zi", "1", "nokey"],
+        &["ZRANGESTORE", "zr", "za", "0", "-1"],
+        &["COPY", "zu", "zcopy"],
+        &["RPUSH", "tosort", "3", "1", "2"],
+        &["SORT", "tosort", "STORE", "sorted"],
+        &["MOVE", "sorted", "1"],
+        &["LMPOP", "1", "tosort", "LEFT", "COUNT", "3"],
         &["SET", "e", "v", "PX", "1"],
     ];
     let mut events = Vec::new();
@@ -368,6 +389,27 @@ fn blocked_clients_are_served_first_come_first_served_from_any_shard() {
         p.cmds(&["RPUSH", "src", "v1", "v2"]);
         assert_eq!(w[2].read(), Frame::Bulk(Some(b"v2".to_vec())));
         assert_eq!(p.cmds(&["LRANGE", "dst{x}", "0", "-1"]), Frame::Array(Some(vec![Frame::Bulk(Some(b"v2".to_vec()))])));
+
+        // A key created by a command running over two shards (copied here, written back)
+        // wakes its blocked clients too, and so does SORT ... STORE.
+        let slot = |p: &mut Raw, k: &str| match p.cmds(&["CLUSTER", "KEYSLOT", k]) {
+            Frame::Int(i) => i,
+            f => panic!("{f:?}"),
+        };
+        let names: Vec<String> = (0..64).map(|i| format!("k{i}")).collect();
+        let low = names.iter().find(|k| slot(&mut p, k) < 4096).unwrap().clone();
+        let high = names.iter().find(|k| slot(&mut p, k) >= 8192).unwrap().clone();
+        w[1].send_cmd(&["BLPOP", &high, "0"]);
+        thread::sleep(Duration::from_millis(50));
+        p.cmds(&["RPUSH", &low, "moved"]);
+        assert_eq!(p.cmds(&["LMOVE", &low, &high, "LEFT", "LEFT"]), Frame::Bulk(Some(b"moved".to_vec())));
+        assert_eq!(items(w[1].read())[1], Frame::Bulk(Some(b"moved".to_vec())), "{shards} shards: cross-shard LMOVE");
+        w[1].send_cmd(&["BLPOP", &high, "0"]);
+        thread::sleep(Duration::from_millis(50));
+        p.cmds(&["RPUSH", &low, "s"]);
+        assert_eq!(p.cmds(&["SORT", &low, "ALPHA", "STORE", &high]), Frame::Int(1));
+        assert_eq!(items(w[1].read())[1], Frame::Bulk(Some(b"s".to_vec())), "{shards} shards: SORT STORE");
+        p.cmds(&["DEL", &low]);
 
         // Timeouts are float seconds.
         let t = Instant::now();

@@ -7,3 +7,7 @@ pub mod mailbox;
 /// The server's own lock table (`src/shard/locks.rs`), which has no dependencies beyond `std`.
 #[path = "../../src/shard/locks.rs"]
 pub mod locks;
+
+/// The server's hand-over of a blocked wait's outcome (`src/shard/claim.rs`).
+#[path = "../../src/shard/claim.rs"]
+pub mod claim;

@@ -230,11 +230,8 @@ fn an_audit_never_sees_half_a_transfer() {
 #[test]
 fn three_shards_with_a_whole_keyspace_transaction() {
     model(Some(1), || {
-        let out = run(vec![
-            Some(Txn::Transfer((0, 0), (2, 0), 1)),
-            Some(Txn::Transfer((2, 0), (1, 0), 2)),
-            Some(Txn::Whole(vec![0, 1, 2], 30)),
-        ]);
+        let out =
+            run(vec![Some(Txn::Transfer((0, 0), (2, 0), 1)), Some(Txn::Transfer((2, 0), (1, 0), 2)), Some(Txn::Whole(vec![0, 1, 2], 30))]);
         assert_eq!(out.iter().flatten().sum::<i64>(), 60);
         assert_eq!((out[0][0], out[1][0], out[2][0]), (9, 12, 9));
     });

@@ -172,6 +172,7 @@ fn copy(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         e.value = Value::Str(StrValue::IntOwn(i));
     }
     target.insert_entry(e, now);
+    ctx.store.notify(dst, notify::GENERIC, "copy_to", &a[2]);
     Ok(Reply::Int(1))
 }
 

@@ -208,6 +208,9 @@ fn spop(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     for m in &picked {
         s.remove(m);
     }
+    if !picked.is_empty() {
+        ctx.notify(notify::SET, "spop", &a[1]);
+    }
     ctx.db().remove_if_empty(&a[1], now);
     Ok(match count {
         None => picked.first().map_or(Reply::Nil, |m| Reply::bulk(m)),
@@ -242,6 +245,7 @@ fn smove(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     if !write_set(ctx, src)?.is_some_and(|s| s.remove(m)) {
         return Ok(Reply::Int(0));
     }
+    ctx.notify(notify::SET, "srem", src);
     ctx.db().remove_if_empty(src, now);
     match write_set(ctx, dst)? {
         Some(d) => {
@@ -253,6 +257,7 @@ fn smove(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
             ctx.db().set(dst, Value::Set(Box::new(d)), Expiry::Clear, now);
         }
     }
+    ctx.notify(notify::SET, "sadd", dst);
     Ok(Reply::Int(1))
 }
 
@@ -310,14 +315,17 @@ fn generic(ctx: &mut ShardCtx<'_>, keys: &[Bytes], op: Op) -> CmdResult {
     Ok(members_reply(out.iter()))
 }
 
-fn store(ctx: &mut ShardCtx<'_>, dst: &[u8], keys: &[Bytes], op: Op) -> CmdResult {
+fn store(ctx: &mut ShardCtx<'_>, dst: &[u8], keys: &[Bytes], op: Op, event: &'static str) -> CmdResult {
     let sets = load(ctx, keys)?;
     let out = combine(&sets, op, max_ints(ctx));
     let (n, now) = (out.len(), ctx.now);
     if n == 0 {
-        ctx.db().remove(dst, now);
+        if ctx.db().remove(dst, now).is_some() {
+            ctx.notify(notify::GENERIC, "del", dst);
+        }
     } else {
         ctx.db().set(dst, Value::Set(Box::new(out)), Expiry::Clear, now);
+        ctx.notify(notify::SET, event, dst);
     }
     Ok(Reply::Int(n as i64))
 }
@@ -335,15 +343,15 @@ fn sdiff(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn sinterstore(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
-    store(ctx, &a[1], &a[2..], Op::Inter)
+    store(ctx, &a[1], &a[2..], Op::Inter, "sinterstore")
 }
 
 fn sunionstore(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
-    store(ctx, &a[1], &a[2..], Op::Union)
+    store(ctx, &a[1], &a[2..], Op::Union, "sunionstore")
 }
 
 fn sdiffstore(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
-    store(ctx, &a[1], &a[2..], Op::Diff)
+    store(ctx, &a[1], &a[2..], Op::Diff, "sdiffstore")
 }
 
 fn sintercard(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {

@@ -283,9 +283,12 @@ async fn sort_generic(s: &mut Session, a: Vec<Bytes>, readonly: bool) -> CmdResu
         let mut st = sh.store.borrow_mut();
         let now = crate::store::now_ms();
         if list.is_empty() {
-            st.db(db).remove(&dst, now);
+            if st.db(db).remove(&dst, now).is_some() {
+                st.notify(db, crate::notify::GENERIC, "del", &dst);
+            }
         } else {
             st.db(db).set(&dst, Value::List(Box::new(list)), Expiry::Clear, now);
+            st.notify(db, crate::notify::LIST, "sortstore", &dst);
         }
     })
     .await;

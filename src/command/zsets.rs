@@ -254,13 +254,16 @@ fn write_zset<'a>(ctx: &'a mut ShardCtx<'_>, key: &[u8]) -> Result<Option<&'a mu
 }
 
 /// Stores `z` at `dst` (deleting `dst` when `z` is empty); returns its size.
-fn store_result(ctx: &mut ShardCtx<'_>, dst: &[u8], mut z: ZSet) -> i64 {
+fn store_result(ctx: &mut ShardCtx<'_>, dst: &[u8], mut z: ZSet, event: &'static str) -> i64 {
     let (n, now) = (z.len(), ctx.now);
     if n == 0 {
-        ctx.db().remove(dst, now);
+        if ctx.db().remove(dst, now).is_some() {
+            ctx.notify(notify::GENERIC, "del", dst);
+        }
     } else {
         z.pack_if_fits(limits(ctx));
         ctx.db().set(dst, Value::ZSet(Box::new(z)), Expiry::Clear, now);
+        ctx.notify(notify::ZSET, event, dst);
     }
     n as i64
 }
@@ -630,7 +633,7 @@ fn zrange_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], at: usize, store: Option<
             for (s, m) in &items {
                 out.insert(m, *s, unlimited);
             }
-            Ok(Reply::Int(store_result(ctx, dst, out)))
+            Ok(Reply::Int(store_result(ctx, dst, out, "zrangestore")))
         }
         None => Ok(scored(items.into_iter(), withscores, ctx.resp3)),
     }
@@ -665,7 +668,7 @@ fn zrevrangebylex(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 /// Removes the members at ascending ranks `[start, end)`; deletes the key if it empties.
-fn remove_ranks(ctx: &mut ShardCtx<'_>, key: &[u8], start: usize, end: usize) -> CmdResult {
+fn remove_ranks(ctx: &mut ShardCtx<'_>, key: &[u8], start: usize, end: usize, event: &'static str) -> CmdResult {
     let now = ctx.now;
     let Some(z) = write_zset(ctx, key)? else {
         return Ok(Reply::Int(0));
@@ -676,6 +679,9 @@ fn remove_ranks(ctx: &mut ShardCtx<'_>, key: &[u8], start: usize, end: usize) ->
     let doomed: Vec<Vec<u8>> = z.iter_from(start, false).take(end - start).map(|(_, m)| m.into_owned()).collect();
     for m in &doomed {
         z.remove(m);
+    }
+    if !doomed.is_empty() {
+        ctx.notify(notify::ZSET, event, key);
     }
     ctx.db().remove_if_empty(key, now);
     Ok(Reply::Int(doomed.len() as i64))
@@ -688,7 +694,7 @@ fn zremrangebyrank(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     };
     match index_range(start, stop, len) {
         None => Ok(Reply::Int(0)),
-        Some((s, e)) => remove_ranks(ctx, &a[1], s, e + 1),
+        Some((s, e)) => remove_ranks(ctx, &a[1], s, e + 1, "zremrangebyrank"),
     }
 }
 
@@ -697,7 +703,7 @@ fn zremrangebyscore(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let Some((s, e)) = read_zset(ctx, &a[1])?.map(|z| r.ranks(z)) else {
         return Ok(Reply::Int(0));
     };
-    remove_ranks(ctx, &a[1], s, e)
+    remove_ranks(ctx, &a[1], s, e, "zremrangebyscore")
 }
 
 fn zremrangebylex(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
@@ -705,7 +711,7 @@ fn zremrangebylex(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let Some((s, e)) = read_zset(ctx, &a[1])?.map(|z| r.ranks(z)) else {
         return Ok(Reply::Int(0));
     };
-    remove_ranks(ctx, &a[1], s, e)
+    remove_ranks(ctx, &a[1], s, e, "zremrangebylex")
 }
 
 // ---------------------------------------------------------------- pops and random members
@@ -1015,9 +1021,9 @@ fn combine_reply(ctx: &mut ShardCtx<'_>, a: &[Bytes], op: SetOp) -> CmdResult {
     Ok(scored(z.iter_from(0, false).map(|(s, m)| (s, m.into_owned())), withscores, ctx.resp3))
 }
 
-fn combine_store(ctx: &mut ShardCtx<'_>, a: &[Bytes], op: SetOp) -> CmdResult {
+fn combine_store(ctx: &mut ShardCtx<'_>, a: &[Bytes], op: SetOp, event: &'static str) -> CmdResult {
     let (z, _, _) = combine(ctx, a, 2, op, Output::Store)?;
-    Ok(Reply::Int(store_result(ctx, &a[1], z)))
+    Ok(Reply::Int(store_result(ctx, &a[1], z, event)))
 }
 
 fn zunion(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
@@ -1033,15 +1039,15 @@ fn zdiff(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn zunionstore(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
-    combine_store(ctx, a, SetOp::Union)
+    combine_store(ctx, a, SetOp::Union, "zunionstore")
 }
 
 fn zinterstore(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
-    combine_store(ctx, a, SetOp::Inter)
+    combine_store(ctx, a, SetOp::Inter, "zinterstore")
 }
 
 fn zdiffstore(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
-    combine_store(ctx, a, SetOp::Diff)
+    combine_store(ctx, a, SetOp::Diff, "zdiffstore")
 }
 
 fn zintercard(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {

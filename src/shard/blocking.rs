@@ -14,14 +14,12 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::Poll;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::task::AtomicWaker;
 
+use super::claim::Claim;
 use super::route::key_shard;
 use super::{Msg, ShardCtx, ShardLocal};
 use crate::command::{lookup, CommandSpec, Route};
@@ -57,24 +55,13 @@ pub struct Waiter {
     pub spec: &'static CommandSpec,
     /// Whether the client speaks RESP3.
     pub resp3: bool,
-    claimed: AtomicBool,
-    outcome: Mutex<Option<Outcome>>,
-    waker: AtomicWaker,
+    claim: Claim<Outcome>,
 }
 
 impl Waiter {
     /// A waiter for a blocking command.
     pub fn new(client: u64, db: usize, args: Vec<Bytes>, spec: &'static CommandSpec, resp3: bool) -> Arc<Waiter> {
-        Arc::new(Waiter {
-            client,
-            db,
-            args,
-            spec,
-            resp3,
-            claimed: AtomicBool::new(false),
-            outcome: Mutex::new(None),
-            waker: AtomicWaker::new(),
-        })
+        Arc::new(Waiter { client, db, args, spec, resp3, claim: Claim::default() })
     }
 
     /// The keys it waits on.
@@ -85,24 +72,22 @@ impl Waiter {
 
     /// Takes the waiter for one outcome; false when another already took it.
     pub fn claim(&self) -> bool {
-        !self.claimed.swap(true, Ordering::AcqRel)
+        self.claim.claim()
     }
 
     /// Gives back a claim that found nothing to serve; the client re-checks its timeout.
     fn release_claim(&self) {
-        self.claimed.store(false, Ordering::Release);
-        self.waker.wake();
+        self.claim.release();
     }
 
     /// Whether some outcome took it.
     pub fn claimed(&self) -> bool {
-        self.claimed.load(Ordering::Acquire)
+        self.claim.claimed()
     }
 
     /// Sets the outcome (after a successful [`Waiter::claim`]) and wakes the client.
     pub fn finish(&self, o: Outcome) {
-        *self.outcome.lock().expect("waiter lock") = Some(o);
-        self.waker.wake();
+        self.claim.finish(o);
     }
 
     /// CLIENT UNBLOCK: ends the wait unless something else ended it first.
@@ -120,28 +105,16 @@ impl Waiter {
         let timer = (deadline_ms > 0).then(|| glommio::timer::sleep(Duration::from_millis(deadline_ms.saturating_sub(now_ms()))));
         let mut timer = timer.map(Box::pin);
         futures::future::poll_fn(|cx| {
-            self.waker.register(cx.waker());
-            if let Some(o) = self.outcome.lock().expect("waiter lock").take() {
-                return Poll::Ready(o);
-            }
-            if self.claimed() {
-                // A shard is handing the reply over right now.
-                return Poll::Pending;
-            }
-            let timed_out = timer.as_mut().is_some_and(|t| t.as_mut().poll(cx).is_ready());
-            let ended = if gone() {
-                Some(Outcome::Gone)
-            } else if timed_out {
-                Some(Outcome::TimedOut)
-            } else {
-                None
-            };
-            match ended {
-                Some(o) if self.claim() => Poll::Ready(o),
-                // Served at the same moment: its reply is on the way.
-                Some(_) => Poll::Pending,
-                None => Poll::Pending,
-            }
+            self.claim.poll_outcome(cx, |cx| {
+                let timed_out = timer.as_mut().is_some_and(|t| t.as_mut().poll(cx).is_ready());
+                if gone() {
+                    Some(Outcome::Gone)
+                } else if timed_out {
+                    Some(Outcome::TimedOut)
+                } else {
+                    None
+                }
+            })
         })
         .await
     }

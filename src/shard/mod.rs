@@ -7,6 +7,7 @@
 //! (SCAN, FLUSHDB, cross-shard RENAME...) use [`call`] to run a closure on a shard.
 
 pub mod blocking;
+pub mod claim;
 mod dispatch;
 mod fanout;
 pub mod locks;
@@ -445,12 +446,15 @@ pub async fn call<T: Send + 'static>(local: &Rc<ShardLocal>, target: usize, f: i
     if target == local.id {
         let r = f(local);
         local.kick_expiry_if_needed();
+        local.settle_signals();
         return r;
     }
     let (tx, rx) = oneshot::channel();
     local.shared.mailboxes[target].push(Msg::Call(Box::new(move |s| {
         let _ = tx.send(f(s));
         s.kick_expiry_if_needed();
+        // Keys it created may have blocked clients; its keyspace events are published.
+        s.settle_signals();
     })));
     match rx.await {
         Ok(v) => v,
