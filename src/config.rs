@@ -116,6 +116,8 @@ pub struct Config {
     pub zset_max_listpack_value: AtomicI64,
     /// `client-output-buffer-limit`: (hard bytes, soft bytes, soft seconds) per client class.
     pub output_limits: [[AtomicI64; 3]; 3],
+    /// `maxmemory-samples`: keys sampled per eviction.
+    pub maxmemory_samples: AtomicI64,
     /// `notify-keyspace-events`, as [`crate::notify`] flag bits (0 = off).
     pub notify_keyspace_events: AtomicU32,
 }
@@ -145,6 +147,7 @@ impl Default for Config {
             zset_max_listpack_value: AtomicI64::new(64),
             output_limits: OutputClass::DEFAULTS.map(|l| l.map(AtomicI64::new)),
             notify_keyspace_events: AtomicU32::new(0),
+            maxmemory_samples: AtomicI64::new(5),
         }
     }
 }
@@ -464,6 +467,19 @@ static PARAMS: &[Param] = &[
                 return Err("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction");
             }
             *c.maxmemory_policy.write().expect("config lock") = v;
+            Ok(())
+        },
+    },
+    Param {
+        name: "maxmemory-samples",
+        mutable: true,
+        get: |c| c.maxmemory_samples.load(Relaxed).to_string(),
+        set: |c, v| {
+            let n = int(v)?;
+            if !(1..=64).contains(&n) {
+                return Err("argument must be between 1 and 64 inclusive");
+            }
+            c.maxmemory_samples.store(n, Relaxed);
             Ok(())
         },
     },

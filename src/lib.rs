@@ -28,10 +28,12 @@
 //! - [`net`]: listeners and the connection loop.
 //! - [`embed`]: the engine in-process, without TCP.
 //! - [`config`]: typed configuration and CONFIG GET/SET.
+//! - [`alloc`]: the counting global allocator behind `used_memory` and `maxmemory`.
 //! - [`notify`]: keyspace notification flags and channels.
 //! - [`pubsub`]: the subscription registry shared by all shards.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod alloc;
 pub mod command;
 pub mod config;
 pub mod embed;

@@ -1,6 +1,10 @@
 //! `shardis-server [/path/to/redis.conf] [--option value ...]`
 
 use shardis::config::Config;
+
+/// Counts allocated bytes for INFO memory and maxmemory.
+#[global_allocator]
+static ALLOC: shardis::alloc::Counting = shardis::alloc::Counting;
 use shardis::Engine;
 
 const HELP: &str = "Usage: shardis-server [/path/to/redis.conf] [options]

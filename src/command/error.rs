@@ -54,6 +54,9 @@ pub enum CmdError {
     /// RENAME of a missing key.
     #[error("ERR no such key")]
     NoSuchKey,
+    /// A command that may grow memory while over maxmemory with nothing to evict.
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    OutOfMemory,
     /// SELECT / MOVE / COPY to a database that does not exist.
     #[error("ERR DB index is out of range")]
     DbOutOfRange,

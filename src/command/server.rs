@@ -504,6 +504,10 @@ fn config_set(s: &mut Session, a: &[Bytes]) -> CmdResult {
         let value = String::from_utf8_lossy(&pair[1]).into_owned();
         cfg.set(&name, &value, false).map_err(|e| CmdError::Other(e.to_string().into()))?;
     }
+    // A lower budget (or a new policy) takes effect at once.
+    if s.local.shared.over_budget() {
+        s.local.check_memory();
+    }
     Ok(Reply::OK)
 }
 
@@ -578,6 +582,7 @@ struct ShardInfo {
     cmdstats: Vec<(&'static str, CallStats)>,
     remote_jobs: u64,
     blocking_keys: u64,
+    evicted: u64,
 }
 
 fn rusage() -> (f64, f64) {
@@ -620,14 +625,24 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             // task (or an access) reclaims them, which makes reclamation observable.
             let mut st = sh.store.borrow_mut();
             let keys = (0..dbs).map(|d| (st.db(d).len(), st.db(d).volatile())).collect();
-            let (mut hits, mut misses, mut expired) = (0, 0, 0);
+            let (mut hits, mut misses, mut expired, mut evicted) = (0, 0, 0, 0);
             for d in st.dbs() {
                 hits += d.stats.hits;
                 misses += d.stats.misses;
                 expired += d.stats.expired;
+                evicted += d.stats.evicted;
             }
             let cmdstats = sh.cmdstats.borrow().values().copied().collect();
-            ShardInfo { keys, hits, misses, expired, cmdstats, remote_jobs: sh.remote_jobs.get(), blocking_keys: sh.blocking_keys() as u64 }
+            ShardInfo {
+                keys,
+                hits,
+                misses,
+                expired,
+                cmdstats,
+                remote_jobs: sh.remote_jobs.get(),
+                blocking_keys: sh.blocking_keys() as u64,
+                evicted,
+            }
         })
         .await;
         let shared = &s.local.shared;
@@ -676,16 +691,22 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
         }
         if want("memory", true) {
             let rss = rss_bytes();
+            // Bytes allocated (the counting allocator); the resident size when it is not
+            // installed (an embedding program's own allocator).
+            let used = Some(crate::alloc::used_memory()).filter(|&u| u > 0).unwrap_or(rss);
+            let peak = crate::alloc::peak_memory().max(used);
             let maxmem = cfg.maxmemory.load(Relaxed) as u64;
             section(
                 "Memory",
                 format!(
-                    "used_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:libc\r\n",
+                    "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmaxmemory_samples:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\n",
+                    human(used),
                     human(rss),
-                    human(rss),
-                    human(rss),
+                    human(peak),
                     human(maxmem),
                     cfg.maxmemory_policy.read().expect("config lock"),
+                    cfg.maxmemory_samples.load(Relaxed),
+                    rss as f64 / used.max(1) as f64,
                 ),
             );
         }
@@ -697,10 +718,11 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             section(
                 "Stats",
                 format!(
-                    "total_connections_received:{}\r\ntotal_commands_processed:{total_cmds}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_shardchannels:{}\r\ncross_shard_commands:{}\r\n",
+                    "total_connections_received:{}\r\ntotal_commands_processed:{total_cmds}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_shardchannels:{}\r\ncross_shard_commands:{}\r\n",
                     shared.stats.connections_received.load(Relaxed),
                     shared.stats.rejected_connections.load(Relaxed),
                     sum(|p| p.expired),
+                    sum(|p| p.evicted),
                     sum(|p| p.hits),
                     sum(|p| p.misses),
                     shared.pubsub.len(crate::pubsub::Kind::Channel),

@@ -172,6 +172,10 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
         if session.close || session.meta.killed.load(Relaxed) || push.overflowed() {
             break;
         }
+        if cmds.capacity() > 1024 {
+            // A long pipeline's command list is not kept: memory is counted against maxmemory.
+            cmds = Vec::new();
+        }
         if buf.capacity() > 4 * READ_CHUNK && buf.is_empty() && !parser.in_progress() {
             buf = BytesMut::with_capacity(READ_CHUNK);
         }

@@ -197,7 +197,7 @@ impl ShardLocal {
             return;
         }
         // Check first, claim second: a waiter whose pop finds nothing (another type) stays.
-        let found = self.run_raw(w.spec.name, w.db, w.resp3, |ctx: &mut ShardCtx<'_>| {
+        let found = self.run_raw(w.spec.name, w.db, w.resp3, now_ms(), |ctx: &mut ShardCtx<'_>| {
             if !w.claim() {
                 return Ok(Reply::Blocked);
             }

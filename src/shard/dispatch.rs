@@ -212,7 +212,14 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> V
             break;
         }
         s.meta.last_ms.store(now, Relaxed);
-        let resolved = resolve(s, &args);
+        let mut resolved = resolve(s, &args);
+        if let Ok(spec) = resolved {
+            // Over maxmemory: shards evict; a command that may grow memory is refused when
+            // nothing may be evicted (always under noeviction).
+            if local.shared.over_budget() && local.check_memory() && spec.flags & flags::DENYOOM != 0 {
+                resolved = Err(CmdError::OutOfMemory.into());
+            }
+        }
         if s.multi.is_some() {
             if let Some(reply) = queue_in_multi(s, &resolved, &mut args) {
                 b.slots.push((Pending::Ready(reply), s.resp3));

@@ -9,6 +9,7 @@
 pub mod blocking;
 pub mod claim;
 mod dispatch;
+mod evict;
 mod fanout;
 pub mod locks;
 mod mailbox;
@@ -180,6 +181,11 @@ pub struct Shared {
     pub pubsub: crate::pubsub::Registry,
     /// Clients blocked now (INFO blocked_clients).
     pub blocked_clients: AtomicUsize,
+    /// Per shard: set when it was over maxmemory with nothing left that the policy may evict.
+    /// When every shard is, commands that may grow memory are refused.
+    pub evict_exhausted: Vec<AtomicBool>,
+    /// When (ms) shards were last told to evict.
+    pub evict_nudged_ms: AtomicU64,
 }
 
 impl Shared {
@@ -241,6 +247,10 @@ pub struct ShardLocal {
     flusher: RefCell<Option<std::task::Waker>>,
     /// Blocked clients per key on this shard.
     blocked: RefCell<blocking::Queues>,
+    /// Whether this shard's eviction task runs.
+    evicting: Cell<bool>,
+    /// The database eviction takes from next.
+    evict_db: Cell<usize>,
     /// Waited keys that came into existence while a lock owner held them.
     deferred_ready: RefCell<Vec<(usize, Bytes)>>,
     /// When the expiry task will next wake (ms); a new earlier timer must wake it.
@@ -304,22 +314,29 @@ impl ShardLocal {
             flusher: RefCell::new(None),
             blocked: RefCell::new(ahash::AHashMap::new()),
             deferred_ready: RefCell::new(Vec::new()),
+            evicting: Cell::new(false),
+            evict_db: Cell::new(0),
         }
     }
 
     /// Runs a shard handler on this shard's data at time `now` (Unix ms, read once per batch)
     /// for a client speaking RESP3 or not, and records its statistics.
     pub fn run(self: &Rc<Self>, handler: ShardFn, db: usize, args: &[Bytes], name: &'static str, now: u64, resp3: bool) -> Reply {
-        let _ = now;
-        self.run_raw(name, db, resp3, |ctx| handler(ctx, args))
+        self.run_raw(name, db, resp3, now, |ctx| handler(ctx, args))
     }
 
     /// Runs `f` on this shard's data as command `name` (see [`ShardLocal::run`]), then
     /// publishes the keyspace events it recorded and serves clients blocked on keys it
     /// created.
-    pub fn run_raw(self: &Rc<Self>, name: &'static str, db: usize, resp3: bool, f: impl FnOnce(&mut ShardCtx<'_>) -> CmdResult) -> Reply {
+    pub fn run_raw(
+        self: &Rc<Self>,
+        name: &'static str,
+        db: usize,
+        resp3: bool,
+        now: u64,
+        f: impl FnOnce(&mut ShardCtx<'_>) -> CmdResult,
+    ) -> Reply {
         let start = self.clock.raw();
-        let now = now_ms();
         // A handler bug must never take its shard down: the panic is logged and answered.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut store = self.store.borrow_mut();

@@ -117,6 +117,8 @@ impl ShardSet {
             tcp_port: AtomicU64::new(0),
             pubsub: Default::default(),
             blocked_clients: AtomicUsize::new(0),
+            evict_exhausted: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            evict_nudged_ms: AtomicU64::new(0),
         });
         // Bind the first shard's listeners here so that bind errors (and port 0) are known
         // before any shard runs; the other shards bind the same port with SO_REUSEPORT.
@@ -138,6 +140,9 @@ impl ShardSet {
             let placement = if pin { Placement::Fixed(id % cores) } else { Placement::Unbound };
             let h = LocalExecutorBuilder::new(placement)
                 .name(&format!("shard-{id}"))
+                // Registered buffers serve storage I/O, which shards do not do: the 64 KiB
+                // minimum instead of the 10 MiB default keeps them out of used_memory.
+                .io_memory(64 * 1024)
                 .spawn(move || shard_main(id, shared, own, addrs))
                 .map_err(|e| StartError::Executor(e.to_string()))?;
             handles.push(h);

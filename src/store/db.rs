@@ -30,6 +30,42 @@ pub struct DbStats {
     pub misses: u64,
     /// Keys removed because their time passed.
     pub expired: u64,
+    /// Keys removed to stay within maxmemory.
+    pub evicted: u64,
+}
+
+/// Which keys eviction may take, and which of a sample it takes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eviction {
+    /// The least recently used of a sample of all keys (`allkeys-lru`, and `allkeys-lfu`
+    /// until access frequency is tracked).
+    AllLru,
+    /// Any key (`allkeys-random`).
+    AllRandom,
+    /// The least recently used key with an expiry (`volatile-lru`, `volatile-lfu`).
+    VolatileLru,
+    /// Any key with an expiry (`volatile-random`).
+    VolatileRandom,
+    /// The key with an expiry due soonest (`volatile-ttl`).
+    VolatileTtl,
+}
+
+impl Eviction {
+    /// The policy for a `maxmemory-policy` name; `None` for `noeviction`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "allkeys-lru" | "allkeys-lfu" => Some(Eviction::AllLru),
+            "allkeys-random" => Some(Eviction::AllRandom),
+            "volatile-lru" | "volatile-lfu" => Some(Eviction::VolatileLru),
+            "volatile-random" => Some(Eviction::VolatileRandom),
+            "volatile-ttl" => Some(Eviction::VolatileTtl),
+            _ => None,
+        }
+    }
+
+    fn volatile_only(self) -> bool {
+        matches!(self, Eviction::VolatileLru | Eviction::VolatileRandom | Eviction::VolatileTtl)
+    }
 }
 
 /// A logical database's slice of the keyspace on one shard.
@@ -395,6 +431,48 @@ impl Db {
             }
         }
         None
+    }
+
+    /// The key eviction would take next by `policy`, from `samples` random keys, with its
+    /// score (lower goes first: last access, deadline, or 0 for the random policies).
+    pub fn eviction_candidate(&self, policy: Eviction, samples: usize, rng: &mut fastrand::Rng) -> Option<(u64, Box<[u8]>)> {
+        if self.dict.is_empty() || (policy.volatile_only() && self.volatile == 0) {
+            return None;
+        }
+        let mut best: Option<(u64, Box<[u8]>)> = None;
+        let mut seen = 0;
+        // Volatile keys may be rare among all keys: more draws, still bounded.
+        let draws = if policy.volatile_only() { samples * 16 } else { samples };
+        for _ in 0..draws.max(1) {
+            let Some(e) = self.dict.random(rng) else { break };
+            if policy.volatile_only() && e.expire_at == 0 {
+                continue;
+            }
+            let score = match policy {
+                Eviction::AllLru | Eviction::VolatileLru => e.access,
+                Eviction::VolatileTtl => e.expire_at,
+                Eviction::AllRandom | Eviction::VolatileRandom => 0,
+            };
+            if best.as_ref().is_none_or(|(s, _)| score < *s) {
+                best = Some((score, e.key.clone()));
+            }
+            seen += 1;
+            if seen >= samples || matches!(policy, Eviction::AllRandom | Eviction::VolatileRandom) {
+                break;
+            }
+        }
+        best
+    }
+
+    /// Evicts `key` (from [`Db::eviction_candidate`]): its watchers are touched and its
+    /// `evicted` event recorded.
+    pub fn evict(&mut self, key: &[u8]) -> bool {
+        let h = self.hash(key);
+        let Some(pos) = self.dict.find(h, |e| *e.key == *key) else { return false };
+        self.remove_pos(pos);
+        self.stats.evicted += 1;
+        self.signals.event(self.index, crate::notify::EVICTED, "evicted", key);
+        true
     }
 
     /// The earliest pending expiry timer, if any.

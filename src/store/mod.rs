@@ -18,7 +18,7 @@ mod value;
 mod wheel;
 mod zset;
 
-pub use db::{Db, DbStats, Expiry, WatchFlag};
+pub use db::{Db, DbStats, Eviction, Expiry, WatchFlag};
 pub use dict::{Dict, Pos};
 pub use glob::glob_match;
 pub use hash::{hash_bytes, Field, Hash, PackLimits};
@@ -102,6 +102,20 @@ impl Store {
         let (lo, hi) = (a.min(b), a.max(b));
         let (left, right) = self.dbs.split_at_mut(hi);
         left[lo].swap_contents(&mut right[0]);
+    }
+
+    /// The next eviction candidate by `policy` over the databases in turn from `*next_db`:
+    /// (database, score, key), lower scores going first; `None` when nothing may be evicted.
+    pub fn eviction_candidate(&mut self, policy: Eviction, samples: usize, next_db: &mut usize) -> Option<(usize, u64, Box<[u8]>)> {
+        let n = self.dbs.len();
+        for i in 0..n {
+            let d = (*next_db + i) % n;
+            if let Some((score, key)) = self.dbs[d].eviction_candidate(policy, samples, &mut self.rng) {
+                *next_db = (d + 1) % n;
+                return Some((d, score, key));
+            }
+        }
+        None
     }
 
     /// The earliest expiry timer over all databases.
