@@ -3,9 +3,8 @@
 # (utime+stime from /proc/PID/stat), throughput, and hypervisor steal during the run.
 # usage: cpu.sh label pid port n -- redis-benchmark args ; prints server CPU-µs per request
 label=$1; pid=$2; port=$3; n=$4; shift 4
-tck=$(getconf CLK_TCK)
 cpu() { awk '{print $14+$15}' /proc/$pid/stat; }
-steal() { awk '/^cpu /{print $9+0, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+source "$(dirname "$0")/lib.sh"
 read s0 t0 < <(steal); c0=$(cpu)
 out=$(redis-benchmark -p "$port" -n "$n" "$@" -q 2>&1 | tr '\r' '\n' | grep "per second" | sed 's/^ *//' | tr '\n' ' ')
 c1=$(cpu); read s1 t1 < <(steal)

@@ -12,8 +12,7 @@ modes=${MODES:-fanout queue}
 bin=target/release/shardis-server
 mb=target/release/msgbench
 port=7950
-tck=$(getconf CLK_TCK)
-steal() { awk '/^cpu /{print $9+0, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+source perf/lib.sh
 
 # run LABEL -- msgbench args
 run() {

@@ -18,8 +18,7 @@ secs=${2:-10}
 new=target/release/shardis-server
 lg=target/release/loadgen
 port=7850
-tck=$(getconf CLK_TCK)
-steal() { awk '/^cpu /{print $9+0, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+source perf/lib.sh
 
 # run LABEL CPUS SERVER THREADS LOADCPUS -- loadgen args...
 run() {
