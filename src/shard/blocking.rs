@@ -70,6 +70,14 @@ impl Waiter {
         self.spec.key_positions(&self.args).filter(move |&i| i != dest || dest == 0).map(|i| &self.args[i])
     }
 
+    /// The shards holding its keys, ascending, each once.
+    pub fn shards(&self, shards: usize) -> Vec<usize> {
+        let mut v: Vec<usize> = self.keys().map(|k| key_shard(k, shards)).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     /// Takes the waiter for one outcome; false when another already took it.
     pub fn claim(&self) -> bool {
         self.claim.claim()
@@ -132,7 +140,7 @@ impl ShardLocal {
         for k in w.keys().filter(|k| key_shard(k, shards) == self.id) {
             let queue = q.entry((w.db, k.clone())).or_default();
             if queue.is_empty() {
-                st.signals.set_waited(w.db, k, true);
+                st.signals.set_waited(k, true);
             }
             if !queue.iter().any(|x| Arc::ptr_eq(x, w)) {
                 queue.push_back(w.clone());
@@ -151,7 +159,7 @@ impl ShardLocal {
                 queue.retain(|x| !Arc::ptr_eq(x, w));
                 if queue.is_empty() {
                     q.remove(&slot);
-                    st.signals.set_waited(w.db, k, false);
+                    st.signals.set_waited(k, false);
                 }
             }
         }
@@ -190,11 +198,12 @@ impl ShardLocal {
     /// Serves `w` from `key` if the key has what it waits for (the pop runs here, now).
     fn serve_one(self: &Rc<Self>, w: &Arc<Waiter>, key: &Bytes) {
         let Some(block) = w.spec.block else { return };
-        let shards = self.shared.shards();
-        let remote_dest = block.dest_at > 0 && key_shard(&w.args[block.dest_at], shards) != self.id;
-        if remote_dest {
-            self.serve_move_across(w, key);
-            return;
+        if block.dest_at > 0 {
+            let dest = key_shard(&w.args[block.dest_at], self.shared.shards());
+            if dest != self.id {
+                self.serve_move_across(w, dest);
+                return;
+            }
         }
         // Check first, claim second: a waiter whose pop finds nothing (another type) stays.
         let found = self.run_raw(w.spec.name, w.db, w.resp3, now_ms(), |ctx: &mut ShardCtx<'_>| {
@@ -215,16 +224,21 @@ impl ShardLocal {
         }
     }
 
-    /// Serves a move whose destination is on another shard: pops here, pushes there, and
-    /// pushes back here when the destination refuses it (wrong type).
-    fn serve_move_across(self: &Rc<Self>, w: &Arc<Waiter>, key: &Bytes) {
+    /// Serves a move whose destination is on shard `dest`, not this one: pops here, pushes
+    /// there, and pushes back here when the destination refuses it (wrong type).
+    fn serve_move_across(self: &Rc<Self>, w: &Arc<Waiter>, dest: usize) {
         let Some((pop, push, undo)) = w.spec.block.and_then(|b| b.halves).map(|h| h(&w.args)) else { return };
-        let handler = |args: &[Bytes]| match lookup(args).map(|s| s.route) {
-            Ok(Route::Shard(h)) => Some(h),
-            _ => None,
+        let handler = |args: &[Bytes]| match lookup(args) {
+            Ok(spec) => match spec.route {
+                Route::Shard(h) => Some((h, spec.name)),
+                _ => None,
+            },
+            Err(_) => None,
         };
-        let (Some(pop_h), Some(push_h), Some(undo_h)) = (handler(&pop), handler(&push), handler(&undo)) else { return };
-        let _ = key;
+        let (Some((pop_h, _)), Some((push_h, push_name)), Some((undo_h, undo_name))) = (handler(&pop), handler(&push), handler(&undo))
+        else {
+            return;
+        };
         if !w.claim() {
             return;
         }
@@ -235,17 +249,16 @@ impl ShardLocal {
                 return;
             }
         };
-        let dest = key_shard(&w.args[w.spec.block.map_or(2, |b| b.dest_at)], self.shared.shards());
         let (w, local) = (w.clone(), self.clone());
         glommio::spawn_local(async move {
             let mut push = push;
             push.push(value.clone());
             let db = w.db;
-            let pushed = super::call(&local, dest, move |s| s.run(push_h, db, &push, "lpush", now_ms(), false)).await;
+            let pushed = super::call(&local, dest, move |s| s.run(push_h, db, &push, push_name, now_ms(), false)).await;
             if pushed.is_error() {
                 let mut undo = undo;
                 undo.push(value);
-                local.run(undo_h, db, &undo, "lpush", now_ms(), false);
+                local.run(undo_h, db, &undo, undo_name, now_ms(), false);
                 w.finish(Outcome::Served(pushed));
             } else {
                 w.finish(Outcome::Served(Reply::Bulk(value)));
@@ -265,13 +278,7 @@ impl ShardLocal {
 
 /// Unregisters `w` from every shard holding one of its keys (without waiting).
 pub fn unpark_everywhere(local: &Rc<ShardLocal>, w: &Arc<Waiter>) {
-    let shards = local.shared.shards();
-    let mut seen = vec![false; shards];
-    for k in w.keys() {
-        let sh = key_shard(k, shards);
-        if std::mem::replace(&mut seen[sh], true) {
-            continue;
-        }
+    for sh in w.shards(local.shared.shards()) {
         if sh == local.id {
             local.unpark(w);
         } else {

@@ -342,10 +342,9 @@ async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: Shar
                 run_when_free(&local, spec, handler, s.db, &args, s.resp3).await
             };
             if r == Reply::Blocked {
-                local.park_or_refuse(r, spec, Some(waiter.insert(new_waiter())))
-            } else {
-                r
+                local.park(waiter.insert(new_waiter()));
             }
+            r
         }
         Some(t) => {
             let w = waiter.insert(new_waiter()).clone();
@@ -363,11 +362,7 @@ async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: Shar
             let work = async {
                 let r = materialize(&local, db, spec, handler, args.clone(), resp3).await;
                 if r == Reply::Blocked {
-                    let shards = local.shared.shards();
-                    let mut targets: Vec<usize> = w2.keys().map(|k| key_shard(k, shards)).collect();
-                    targets.sort_unstable();
-                    targets.dedup();
-                    for sh in targets {
+                    for sh in w2.shards(local.shared.shards()) {
                         let w3 = w2.clone();
                         call(&local, sh, move |l| l.park(&w3)).await;
                     }

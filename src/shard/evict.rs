@@ -84,7 +84,7 @@ impl ShardLocal {
                 st.signals.set_mask(shared.config.notify_keyspace_events.load(Relaxed));
                 let mut db = self.evict_db.get();
                 while evicted < CHECK_EVERY {
-                    let Some((d, _score, key)) = st.eviction_candidate(policy, samples, &mut db) else {
+                    let Some((d, key)) = st.eviction_candidate(policy, samples, &mut db) else {
                         empty = true;
                         break;
                     };

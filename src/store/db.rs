@@ -433,9 +433,9 @@ impl Db {
         None
     }
 
-    /// The key eviction would take next by `policy`, from `samples` random keys, with its
-    /// score (lower goes first: last access, deadline, or 0 for the random policies).
-    pub fn eviction_candidate(&self, policy: Eviction, samples: usize, rng: &mut fastrand::Rng) -> Option<(u64, Box<[u8]>)> {
+    /// The key eviction would take next by `policy`: of `samples` random keys, the one with
+    /// the lowest score (last access, deadline, or the first drawn for the random policies).
+    pub fn eviction_candidate(&self, policy: Eviction, samples: usize, rng: &mut fastrand::Rng) -> Option<Box<[u8]>> {
         if self.dict.is_empty() || (policy.volatile_only() && self.volatile == 0) {
             return None;
         }
@@ -461,7 +461,7 @@ impl Db {
                 break;
             }
         }
-        best
+        best.map(|(_, key)| key)
     }
 
     /// Evicts `key` (from [`Db::eviction_candidate`]): its watchers are touched and its

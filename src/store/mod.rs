@@ -105,14 +105,14 @@ impl Store {
     }
 
     /// The next eviction candidate by `policy` over the databases in turn from `*next_db`:
-    /// (database, score, key), lower scores going first; `None` when nothing may be evicted.
-    pub fn eviction_candidate(&mut self, policy: Eviction, samples: usize, next_db: &mut usize) -> Option<(usize, u64, Box<[u8]>)> {
+    /// (database, key); `None` when nothing may be evicted.
+    pub fn eviction_candidate(&mut self, policy: Eviction, samples: usize, next_db: &mut usize) -> Option<(usize, Box<[u8]>)> {
         let n = self.dbs.len();
         for i in 0..n {
             let d = (*next_db + i) % n;
-            if let Some((score, key)) = self.dbs[d].eviction_candidate(policy, samples, &mut self.rng) {
+            if let Some(key) = self.dbs[d].eviction_candidate(policy, samples, &mut self.rng) {
                 *next_db = (d + 1) % n;
-                return Some((d, score, key));
+                return Some((d, key));
             }
         }
         None

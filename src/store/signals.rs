@@ -58,10 +58,10 @@ impl Signals {
         }
     }
 
-    /// Marks that a queue of clients waiting for `key` in `db` was created (`true`) or
-    /// emptied (`false`); calls pair up.
-    pub fn set_waited(&self, db: usize, key: &[u8], waited: bool) {
-        let _ = db;
+    /// Marks that a queue of clients waiting for `key` (in any database) was created
+    /// (`true`) or emptied (`false`); calls pair up. [`Signals::created`] then reports the
+    /// key's creation in every database, and the shard finds whose queue it is.
+    pub fn set_waited(&self, key: &[u8], waited: bool) {
         let mut w = self.waited.borrow_mut();
         if waited {
             *w.entry(key.into()).or_insert(0) += 1;
