@@ -9,12 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::{redis_server, shardis, Frame, Raw};
 
-fn info_field(c: &mut Raw, field: &str) -> u64 {
-    let text = c.cmds(&["INFO", "everything"]).text();
-    let line = text.lines().find(|l| l.starts_with(&format!("{field}:"))).unwrap_or_else(|| panic!("no {field} in INFO"));
-    line.split(':').nth(1).unwrap().trim().parse().unwrap()
-}
-
 fn ok(f: Frame) {
     assert_eq!(f, Frame::Simple(b"OK".to_vec()));
 }
@@ -56,13 +50,13 @@ fn exists(c: &mut Raw, k: &str) -> bool {
 fn settles_within(c: &mut Raw, max: u64) -> u64 {
     let start = Instant::now();
     loop {
-        let used = info_field(c, "used_memory");
+        let used = c.info_u64("used_memory");
         if used <= max + 65_536 {
             return used;
         }
         if start.elapsed() > Duration::from_secs(10) {
             let keys = c.cmds(&["DBSIZE"]);
-            let evicted = info_field(c, "evicted_keys");
+            let evicted = c.info_u64("evicted_keys");
             panic!("used_memory {used} stayed over {max} ({keys:?} keys, {evicted} evicted)");
         }
         thread::sleep(Duration::from_millis(20));
@@ -101,13 +95,13 @@ fn noeviction_refuses_growing_commands_with_redis_error() {
 fn accounting_returns_to_its_baseline_after_flushall() {
     let ours = shardis(2, &[]);
     let mut c = ours.raw();
-    let base = info_field(&mut c, "used_memory");
+    let base = c.info_u64("used_memory");
     assert!(base < 8 << 20, "baseline used_memory {base}");
     fill(&mut c, "k", 50_000, None);
-    let full = info_field(&mut c, "used_memory");
+    let full = c.info_u64("used_memory");
     assert!(full > base + 5_000_000, "50,000 keys of 100 bytes took only {} bytes", full - base);
     ok(c.cmds(&["FLUSHALL"]));
-    let after = info_field(&mut c, "used_memory");
+    let after = c.info_u64("used_memory");
     assert!(after < base + (1 << 20), "used_memory {after} after FLUSHALL, baseline {base}");
 }
 
@@ -116,13 +110,13 @@ fn allkeys_policies_hold_the_budget_and_lowering_it_evicts_down() {
     for policy in ["allkeys-lru", "allkeys-random", "allkeys-lfu"] {
         let ours = shardis(2, &[]);
         let mut c = ours.raw();
-        let base = info_field(&mut c, "used_memory");
+        let base = c.info_u64("used_memory");
         let budget = base + 4_000_000;
         ok(c.cmds(&["CONFIG", "SET", "maxmemory-policy", policy]));
         ok(c.cmds(&["CONFIG", "SET", "maxmemory", &budget.to_string()]));
         fill(&mut c, "k", 100_000, None);
         settles_within(&mut c, budget);
-        assert!(info_field(&mut c, "evicted_keys") > 10_000, "{policy}");
+        assert!(c.info_u64("evicted_keys") > 10_000, "{policy}");
         let keys = match c.cmds(&["DBSIZE"]) {
             Frame::Int(n) => n,
             f => panic!("{f:?}"),
@@ -147,7 +141,7 @@ fn volatile_policies_never_touch_persistent_keys() {
         let mut c = ours.raw();
         ok(c.cmds(&["CONFIG", "SET", "maxmemory-policy", policy]));
         fill(&mut c, "keep", 5_000, None);
-        let base = info_field(&mut c, "used_memory");
+        let base = c.info_u64("used_memory");
         let budget = base + 2_000_000;
         ok(c.cmds(&["CONFIG", "SET", "maxmemory", &budget.to_string()]));
         fill(&mut c, "tmp", 40_000, Some(1000));
@@ -155,7 +149,7 @@ fn volatile_policies_never_touch_persistent_keys() {
         for i in (0..5_000).step_by(50) {
             assert!(exists(&mut c, &format!("keep:{i}")), "{policy} evicted a persistent key");
         }
-        assert!(info_field(&mut c, "evicted_keys") > 1_000, "{policy}");
+        assert!(c.info_u64("evicted_keys") > 1_000, "{policy}");
         // With only persistent keys left over the budget, growing commands are refused.
         ok(c.cmds(&["CONFIG", "SET", "maxmemory", "1"]));
         let start = Instant::now();
@@ -180,9 +174,9 @@ fn volatile_ttl_takes_the_nearest_deadlines_and_lru_keeps_hot_keys() {
     let mut c = ours.raw();
     ok(c.cmds(&["CONFIG", "SET", "maxmemory-policy", "volatile-ttl"]));
     ok(c.cmds(&["CONFIG", "SET", "maxmemory-samples", "64"]));
-    let base = info_field(&mut c, "used_memory");
+    let base = c.info_u64("used_memory");
     fill(&mut c, "t", 20_000, Some(1000));
-    let full = info_field(&mut c, "used_memory");
+    let full = c.info_u64("used_memory");
     ok(c.cmds(&["CONFIG", "SET", "maxmemory", &(base + (full - base) / 2).to_string()]));
     settles_within(&mut c, base + (full - base) / 2);
     let near = (0..2_000).step_by(20).filter(|i| exists(&mut c, &format!("t:{i}"))).count();
@@ -197,7 +191,7 @@ fn volatile_ttl_takes_the_nearest_deadlines_and_lru_keeps_hot_keys() {
     let mut c = ours.raw();
     ok(c.cmds(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]));
     ok(c.cmds(&["CONFIG", "SET", "maxmemory-samples", "64"]));
-    let base = info_field(&mut c, "used_memory");
+    let base = c.info_u64("used_memory");
     fill(&mut c, "hot", 2_000, None);
     ok(c.cmds(&["CONFIG", "SET", "maxmemory", &(base + 3_000_000).to_string()]));
     for round in 0..10 {

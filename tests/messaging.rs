@@ -510,12 +510,6 @@ fn work_queue_8_producers_8_consumers_delivers_each_item_once() {
     }
 }
 
-fn info_field(c: &mut Raw, field: &str) -> u64 {
-    let text = c.cmds(&["INFO", "everything"]).text();
-    let line = text.lines().find(|l| l.starts_with(&format!("{field}:"))).unwrap_or_else(|| panic!("no {field} in INFO"));
-    line.split(':').nth(1).unwrap().trim().parse().unwrap()
-}
-
 #[test]
 fn subscriptions_and_blocked_waits_are_released_on_disconnect_kill_and_reset() {
     let ours = shardis(2, &[]);
@@ -526,7 +520,7 @@ fn subscriptions_and_blocked_waits_are_released_on_disconnect_kill_and_reset() {
         items(c.cmds(&["SUBSCRIBE", &format!("warm{i}")]));
     }
     thread::sleep(Duration::from_millis(200));
-    let rss0 = info_field(&mut admin, "used_memory_rss");
+    let rss0 = admin.info_u64("used_memory_rss");
     for i in 0..10_000 {
         let mut c = ours.raw();
         let kill = i % 100 == 1;
@@ -554,12 +548,12 @@ fn subscriptions_and_blocked_waits_are_released_on_disconnect_kill_and_reset() {
     // Disconnects are noticed asynchronously: wait for the registries to empty.
     let start = Instant::now();
     loop {
-        let blocked = info_field(&mut admin, "blocked_clients");
-        let keys = info_field(&mut admin, "blocking_keys");
-        let channels = info_field(&mut admin, "pubsub_channels");
-        let patterns = info_field(&mut admin, "pubsub_patterns");
-        let shard = info_field(&mut admin, "pubsub_shardchannels");
-        let clients = info_field(&mut admin, "connected_clients");
+        let blocked = admin.info_u64("blocked_clients");
+        let keys = admin.info_u64("blocking_keys");
+        let channels = admin.info_u64("pubsub_channels");
+        let patterns = admin.info_u64("pubsub_patterns");
+        let shard = admin.info_u64("pubsub_shardchannels");
+        let clients = admin.info_u64("connected_clients");
         if (blocked, keys, channels, patterns, shard, clients) == (0, 0, 0, 0, 0, 1) {
             break;
         }
@@ -569,7 +563,7 @@ fn subscriptions_and_blocked_waits_are_released_on_disconnect_kill_and_reset() {
         );
         thread::sleep(Duration::from_millis(50));
     }
-    let rss1 = info_field(&mut admin, "used_memory_rss");
+    let rss1 = admin.info_u64("used_memory_rss");
     assert!(rss1 < rss0 + 16 * 1024 * 1024, "RSS grew from {rss0} to {rss1} over 10,000 cycles");
     // And nothing is served to a client that left: a push stays in the list.
     assert_eq!(admin.cmds(&["RPUSH", "other", "x"]), Frame::Int(1));

@@ -263,6 +263,13 @@ impl Raw {
         }
     }
 
+    /// A numeric INFO field (from `INFO everything`); panics when it is missing.
+    pub fn info_u64(&mut self, field: &str) -> u64 {
+        let text = self.cmds(&["INFO", "everything"]).text();
+        let line = text.lines().find(|l| l.starts_with(&format!("{field}:"))).unwrap_or_else(|| panic!("no {field} in INFO"));
+        line.split(':').nth(1).unwrap().trim().parse().unwrap()
+    }
+
     /// Reads one frame if one starts within `wait`.
     pub fn read_within(&mut self, wait: Duration) -> Option<Frame> {
         self.w.set_read_timeout(Some(wait)).unwrap();
