@@ -4,7 +4,7 @@
 use bytes::BytesMut;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use shardis::protocol::{encode, Limits, Reply, RequestParser};
-use shardis::store::{Db, Expiry, StrValue, TimerWheel, Value};
+use shardis::store::{Expiry, Store, StrValue, TimerWheel, Value};
 
 fn resp(c: &mut Criterion) {
     let one = b"*3\r\n$3\r\nSET\r\n$16\r\nkey:000000000001\r\n$32\r\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n";
@@ -38,7 +38,8 @@ fn lookup(c: &mut Criterion) {
 }
 
 fn table(c: &mut Criterion) {
-    let mut db = Db::new(0, ahash::RandomState::new(), 0, Default::default(), Default::default(), Default::default());
+    let mut store = Store::new(1, 0);
+    let db = store.db(0);
     for i in 0..100_000u32 {
         db.set(format!("key:{i}").as_bytes(), Value::Str(StrValue::Int(i64::from(i))), Expiry::Clear, 0);
     }

@@ -98,8 +98,12 @@ pub struct Config {
     pub query_buffer_limit: AtomicI64,
     /// `maxmemory` (accepted and reported; enforced by a later release).
     pub maxmemory: AtomicI64,
-    /// `maxmemory-policy`.
-    pub maxmemory_policy: RwLock<String>,
+    /// `maxmemory-policy`, as an index into [`POLICIES`].
+    pub maxmemory_policy: AtomicU8,
+    /// `lfu-log-factor`: hits it takes to grow a key's LFU counter.
+    pub lfu_log_factor: AtomicI64,
+    /// `lfu-decay-time`: minutes for an LFU counter to lose one (0: never).
+    pub lfu_decay_time: AtomicI64,
     /// `hz` (accepted for compatibility).
     pub hz: AtomicI64,
     /// Path of the configuration file, if one was given.
@@ -137,7 +141,9 @@ impl Default for Config {
             proto_max_bulk_len: AtomicI64::new(DEFAULT_PROTO_MAX_BULK_LEN),
             query_buffer_limit: AtomicI64::new(DEFAULT_QUERY_BUFFER_LIMIT),
             maxmemory: AtomicI64::new(0),
-            maxmemory_policy: RwLock::new("noeviction".into()),
+            maxmemory_policy: AtomicU8::new(NOEVICTION),
+            lfu_log_factor: AtomicI64::new(10),
+            lfu_decay_time: AtomicI64::new(1),
             hz: AtomicI64::new(10),
             config_file: RwLock::new(String::new()),
             hash_max_listpack_entries: AtomicI64::new(128),
@@ -179,6 +185,25 @@ impl OutputClass {
 }
 
 impl Config {
+    /// The `maxmemory-policy` in force, by name.
+    pub fn policy_name(&self) -> &'static str {
+        POLICIES[usize::from(self.maxmemory_policy.load(Relaxed)).min(POLICIES.len() - 1)]
+    }
+
+    /// What a shard's store must follow now (applied before each command).
+    pub fn store_settings(&self) -> crate::store::StoreSettings {
+        crate::store::StoreSettings { notify_mask: self.notify_keyspace_events.load(Relaxed), lfu: self.lfu_mode() }
+    }
+
+    /// How key accesses update LFU counters under the current configuration.
+    pub fn lfu_mode(&self) -> crate::store::LfuMode {
+        crate::store::LfuMode {
+            on: self.policy_name().ends_with("-lfu"),
+            log_factor: self.lfu_log_factor.load(Relaxed) as u32,
+            decay_minutes: self.lfu_decay_time.load(Relaxed) as u32,
+        }
+    }
+
     /// The (hard, soft, soft seconds) output limits of a client class.
     pub fn output_limit(&self, class: OutputClass) -> (i64, i64, i64) {
         let l = &self.output_limits[class as usize];
@@ -262,6 +287,20 @@ const NOT_MEM: &str = "argument must be a memory value";
 fn int(v: &str) -> Result<i64, &'static str> {
     v.parse::<i64>().map_err(|_| NOT_INT)
 }
+
+/// An integer in `range`, or `outside` (Redis's error naming the range).
+fn int_in(v: &str, range: std::ops::RangeInclusive<i64>, outside: &'static str) -> Result<i64, &'static str> {
+    Some(int(v)?).filter(|n| range.contains(n)).ok_or(outside)
+}
+
+/// Redis's error for an int config outside `0..=INT_MAX`.
+const NOT_INT32: &str = "argument must be between 0 and 2147483647 inclusive";
+
+/// The `maxmemory-policy` names, in the order of [`Config::maxmemory_policy`]'s index.
+pub const POLICIES: [&str; 8] =
+    ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"];
+/// [`POLICIES`]' index of `noeviction`, the default.
+const NOEVICTION: u8 = 7;
 
 fn mem(v: &str) -> Result<i64, &'static str> {
     parse_memory(v).ok_or(NOT_MEM)
@@ -450,23 +489,31 @@ static PARAMS: &[Param] = &[
     Param {
         name: "maxmemory-policy",
         mutable: true,
-        get: |c| c.maxmemory_policy.read().expect("config lock").clone(),
+        get: |c| c.policy_name().to_string(),
         set: |c, v| {
-            const POLICIES: [&str; 8] = [
-                "volatile-lru",
-                "volatile-lfu",
-                "volatile-random",
-                "volatile-ttl",
-                "allkeys-lru",
-                "allkeys-lfu",
-                "allkeys-random",
-                "noeviction",
-            ];
             let v = v.to_ascii_lowercase();
-            if !POLICIES.contains(&v.as_str()) {
+            let Some(i) = POLICIES.iter().position(|p| *p == v) else {
                 return Err("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction");
-            }
-            *c.maxmemory_policy.write().expect("config lock") = v;
+            };
+            c.maxmemory_policy.store(i as u8, Relaxed);
+            Ok(())
+        },
+    },
+    Param {
+        name: "lfu-log-factor",
+        mutable: true,
+        get: |c| c.lfu_log_factor.load(Relaxed).to_string(),
+        set: |c, v| {
+            c.lfu_log_factor.store(int_in(v, 0..=i64::from(i32::MAX), NOT_INT32)?, Relaxed);
+            Ok(())
+        },
+    },
+    Param {
+        name: "lfu-decay-time",
+        mutable: true,
+        get: |c| c.lfu_decay_time.load(Relaxed).to_string(),
+        set: |c, v| {
+            c.lfu_decay_time.store(int_in(v, 0..=i64::from(i32::MAX), NOT_INT32)?, Relaxed);
             Ok(())
         },
     },
@@ -475,11 +522,7 @@ static PARAMS: &[Param] = &[
         mutable: true,
         get: |c| c.maxmemory_samples.load(Relaxed).to_string(),
         set: |c, v| {
-            let n = int(v)?;
-            if !(1..=64).contains(&n) {
-                return Err("argument must be between 1 and 64 inclusive");
-            }
-            c.maxmemory_samples.store(n, Relaxed);
+            c.maxmemory_samples.store(int_in(v, 1..=64, "argument must be between 1 and 64 inclusive")?, Relaxed);
             Ok(())
         },
     },

@@ -85,6 +85,9 @@ pub struct Results {
     pub p999_ms: f64,
     /// Maximum.
     pub max_ms: f64,
+    /// Requests slower than `--slow-ms` (loadgen only).
+    #[serde(default)]
+    pub slow: u64,
 }
 
 /// Reads memtier_benchmark's summary table (`--hide-histogram` output) after a run of
@@ -112,6 +115,8 @@ pub fn parse_memtier(text: &str, seconds: f64) -> Option<Results> {
         p99_ms: col("p99 Latency"),
         p999_ms: col("p99.9 Latency"),
         max_ms: col("Max Latency"),
+        // memtier reports no per-request count above a threshold.
+        slow: 0,
     })
 }
 

@@ -13,7 +13,7 @@ use super::{CommandSpec, Merge, Route};
 use crate::notify;
 use crate::protocol::Reply;
 use crate::shard::{call, call_all, Session, ShardCtx};
-use crate::store::{glob_match, StrValue, Value};
+use crate::store::{glob_match, idle_ms, Entry, StrValue, Value};
 
 const K1: (i32, i32, i32) = (1, 1, 1);
 const KALL: (i32, i32, i32) = (1, -1, 1);
@@ -164,9 +164,8 @@ fn copy(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     if target.contains(&a[2], now) && !replace {
         return Ok(Reply::Int(0));
     }
-    let mut e = src;
-    e.key = a[2][..].into();
-    e.access = now;
+    // The copy is a new object, with a new access clock and frequency.
+    let mut e = Entry::new(&a[2], src.value, src.expire_at, now);
     // The copy is a new object: a shared integer becomes one of its own.
     if let Value::Str(StrValue::Int(i)) = e.value {
         e.value = Value::Str(StrValue::IntOwn(i));
@@ -308,10 +307,6 @@ fn persist(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(i64::from(done)))
 }
 
-fn is_lfu(ctx: &ShardCtx<'_>) -> bool {
-    ctx.config.maxmemory_policy.read().expect("config lock").contains("lfu")
-}
-
 fn object_encoding(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     Ok(ctx.db().peek(&a[2], now).map_or(Reply::Nil, |e| Reply::bulk(e.value.encoding().as_bytes())))
@@ -319,23 +314,21 @@ fn object_encoding(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn object_freq(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let now = ctx.now;
-    if !ctx.db().contains(&a[2], now) {
-        return Ok(Reply::Nil);
-    }
-    if !is_lfu(ctx) {
+    let lfu = ctx.store.lfu_mode();
+    let Some(freq) = ctx.db().peek(&a[2], now).map(|e| e.lfu.decayed(now, lfu)) else { return Ok(Reply::Nil) };
+    if !lfu.on {
         return Err(CmdError::other("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    // Access frequency is tracked once LFU eviction lands; until then every key reads as new.
-    Ok(Reply::Int(0))
+    Ok(Reply::Int(i64::from(freq)))
 }
 
 fn object_idletime(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let Some(access) = ctx.db().peek(&a[2], now).map(|e| e.access) else { return Ok(Reply::Nil) };
-    if is_lfu(ctx) {
+    if ctx.store.lfu_mode().on {
         return Err(CmdError::other("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    Ok(Reply::Int((now.saturating_sub(access) / 1000) as i64))
+    Ok(Reply::Int((idle_ms(access, now) / 1000) as i64))
 }
 
 fn object_refcount(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {

@@ -12,6 +12,7 @@ mod hashes;
 mod introspection;
 mod keyspace;
 mod lists;
+mod memory;
 mod pubsub;
 mod server;
 mod sets;
@@ -311,6 +312,7 @@ pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
         .chain(transactions::COMMANDS)
         .chain(keyspace::COMMANDS)
         .chain(server::COMMANDS)
+        .chain(memory::COMMANDS)
         .chain(introspection::COMMANDS)
         .collect()
 });
@@ -374,7 +376,7 @@ mod tests {
         let start = readme.find("### Commands").expect("README has a Commands section");
         let end = readme[start..].find("### Deliberate").map_or(readme.len(), |e| start + e);
         let words: std::collections::HashSet<&str> =
-            readme[start..end].split(|c: char| !c.is_ascii_alphanumeric() && c != '_').filter(|w| !w.is_empty()).collect();
+            readme[start..end].split(|c: char| !c.is_ascii_alphanumeric() && c != '_' && c != '-').filter(|w| !w.is_empty()).collect();
         for c in TABLE.iter() {
             assert!(words.contains(c.name.to_uppercase().as_str()), "README does not list {}", c.name);
             for s in c.subcommands {

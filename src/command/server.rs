@@ -162,7 +162,7 @@ pub fn help_reply(cmd: &str, lines: &[&str]) -> Reply {
     let mut out = vec![Reply::StatusOwned(Bytes::from(format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")))];
     out.extend(lines.iter().map(|l| Reply::StatusOwned(Bytes::copy_from_slice(l.as_bytes()))));
     out.push(Reply::Status("HELP"));
-    out.push(Reply::Status("    Print this help."));
+    out.push(Reply::Status("    Prints this help."));
     Reply::Array(out)
 }
 
@@ -699,14 +699,15 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             section(
                 "Memory",
                 format!(
-                    "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmaxmemory_samples:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\n",
+                    "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmaxmemory_samples:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:{}\r\n",
                     human(used),
                     human(rss),
                     human(peak),
                     human(maxmem),
-                    cfg.maxmemory_policy.read().expect("config lock"),
+                    cfg.policy_name(),
                     cfg.maxmemory_samples.load(Relaxed),
                     rss as f64 / used.max(1) as f64,
+                    crate::alloc::ALLOCATOR,
                 ),
             );
         }

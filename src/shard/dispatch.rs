@@ -517,7 +517,7 @@ async fn materialize(
         before.insert((d, Bytes::copy_from_slice(&e.key)), (e.value.clone(), e.expire_at));
         temp.db(d).insert_entry(e, now);
     }
-    temp.signals.set_mask(local.shared.config.notify_keyspace_events.load(Relaxed));
+    temp.apply(local.shared.config.store_settings());
     let reply = {
         let mut ctx = ShardCtx { store: &mut temp, db, now, config: &local.shared.config, resp3 };
         into_reply(handler(&mut ctx, &args))

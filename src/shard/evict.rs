@@ -2,6 +2,12 @@
 //! budget, every shard evicts from its own keys by the policy, in slices of at most a
 //! millisecond, until the total fits; under `noeviction`, or when nothing may be evicted,
 //! commands that may grow memory are refused with Redis's OOM error.
+//!
+//! **Splitting the budget.** Each shard evicts its own least valuable keys, so if one shard
+//! evicted more than the others it would give up keys hotter than theirs. Shards therefore
+//! publish how many evictable keys they hold, and a shard that holds fewer than the average
+//! (by more than a little slack) leaves the evicting to the others: the budget is shared in
+//! proportion to keys, and rebalanced as soon as one shard holds more.
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -15,6 +21,8 @@ use crate::store::{now_ms, Eviction};
 const CHECK_EVERY: usize = 16;
 /// Longest eviction slice before the shard serves other work.
 const SLICE: Duration = Duration::from_millis(1);
+/// Evictable keys a shard may lag behind the average before it leaves eviction to others.
+const LAG_SLACK: u64 = 2 * CHECK_EVERY as u64;
 
 impl Shared {
     /// Whether allocated memory is over `maxmemory` (never when it is 0).
@@ -31,9 +39,17 @@ impl Shared {
         over
     }
 
+    /// Whether a shard holding `mine` evictable keys holds fewer than the shards' average by
+    /// more than [`LAG_SLACK`], so that the others should evict first.
+    fn lagging(&self, mine: u64) -> bool {
+        let n = self.shards() as u64;
+        let total: u64 = self.evictable_keys.iter().map(|k| k.load(Relaxed)).sum();
+        (mine + LAG_SLACK) * n < total
+    }
+
     /// The eviction policy in force; `None` for `noeviction`.
     pub fn eviction(&self) -> Option<Eviction> {
-        Eviction::from_name(&self.config.maxmemory_policy.read().expect("config lock"))
+        Eviction::from_name(self.config.policy_name())
     }
 }
 
@@ -81,10 +97,18 @@ impl ShardLocal {
             let (mut evicted, mut empty) = (0, false);
             {
                 let mut st = self.store.borrow_mut();
-                st.signals.set_mask(shared.config.notify_keyspace_events.load(Relaxed));
+                let mine = st.evictable_keys(policy);
+                shared.evictable_keys[self.id].store(mine, Relaxed);
+                if shared.lagging(mine) {
+                    // The next nudge (at most a millisecond away) looks again.
+                    shared.evict_exhausted[self.id].store(false, Relaxed);
+                    return false;
+                }
+                st.apply(shared.config.store_settings());
                 let mut db = self.evict_db.get();
+                let now = now_ms();
                 while evicted < CHECK_EVERY {
-                    let Some((d, key)) = st.eviction_candidate(policy, samples, &mut db) else {
+                    let Some((d, key)) = st.eviction_candidate(policy, samples, now, &mut db) else {
                         empty = true;
                         break;
                     };

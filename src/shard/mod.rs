@@ -177,6 +177,8 @@ pub struct Shared {
     pub run_id: String,
     /// The TCP port actually listened on (0 when not serving TCP).
     pub tcp_port: AtomicU64,
+    /// `used_memory` once every shard had started (MEMORY STATS `startup.allocated`).
+    pub startup_memory: AtomicU64,
     /// Every pub/sub subscription.
     pub pubsub: crate::pubsub::Registry,
     /// Clients blocked now (INFO blocked_clients).
@@ -184,6 +186,9 @@ pub struct Shared {
     /// Per shard: set when it was over maxmemory with nothing left that the policy may evict.
     /// When every shard is, commands that may grow memory are refused.
     pub evict_exhausted: Vec<AtomicBool>,
+    /// Per shard: how many of its keys the policy may evict, as the shard last counted them.
+    /// A shard with fewer than the others' average leaves eviction to them ([`super::evict`]).
+    pub evictable_keys: Vec<AtomicU64>,
     /// When (ms) shards were last told to evict.
     pub evict_nudged_ms: AtomicU64,
 }
@@ -249,6 +254,8 @@ pub struct ShardLocal {
     blocked: RefCell<blocking::Queues>,
     /// Whether this shard's eviction task runs.
     evicting: Cell<bool>,
+    /// Whether this shard's idle-time rehash task runs.
+    rehashing: Cell<bool>,
     /// The database eviction takes from next.
     evict_db: Cell<usize>,
     /// Waited keys that came into existence while a lock owner held them.
@@ -315,6 +322,7 @@ impl ShardLocal {
             blocked: RefCell::new(ahash::AHashMap::new()),
             deferred_ready: RefCell::new(Vec::new()),
             evicting: Cell::new(false),
+            rehashing: Cell::new(false),
             evict_db: Cell::new(0),
         }
     }
@@ -340,7 +348,7 @@ impl ShardLocal {
         // A handler bug must never take its shard down: the panic is logged and answered.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut store = self.store.borrow_mut();
-            store.signals.set_mask(self.shared.config.notify_keyspace_events.load(Relaxed));
+            store.apply(self.shared.config.store_settings());
             let mut ctx = ShardCtx { store: &mut store, db, now, config: &self.shared.config, resp3 };
             let reply = into_reply(f(&mut ctx));
             store.settle_touches(!reply.is_error());
@@ -351,7 +359,7 @@ impl ShardLocal {
             Reply::err("ERR internal error")
         });
         self.record(name, start, reply.is_error());
-        self.kick_expiry_if_needed();
+        self.kick_background();
         self.settle_signals();
         reply
     }
@@ -439,8 +447,12 @@ impl ShardLocal {
         s.failed += u64::from(failed);
     }
 
-    /// Wakes the expiry task when a timer earlier than its planned wake-up was added.
-    pub fn kick_expiry_if_needed(&self) {
+    /// After store work: wakes the expiry task when a timer earlier than its planned wake-up
+    /// was added, and starts the rehash task when a table began rehashing.
+    pub fn kick_background(self: &Rc<Self>) {
+        if self.store.borrow().take_rehashing() && !self.rehashing.replace(true) {
+            glommio::spawn_local(start::rehash_loop(self.clone())).detach();
+        }
         let added = self.store.borrow().take_earliest_added();
         if let Some(t) = added {
             if t < self.expiry_wake_at.get() {
@@ -462,14 +474,14 @@ pub fn into_reply(r: CmdResult) -> Reply {
 pub async fn call<T: Send + 'static>(local: &Rc<ShardLocal>, target: usize, f: impl FnOnce(&Rc<ShardLocal>) -> T + Send + 'static) -> T {
     if target == local.id {
         let r = f(local);
-        local.kick_expiry_if_needed();
+        local.kick_background();
         local.settle_signals();
         return r;
     }
     let (tx, rx) = oneshot::channel();
     local.shared.mailboxes[target].push(Msg::Call(Box::new(move |s| {
         let _ = tx.send(f(s));
-        s.kick_expiry_if_needed();
+        s.kick_background();
         // Keys it created may have blocked clients; its keyspace events are published.
         s.settle_signals();
     })));

@@ -119,6 +119,8 @@ impl ShardSet {
             blocked_clients: AtomicUsize::new(0),
             evict_exhausted: (0..n).map(|_| AtomicBool::new(false)).collect(),
             evict_nudged_ms: AtomicU64::new(0),
+            evictable_keys: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            startup_memory: AtomicU64::new(0),
         });
         // Bind the first shard's listeners here so that bind errors (and port 0) are known
         // before any shard runs; the other shards bind the same port with SO_REUSEPORT.
@@ -181,6 +183,7 @@ async fn shard_main(id: usize, shared: Arc<Shared>, own: Vec<std::os::fd::OwnedF
     for l in listeners {
         glommio::spawn_local(crate::net::accept_loop(local.clone(), l)).detach();
     }
+    local.shared.startup_memory.fetch_max(crate::alloc::used_memory(), Relaxed);
     inbox_loop(local).await;
     log::debug!("shard {id} stopped");
 }
@@ -292,6 +295,26 @@ fn send_replies(shared: &Shared, replies: &mut [Vec<ReplyBatch>]) {
     }
 }
 
+/// Pause between the idle-time rehash slices.
+const REHASH_PAUSE: Duration = Duration::from_millis(10);
+/// Longest idle-time rehash slice.
+const REHASH_SLICE: Duration = Duration::from_millis(1);
+
+/// Finishes table rehashes that commands alone would leave half done (Redis's
+/// `activerehashing`): a slice of at most [`REHASH_SLICE`] every [`REHASH_PAUSE`], until no
+/// table rehashes; then the task ends, so an idle server uses no CPU.
+pub(super) async fn rehash_loop(local: Rc<ShardLocal>) {
+    loop {
+        glommio::timer::sleep(REHASH_PAUSE).await;
+        let deadline = std::time::Instant::now() + REHASH_SLICE;
+        if !local.store.borrow_mut().rehash_until(deadline) {
+            break;
+        }
+    }
+    // No await since the last slice looked at every table: none rehashes now.
+    local.rehashing.set(false);
+}
+
 /// Sleeps until the next expiry timer (or until an earlier one is added), then reclaims due
 /// keys in bounded slices.
 async fn expiry_loop(local: Rc<ShardLocal>) {
@@ -323,7 +346,7 @@ async fn expiry_loop(local: Rc<ShardLocal>) {
         loop {
             let more = {
                 let mut st = local.store.borrow_mut();
-                st.signals.set_mask(local.shared.config.notify_keyspace_events.load(Relaxed));
+                st.apply(local.shared.config.store_settings());
                 st.expire_due(now_ms(), EXPIRE_BUDGET)
             };
             local.settle_signals();

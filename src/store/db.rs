@@ -5,7 +5,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
+use super::access::{idle_ms, LfuMode};
 use super::dict::{Dict, Pos};
+use super::inline::Key;
 use super::signals::Signals;
 use super::value::{Entry, Value};
 use super::wheel::TimerWheel;
@@ -37,13 +39,16 @@ pub struct DbStats {
 /// Which keys eviction may take, and which of a sample it takes first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Eviction {
-    /// The least recently used of a sample of all keys (`allkeys-lru`, and `allkeys-lfu`
-    /// until access frequency is tracked).
+    /// The least recently used of a sample of all keys (`allkeys-lru`).
     AllLru,
+    /// The least frequently used of a sample of all keys (`allkeys-lfu`).
+    AllLfu,
     /// Any key (`allkeys-random`).
     AllRandom,
-    /// The least recently used key with an expiry (`volatile-lru`, `volatile-lfu`).
+    /// The least recently used key with an expiry (`volatile-lru`).
     VolatileLru,
+    /// The least frequently used key with an expiry (`volatile-lfu`).
+    VolatileLfu,
     /// Any key with an expiry (`volatile-random`).
     VolatileRandom,
     /// The key with an expiry due soonest (`volatile-ttl`).
@@ -54,17 +59,36 @@ impl Eviction {
     /// The policy for a `maxmemory-policy` name; `None` for `noeviction`.
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
-            "allkeys-lru" | "allkeys-lfu" => Some(Eviction::AllLru),
+            "allkeys-lru" => Some(Eviction::AllLru),
+            "allkeys-lfu" => Some(Eviction::AllLfu),
             "allkeys-random" => Some(Eviction::AllRandom),
-            "volatile-lru" | "volatile-lfu" => Some(Eviction::VolatileLru),
+            "volatile-lru" => Some(Eviction::VolatileLru),
+            "volatile-lfu" => Some(Eviction::VolatileLfu),
             "volatile-random" => Some(Eviction::VolatileRandom),
             "volatile-ttl" => Some(Eviction::VolatileTtl),
             _ => None,
         }
     }
 
-    fn volatile_only(self) -> bool {
-        matches!(self, Eviction::VolatileLru | Eviction::VolatileRandom | Eviction::VolatileTtl)
+    /// Whether only keys with an expiry may be evicted.
+    pub fn volatile_only(self) -> bool {
+        matches!(self, Eviction::VolatileLru | Eviction::VolatileLfu | Eviction::VolatileRandom | Eviction::VolatileTtl)
+    }
+
+    fn random(self) -> bool {
+        matches!(self, Eviction::AllRandom | Eviction::VolatileRandom)
+    }
+
+    /// How evictable `e` is by this policy at `now`: the lowest score goes first.
+    fn score(self, e: &Entry, now: u64, lfu: LfuMode) -> u64 {
+        let idle = idle_ms(e.access, now);
+        match self {
+            Eviction::AllLru | Eviction::VolatileLru => u64::MAX - idle,
+            // Ties in frequency (common: new keys all start at 5) go to the idler key.
+            Eviction::AllLfu | Eviction::VolatileLfu => (u64::from(e.lfu.decayed(now, lfu)) << 48) | (u64::MAX >> 16).saturating_sub(idle),
+            Eviction::VolatileTtl => e.expire_at,
+            Eviction::AllRandom | Eviction::VolatileRandom => 0,
+        }
     }
 }
 
@@ -90,6 +114,25 @@ pub struct Db {
     index: usize,
     /// Where keyspace events and created keys are reported.
     signals: Rc<Signals>,
+    /// How accesses update LFU counters (shared with the [`super::Store`]).
+    lfu: Rc<Cell<LfuMode>>,
+    /// Set when the table is rehashing (shared with the [`super::Store`]).
+    rehashing: Rc<Cell<bool>>,
+}
+
+/// What a store's databases share with it.
+#[derive(Debug, Clone)]
+pub(super) struct DbShared {
+    /// Earliest timer added since the owner last looked.
+    pub added: Rc<Cell<u64>>,
+    /// Set when a database has watched keys to touch at the end of the command.
+    pub touch_pending: Rc<Cell<bool>>,
+    /// Keyspace events and created keys.
+    pub signals: Rc<Signals>,
+    /// How accesses update LFU counters.
+    pub lfu: Rc<Cell<LfuMode>>,
+    /// Set when a database's table began a rehash that idle time should finish.
+    pub rehashing: Rc<Cell<bool>>,
 }
 
 /// A client's WATCH flag: set when a key it watches is modified.
@@ -99,14 +142,8 @@ type Watched = ahash::AHashMap<Box<[u8]>, Vec<WatchFlag>>;
 
 impl Db {
     /// An empty database whose expiry clock starts at `now`.
-    pub fn new(
-        index: usize,
-        hasher: ahash::RandomState,
-        now: u64,
-        added: Rc<Cell<u64>>,
-        touch_pending: Rc<Cell<bool>>,
-        signals: Rc<Signals>,
-    ) -> Self {
+    pub(super) fn new(index: usize, hasher: ahash::RandomState, now: u64, shared: DbShared) -> Self {
+        let DbShared { added, touch_pending, signals, lfu, rehashing } = shared;
         Db {
             dict: Dict::new(),
             wheel: TimerWheel::new(now),
@@ -119,6 +156,8 @@ impl Db {
             touch_pending,
             index,
             signals,
+            lfu,
+            rehashing,
         }
     }
 
@@ -206,8 +245,21 @@ impl Db {
         self.dict.find(self.hash(key), |e| &*e.key == key).is_some()
     }
 
+    /// Tells the store when the table is rehashing, so idle time finishes the job.
+    fn note_rehash(&self) {
+        if self.dict.rehashing() {
+            self.rehashing.set(true);
+        }
+    }
+
+    /// Runs up to `steps` steps of a table rehash under way; returns whether one still is.
+    pub fn rehash_steps(&mut self, steps: usize) -> bool {
+        self.dict.rehash_steps(steps)
+    }
+
     fn remove_pos(&mut self, pos: Pos) -> Entry {
         let e = self.dict.remove_at(pos);
+        self.note_rehash();
         if self.watched.is_some() {
             self.touch(&e.key);
         }
@@ -231,8 +283,9 @@ impl Db {
         match self.find(key, now) {
             Some(pos) => {
                 self.stats.hits += 1;
+                let lfu = self.lfu.get();
                 let e = self.dict.at_mut(pos);
-                e.access = now;
+                e.touch(now, lfu);
                 Some(e)
             }
             None => {
@@ -249,8 +302,9 @@ impl Db {
             self.pending_touch.push(key.into());
             self.touch_pending.set(true);
         }
+        let lfu = self.lfu.get();
         let e = self.dict.at_mut(pos);
-        e.access = now;
+        e.touch(now, lfu);
         Some(e)
     }
 
@@ -272,9 +326,11 @@ impl Db {
         }
         let old_expire = match self.find(key, now) {
             Some(pos) => {
+                let lfu = self.lfu.get();
                 let e = self.dict.at_mut(pos);
                 e.value = value;
-                e.access = now;
+                // Like Redis's dbOverwrite, the new value keeps the key's access frequency.
+                e.touch(now, lfu);
                 let old = e.expire_at;
                 match expiry {
                     Expiry::Keep => return,
@@ -289,7 +345,8 @@ impl Db {
                     _ => 0,
                 };
                 let h = self.hash(key);
-                self.dict.insert(h, Entry { key: key.into(), value, expire_at, access: now });
+                self.dict.insert(h, Entry::new(key, value, expire_at, now));
+                self.note_rehash();
                 self.signals.created(self.index, key);
                 0
             }
@@ -332,6 +389,7 @@ impl Db {
         }
         let key = entry.key.clone();
         self.dict.insert(h, entry);
+        self.note_rehash();
         self.signals.created(self.index, &key);
     }
 
@@ -374,6 +432,16 @@ impl Db {
     /// Whether the database holds no keys.
     pub fn is_empty(&self) -> bool {
         self.dict.is_empty()
+    }
+
+    /// Bytes of the key table: its buckets and entry nodes (MEMORY STATS).
+    pub fn table_bytes(&self) -> usize {
+        self.dict.table_bytes()
+    }
+
+    /// Bytes of the expiry timers (MEMORY STATS `overhead.hashtable.expires`).
+    pub fn timer_bytes(&self) -> usize {
+        self.wheel.len() * std::mem::size_of::<(u64, u64)>()
     }
 
     /// Number of keys with an expiry.
@@ -422,7 +490,7 @@ impl Db {
     }
 
     /// A random live key.
-    pub fn random_key(&mut self, now: u64, rng: &mut fastrand::Rng) -> Option<Box<[u8]>> {
+    pub fn random_key(&mut self, now: u64, rng: &mut fastrand::Rng) -> Option<Key> {
         // Bounded retries over expired keys, as Redis's RANDOMKEY does.
         for _ in 0..100 {
             let key = self.dict.random(rng)?.key.clone();
@@ -434,12 +502,13 @@ impl Db {
     }
 
     /// The key eviction would take next by `policy`: of `samples` random keys, the one with
-    /// the lowest score (last access, deadline, or the first drawn for the random policies).
-    pub fn eviction_candidate(&self, policy: Eviction, samples: usize, rng: &mut fastrand::Rng) -> Option<Box<[u8]>> {
+    /// the lowest [`Eviction::score`] (or the first drawn for the random policies).
+    pub fn eviction_candidate(&self, policy: Eviction, samples: usize, now: u64, rng: &mut fastrand::Rng) -> Option<Key> {
         if self.dict.is_empty() || (policy.volatile_only() && self.volatile == 0) {
             return None;
         }
-        let mut best: Option<(u64, Box<[u8]>)> = None;
+        let lfu = self.lfu.get();
+        let mut best: Option<(u64, Key)> = None;
         let mut seen = 0;
         // Volatile keys may be rare among all keys: more draws, still bounded.
         let draws = if policy.volatile_only() { samples * 16 } else { samples };
@@ -448,16 +517,12 @@ impl Db {
             if policy.volatile_only() && e.expire_at == 0 {
                 continue;
             }
-            let score = match policy {
-                Eviction::AllLru | Eviction::VolatileLru => e.access,
-                Eviction::VolatileTtl => e.expire_at,
-                Eviction::AllRandom | Eviction::VolatileRandom => 0,
-            };
+            let score = policy.score(e, now, lfu);
             if best.as_ref().is_none_or(|(s, _)| score < *s) {
                 best = Some((score, e.key.clone()));
             }
             seen += 1;
-            if seen >= samples || matches!(policy, Eviction::AllRandom | Eviction::VolatileRandom) {
+            if seen >= samples || policy.random() {
                 break;
             }
         }

@@ -1,32 +1,126 @@
-//! A chained hash table with power-of-two buckets, in the manner of Redis's `dict`.
+//! A chained hash table with power-of-two buckets and incremental rehashing, in the manner of
+//! Redis's `dict`.
 //!
 //! Chaining (rather than open addressing) lets SCAN use Redis's reverse-binary cursor, which
 //! returns every element present for the whole scan at least once even when the table grows
 //! or shrinks between calls. The caller supplies hashes and equality, so the table stores no
 //! hasher and can be searched by hash alone (the timer wheel does this).
+//!
+//! **No stalls while growing.** Bucket arrays are kept in chunks of [`CHUNK`] buckets, each
+//! allocated zeroed when first written and freed as soon as a rehash has drained it, so no
+//! operation allocates, zeroes or frees a whole table (freeing a 128 MB array stalled a shard
+//! for 17 ms). A resize moves the old table's chains a few buckets per insert or removal, as Redis's
+//! `_dictRehashStep` does, and in the owner's idle time ([`Dict::rehash_steps`], Redis's
+//! `activerehashing`); lookups search both tables meanwhile. Each insert moves at least one
+//! old bucket, so the rehash ends before the next doubling, and no single operation walks the
+//! whole table.
+
+type Link<T> = Option<Box<Node<T>>>;
 
 #[derive(Clone)]
 struct Node<T> {
     hash: u64,
-    next: Option<Box<Node<T>>>,
+    next: Link<T>,
     item: T,
 }
 
-/// Where an element sits: its bucket and its depth in the chain.
+/// Where an element sits: its table, its bucket and its depth in the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pos {
+    table: u8,
     bucket: usize,
     depth: usize,
+}
+
+/// log2 of [`CHUNK`].
+const CHUNK_BITS: u32 = 15;
+/// Buckets per chunk of a bucket array (256 KiB of links).
+pub const CHUNK: usize = 1 << CHUNK_BITS;
+
+/// A bucket array of a power-of-two length, in chunks allocated on first write.
+#[derive(Clone)]
+struct Buckets<T> {
+    chunks: Vec<Option<Box<[Link<T>]>>>,
+    len: usize,
+}
+
+impl<T> Buckets<T> {
+    /// `len` empty buckets; nothing is allocated for them yet.
+    fn new(len: usize) -> Self {
+        let chunks = if len == 0 { 0 } else { len.div_ceil(CHUNK) };
+        Buckets { chunks: (0..chunks).map(|_| None).collect(), len }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The first node of bucket `b`'s chain.
+    fn head(&self, b: usize) -> Option<&Node<T>> {
+        self.chunks[b >> CHUNK_BITS].as_ref()?[b & (CHUNK - 1)].as_deref()
+    }
+
+    /// Bucket `b`'s link, allocating its chunk when it has none.
+    fn slot(&mut self, b: usize) -> &mut Link<T> {
+        let per = self.len.min(CHUNK);
+        &mut self.chunks[b >> CHUNK_BITS].get_or_insert_with(|| zeroed(per))[b & (CHUNK - 1)]
+    }
+
+    /// Takes bucket `b`'s chain, leaving it empty.
+    fn take(&mut self, b: usize) -> Link<T> {
+        self.chunks[b >> CHUNK_BITS].as_mut().and_then(|c| c[b & (CHUNK - 1)].take())
+    }
+
+    /// Frees the chunk holding bucket `b` (all of whose chains were taken).
+    fn release_chunk_of(&mut self, b: usize) {
+        self.chunks[b >> CHUNK_BITS] = None;
+    }
+
+    /// Bytes of the chunks allocated.
+    fn bytes(&self) -> usize {
+        self.chunks.iter().flatten().map(|c| c.len() * std::mem::size_of::<Link<T>>()).sum()
+    }
+
+    /// Every bucket's first node, in order.
+    fn heads(&self) -> impl Iterator<Item = Option<&Node<T>>> {
+        (0..self.len).map(|b| self.head(b))
+    }
+
+    /// Unlinks every chain iteratively, so that long chains cannot overflow the stack on drop.
+    fn clear(&mut self) {
+        for chunk in self.chunks.iter_mut().flatten() {
+            for b in chunk.iter_mut() {
+                let mut cur = b.take();
+                while let Some(mut n) = cur {
+                    cur = n.next.take();
+                }
+            }
+        }
+        *self = Buckets::new(0);
+    }
 }
 
 /// A hash table of `T`, looked up by a caller-computed hash and predicate.
 #[derive(Clone)]
 pub struct Dict<T> {
-    buckets: Vec<Option<Box<Node<T>>>>,
+    /// The table; during a rehash, the old one being drained.
+    main: Buckets<T>,
+    /// During a rehash, the new table; empty otherwise.
+    next: Buckets<T>,
+    /// During a rehash, the first bucket of `main` not yet moved.
+    moved: usize,
     len: usize,
 }
 
 const MIN_BUCKETS: usize = 4;
+/// Non-empty old buckets moved per insert or removal while rehashing.
+const STEP_BUCKETS: usize = 4;
+/// Empty old buckets skipped per non-empty one a step may move (Redis's `empty_visits`).
+const EMPTY_VISITS: usize = 10;
 
 impl<T> Default for Dict<T> {
     fn default() -> Self {
@@ -38,7 +132,7 @@ impl<T> Default for Dict<T> {
 /// same elements in another layout compare unequal, which callers treat as "changed".
 impl<T: PartialEq> PartialEq for Dict<T> {
     fn eq(&self, other: &Self) -> bool {
-        self.len == other.len && self.buckets.len() == other.buckets.len() && self.iter().eq(other.iter())
+        self.len == other.len && self.main.len() == other.main.len() && self.next.len() == other.next.len() && self.iter().eq(other.iter())
     }
 }
 
@@ -46,14 +140,30 @@ impl<T: Eq> Eq for Dict<T> {}
 
 impl<T> std::fmt::Debug for Dict<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dict").field("len", &self.len).field("buckets", &self.buckets.len()).finish()
+        f.debug_struct("Dict").field("len", &self.len).field("buckets", &self.main.len()).field("rehashing_to", &self.next.len()).finish()
     }
+}
+
+/// `n` empty links, taken from the allocator as zeroed memory (no writes of ours).
+fn zeroed<T>(n: usize) -> Box<[Link<T>]> {
+    let zeroed = Box::<[Link<T>]>::new_zeroed_slice(n);
+    // SAFETY: `Option<Box<_>>` is guaranteed to be represented as a nullable pointer, so the
+    // all-zero bit pattern is `None`.
+    unsafe { zeroed.assume_init() }
+}
+
+fn chain<T>(mut node: Option<&Node<T>>) -> impl Iterator<Item = &Node<T>> {
+    std::iter::from_fn(move || {
+        let n = node?;
+        node = n.next.as_deref();
+        Some(n)
+    })
 }
 
 impl<T> Dict<T> {
     /// An empty table.
     pub fn new() -> Self {
-        Dict { buckets: Vec::new(), len: 0 }
+        Dict { main: Buckets::new(0), next: Buckets::new(0), moved: 0, len: 0 }
     }
 
     /// Number of elements.
@@ -66,39 +176,64 @@ impl<T> Dict<T> {
         self.len == 0
     }
 
-    /// Number of buckets (a power of two, or zero).
+    /// Number of buckets (a power of two, or zero); during a rehash, of the new table.
     pub fn capacity(&self) -> usize {
-        self.buckets.len()
+        if self.rehashing() {
+            self.next.len()
+        } else {
+            self.main.len()
+        }
     }
 
-    fn mask(&self) -> usize {
-        self.buckets.len().wrapping_sub(1)
+    /// Whether a resize is moving chains from the old table to the new one.
+    pub fn rehashing(&self) -> bool {
+        !self.next.is_empty()
+    }
+
+    /// Bytes of one element's node: the element, its chain link and its hash.
+    pub const fn node_bytes() -> usize {
+        std::mem::size_of::<Node<T>>()
+    }
+
+    /// Bytes of the bucket arrays and element nodes, without what elements point to
+    /// (MEMORY USAGE and STATS).
+    pub fn table_bytes(&self) -> usize {
+        self.main.bytes() + self.next.bytes() + self.len * Self::node_bytes()
+    }
+
+    fn table(&self, t: u8) -> &Buckets<T> {
+        if t == 0 {
+            &self.main
+        } else {
+            &self.next
+        }
+    }
+
+    fn table_mut(&mut self, t: u8) -> &mut Buckets<T> {
+        if t == 0 {
+            &mut self.main
+        } else {
+            &mut self.next
+        }
     }
 
     /// Finds the position of the element with `hash` for which `eq` holds.
     pub fn find(&self, hash: u64, mut eq: impl FnMut(&T) -> bool) -> Option<Pos> {
-        if self.buckets.is_empty() {
-            return None;
-        }
-        let bucket = hash as usize & self.mask();
-        let mut node = self.buckets[bucket].as_deref();
-        let mut depth = 0;
-        while let Some(n) = node {
-            if n.hash == hash && eq(&n.item) {
-                return Some(Pos { bucket, depth });
+        for table in [0u8, 1] {
+            let t = self.table(table);
+            if t.is_empty() {
+                continue;
             }
-            node = n.next.as_deref();
-            depth += 1;
+            let bucket = hash as usize & (t.len() - 1);
+            if let Some(depth) = chain(t.head(bucket)).position(|n| n.hash == hash && eq(&n.item)) {
+                return Some(Pos { table, bucket, depth });
+            }
         }
         None
     }
 
     fn node_at(&self, pos: Pos) -> &Node<T> {
-        let mut node = self.buckets[pos.bucket].as_deref().expect("valid position");
-        for _ in 0..pos.depth {
-            node = node.next.as_deref().expect("valid position");
-        }
-        node
+        chain(self.table(pos.table).head(pos.bucket)).nth(pos.depth).expect("valid position")
     }
 
     /// The element at `pos` (from [`Dict::find`], with no change to the table since).
@@ -108,7 +243,7 @@ impl<T> Dict<T> {
 
     /// The element at `pos`, mutably.
     pub fn at_mut(&mut self, pos: Pos) -> &mut T {
-        let mut node = self.buckets[pos.bucket].as_deref_mut().expect("valid position");
+        let mut node = self.table_mut(pos.table).slot(pos.bucket).as_deref_mut().expect("valid position");
         for _ in 0..pos.depth {
             node = node.next.as_deref_mut().expect("valid position");
         }
@@ -117,107 +252,150 @@ impl<T> Dict<T> {
 
     /// Inserts an element known to be absent; returns its position.
     pub fn insert(&mut self, hash: u64, item: T) -> Pos {
-        if self.len >= self.buckets.len() {
-            self.resize((self.len + 1).next_power_of_two().max(MIN_BUCKETS));
+        if self.rehashing() {
+            self.step();
+        } else if self.len >= self.main.len() {
+            self.start_resize((self.len + 1).next_power_of_two().max(MIN_BUCKETS));
         }
-        let bucket = hash as usize & self.mask();
-        let next = self.buckets[bucket].take();
-        self.buckets[bucket] = Some(Box::new(Node { hash, next, item }));
+        let table = u8::from(self.rehashing());
+        let t = self.table_mut(table);
+        let bucket = hash as usize & (t.len() - 1);
+        let slot = t.slot(bucket);
+        let next = slot.take();
+        *slot = Some(Box::new(Node { hash, next, item }));
         self.len += 1;
-        Pos { bucket, depth: 0 }
+        Pos { table, bucket, depth: 0 }
     }
 
     /// Removes and returns the element at `pos`.
     pub fn remove_at(&mut self, pos: Pos) -> T {
-        let mut link = &mut self.buckets[pos.bucket];
+        let mut link = self.table_mut(pos.table).slot(pos.bucket);
         for _ in 0..pos.depth {
             link = &mut link.as_mut().expect("valid position").next;
         }
         let mut node = link.take().expect("valid position");
         *link = node.next.take();
         self.len -= 1;
-        if self.buckets.len() > MIN_BUCKETS && self.len * 8 < self.buckets.len() {
-            self.resize((self.len.next_power_of_two() * 2).max(MIN_BUCKETS));
+        if self.rehashing() {
+            self.step();
+        } else if self.main.len() > MIN_BUCKETS && self.len * 8 < self.main.len() {
+            self.start_resize((self.len.next_power_of_two() * 2).max(MIN_BUCKETS));
         }
         node.item
     }
 
     /// Removes every element.
     pub fn clear(&mut self) {
-        // Unlink chains iteratively so long chains cannot overflow the stack on drop.
-        for b in self.buckets.iter_mut() {
-            let mut cur = b.take();
-            while let Some(mut n) = cur {
-                cur = n.next.take();
-            }
-        }
-        self.buckets = Vec::new();
+        self.main.clear();
+        self.next.clear();
+        self.moved = 0;
         self.len = 0;
     }
 
-    fn resize(&mut self, size: usize) {
-        let mut new: Vec<Option<Box<Node<T>>>> = Vec::with_capacity(size);
-        new.resize_with(size, || None);
-        let mask = size - 1;
-        for b in self.buckets.iter_mut() {
-            let mut cur = b.take();
+    /// Begins moving to a table of `size` buckets; an empty table is simply replaced.
+    fn start_resize(&mut self, size: usize) {
+        if self.len == 0 {
+            self.main = Buckets::new(size);
+            return;
+        }
+        self.next = Buckets::new(size);
+        self.moved = 0;
+        self.step();
+    }
+
+    /// Moves up to [`STEP_BUCKETS`] non-empty old buckets (skipping at most
+    /// [`EMPTY_VISITS`] empty ones each) into the new table; swaps tables when done.
+    fn step(&mut self) {
+        let mask = self.next.len() - 1;
+        let mut budget = STEP_BUCKETS;
+        let mut empty = STEP_BUCKETS * EMPTY_VISITS;
+        while budget > 0 && self.moved < self.main.len() {
+            let mut cur = self.main.take(self.moved);
+            self.moved += 1;
+            if self.moved.is_multiple_of(CHUNK) {
+                // A drained chunk is freed at once: the old table never goes all at once.
+                self.main.release_chunk_of(self.moved - 1);
+            }
+            if cur.is_none() {
+                empty -= 1;
+                if empty == 0 {
+                    break;
+                }
+                continue;
+            }
             while let Some(mut n) = cur {
                 cur = n.next.take();
-                let slot = &mut new[n.hash as usize & mask];
+                let slot = self.next.slot(n.hash as usize & mask);
                 n.next = slot.take();
                 *slot = Some(n);
             }
+            budget -= 1;
         }
-        self.buckets = new;
+        if self.moved == self.main.len() {
+            self.main = std::mem::replace(&mut self.next, Buckets::new(0));
+            self.moved = 0;
+        }
     }
 
-    /// Visits one bucket chosen by `cursor` and returns the next cursor (0 when the scan is
-    /// complete). The reverse-binary increment is Redis's `dictScan`.
+    /// Runs up to `steps` rehash steps (as an insert would); returns whether a rehash is still
+    /// under way.
+    pub fn rehash_steps(&mut self, steps: usize) -> bool {
+        for _ in 0..steps {
+            if !self.rehashing() {
+                break;
+            }
+            self.step();
+        }
+        self.rehashing()
+    }
+
+    /// Visits one bucket chosen by `cursor` (during a rehash, the bucket of the smaller
+    /// table and its expansions in the larger) and returns the next cursor (0 when the scan
+    /// is complete). The reverse-binary increment is Redis's `dictScan`.
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&T)) -> u64 {
-        if self.buckets.is_empty() {
+        if self.main.is_empty() {
             return 0;
         }
-        let mask = self.mask() as u64;
-        let mut node = self.buckets[(cursor & mask) as usize].as_deref();
-        while let Some(n) = node {
-            f(&n.item);
-            node = n.next.as_deref();
+        let mut v = cursor;
+        let next_cursor = |v: u64, mask: u64| (v | !mask).reverse_bits().wrapping_add(1).reverse_bits();
+        if !self.rehashing() {
+            let mask = (self.main.len() - 1) as u64;
+            chain(self.main.head((v & mask) as usize)).for_each(|n| f(&n.item));
+            return next_cursor(v, mask);
         }
-        let mut v = cursor | !mask;
-        v = v.reverse_bits();
-        v = v.wrapping_add(1);
-        v.reverse_bits()
+        let (small, large) = if self.main.len() <= self.next.len() { (&self.main, &self.next) } else { (&self.next, &self.main) };
+        let (m0, m1) = ((small.len() - 1) as u64, (large.len() - 1) as u64);
+        chain(small.head((v & m0) as usize)).for_each(|n| f(&n.item));
+        loop {
+            chain(large.head((v & m1) as usize)).for_each(|n| f(&n.item));
+            v = next_cursor(v, m1);
+            if v & (m0 ^ m1) == 0 {
+                break;
+            }
+        }
+        v
     }
 
-    /// A uniformly chosen non-empty bucket's random element, or `None` when empty.
+    /// A random element (of a uniformly chosen non-empty bucket), or `None` when empty.
     pub fn random(&self, rng: &mut fastrand::Rng) -> Option<&T> {
         if self.len == 0 {
             return None;
         }
+        // Buckets of the old table below `moved` are empty: draw from the rest of both.
+        let (s0, s1) = (self.main.len(), self.next.len());
         loop {
-            let b = rng.usize(..self.buckets.len());
-            let mut chain = Vec::new();
-            let mut node = self.buckets[b].as_deref();
-            while let Some(n) = node {
-                chain.push(&n.item);
-                node = n.next.as_deref();
-            }
-            if !chain.is_empty() {
-                return Some(chain[rng.usize(..chain.len())]);
+            let b = rng.usize(self.moved..s0 + s1);
+            let head = if b < s0 { self.main.head(b) } else { self.next.head(b - s0) };
+            let len = chain(head).count();
+            if len > 0 {
+                return chain(head).nth(rng.usize(..len)).map(|n| &n.item);
             }
         }
     }
 
     /// Iterates over all elements.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.buckets.iter().flat_map(|b| {
-            let mut node = b.as_deref();
-            std::iter::from_fn(move || {
-                let n = node?;
-                node = n.next.as_deref();
-                Some(&n.item)
-            })
-        })
+        self.main.heads().chain(self.next.heads()).flat_map(|h| chain(h).map(|n| &n.item))
     }
 }
 
@@ -260,6 +438,32 @@ mod tests {
             assert_eq!(d.len(), model.len());
         }
         assert_eq!(d.iter().count(), model.len());
+    }
+
+    #[test]
+    fn a_big_table_grows_a_few_buckets_per_insert_and_finishes_before_the_next_doubling() {
+        let mut d = Dict::new();
+        let mut rng = fastrand::Rng::with_seed(3);
+        for k in 0..200_000u64 {
+            let before = d.capacity();
+            d.insert(h(k), k);
+            if d.capacity() != before && before >= 1024 {
+                assert!(d.rehashing(), "grew from {before} buckets in one insert");
+                // Lookups and random draws see both tables while the move is under way.
+                for j in (0..=k).step_by(97) {
+                    assert!(d.find(h(j), |&x| x == j).is_some(), "{j} lost while rehashing");
+                }
+                for _ in 0..1000 {
+                    assert!(*d.random(&mut rng).unwrap() <= k);
+                }
+            }
+            if d.len() == d.capacity() {
+                assert!(!d.rehashing(), "still rehashing when full again at {}", d.len());
+            }
+        }
+        assert_eq!(d.iter().count(), 200_000);
+        while d.rehash_steps(100) {}
+        assert_eq!(d.table_bytes(), d.capacity() * 8 + 200_000 * Dict::<u64>::node_bytes());
     }
 
     #[test]

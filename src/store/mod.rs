@@ -5,29 +5,34 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+mod access;
 mod db;
 mod dict;
 mod glob;
 mod hash;
+mod inline;
 mod list;
 mod packed;
 mod set;
 mod signals;
 mod skiplist;
+mod usage;
 mod value;
 mod wheel;
 mod zset;
 
+pub use access::{idle_ms, lru_clock, Lfu, LfuMode};
 pub use db::{Db, DbStats, Eviction, Expiry, WatchFlag};
 pub use dict::{Dict, Pos};
 pub use glob::glob_match;
 pub use hash::{hash_bytes, Field, Hash, PackLimits};
+pub use inline::{Inline, Key, INLINE_KEY};
 pub use list::List;
 pub use packed::Packed;
 pub use set::Set;
 pub use signals::{KeyEvent, Signals};
 pub use skiplist::SkipList;
-pub use value::{Entry, StrValue, Value, EMBSTR_MAX};
+pub use value::{Entry, StrValue, Value, EMBSTR_MAX, SMALL_MAX};
 pub use wheel::TimerWheel;
 pub use zset::ZSet;
 
@@ -36,11 +41,22 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// The configuration a store follows, applied before each command ([`Store::apply`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreSettings {
+    /// `notify-keyspace-events`, as [`crate::notify`] flag bits.
+    pub notify_mask: u32,
+    /// How accesses update LFU counters.
+    pub lfu: LfuMode,
+}
+
 /// A shard's slice of every logical database.
 #[derive(Debug)]
 pub struct Store {
     dbs: Vec<Db>,
     added: Rc<Cell<u64>>,
+    lfu: Rc<Cell<LfuMode>>,
+    rehashing: Rc<Cell<bool>>,
     touch_pending: Rc<Cell<bool>>,
     /// Keyspace events and ready keys reported by the databases.
     pub signals: Rc<Signals>,
@@ -55,8 +71,47 @@ impl Store {
         let added = Rc::new(Cell::new(u64::MAX));
         let touch_pending = Rc::new(Cell::new(false));
         let signals = Rc::new(Signals::default());
-        let dbs = (0..databases).map(|i| Db::new(i, hasher.clone(), now, added.clone(), touch_pending.clone(), signals.clone())).collect();
-        Store { dbs, added, touch_pending, signals, rng: fastrand::Rng::new() }
+        let lfu = Rc::new(Cell::new(LfuMode::default()));
+        let rehashing = Rc::new(Cell::new(false));
+        let shared = db::DbShared {
+            added: added.clone(),
+            touch_pending: touch_pending.clone(),
+            signals: signals.clone(),
+            lfu: lfu.clone(),
+            rehashing: rehashing.clone(),
+        };
+        let dbs = (0..databases).map(|i| Db::new(i, hasher.clone(), now, shared.clone())).collect();
+        Store { dbs, added, lfu, rehashing, touch_pending, signals, rng: fastrand::Rng::new() }
+    }
+
+    /// Whether a table began rehashing since the last call (see [`Store::rehash_until`]).
+    pub fn take_rehashing(&self) -> bool {
+        self.rehashing.replace(false)
+    }
+
+    /// Moves rehashing tables along until `deadline`; returns whether any still rehashes.
+    pub fn rehash_until(&mut self, deadline: std::time::Instant) -> bool {
+        let mut more = false;
+        for db in &mut self.dbs {
+            while db.rehash_steps(64) {
+                if std::time::Instant::now() >= deadline {
+                    more = true;
+                    break;
+                }
+            }
+        }
+        more
+    }
+
+    /// Follows `settings` from now on.
+    pub fn apply(&self, settings: StoreSettings) {
+        self.signals.set_mask(settings.notify_mask);
+        self.lfu.set(settings.lfu);
+    }
+
+    /// How accesses update LFU counters now.
+    pub fn lfu_mode(&self) -> LfuMode {
+        self.lfu.get()
     }
 
     /// Records a keyspace event of `class` on `key` in database `db` (see [`crate::notify`]).
@@ -106,16 +161,21 @@ impl Store {
 
     /// The next eviction candidate by `policy` over the databases in turn from `*next_db`:
     /// (database, key); `None` when nothing may be evicted.
-    pub fn eviction_candidate(&mut self, policy: Eviction, samples: usize, next_db: &mut usize) -> Option<(usize, Box<[u8]>)> {
+    pub fn eviction_candidate(&mut self, policy: Eviction, samples: usize, now: u64, next_db: &mut usize) -> Option<(usize, Key)> {
         let n = self.dbs.len();
         for i in 0..n {
             let d = (*next_db + i) % n;
-            if let Some(key) = self.dbs[d].eviction_candidate(policy, samples, &mut self.rng) {
+            if let Some(key) = self.dbs[d].eviction_candidate(policy, samples, now, &mut self.rng) {
                 *next_db = (d + 1) % n;
                 return Some((d, key));
             }
         }
         None
+    }
+
+    /// Keys that `policy` may evict: all of them, or those with an expiry.
+    pub fn evictable_keys(&self, policy: Eviction) -> u64 {
+        self.dbs.iter().map(|d| if policy.volatile_only() { d.volatile() } else { d.len() } as u64).sum()
     }
 
     /// The earliest expiry timer over all databases.

@@ -60,6 +60,19 @@ impl SkipList {
         SkipList { nodes: vec![head], free: Vec::new(), tail: NIL, len: 0, level: 1 }
     }
 
+    /// Heap bytes of the node arena, its free list and the head's levels (not what the other
+    /// nodes point to).
+    pub fn arena_bytes(&self) -> usize {
+        self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.free.capacity() * std::mem::size_of::<u32>()
+            + self.nodes[HEAD as usize].levels.capacity() * std::mem::size_of::<Level>()
+    }
+
+    /// For each node of the arena but the head: the heap bytes of its levels and member.
+    pub fn node_heap_bytes(&self) -> impl ExactSizeIterator<Item = usize> + '_ {
+        self.nodes[1..].iter().map(|n| n.levels.capacity() * std::mem::size_of::<Level>() + n.member.len())
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
         self.len

@@ -4,11 +4,15 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
+use super::access::{lru_clock, Lfu, LfuMode};
+use super::inline::{Inline, Key};
 use super::{Hash, List, Set, ZSet};
 use crate::num::parse_i64;
 
 /// Longest string stored in the compact `embstr` encoding, as Redis (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
 pub const EMBSTR_MAX: usize = 44;
+/// Longest string stored inside the value itself, with no heap object ([`StrValue::Small`]).
+pub const SMALL_MAX: usize = 38;
 
 /// A string value in one of Redis's three encodings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +23,8 @@ pub enum StrValue {
     /// An integer in an object of its own: what COPY makes of a shared integer, as Redis's
     /// `dupStringObject` does (OBJECT REFCOUNT 1, encoding still `int`).
     IntOwn(i64),
+    /// A string of up to [`SMALL_MAX`] bytes, in place (still `embstr` to OBJECT ENCODING).
+    Small(Inline<SMALL_MAX>),
     /// A short string, created whole and never modified in place.
     Emb(Box<[u8]>),
     /// A string that may be appended to or modified in place.
@@ -39,7 +45,9 @@ impl StrValue {
 
     /// Stores bytes without trying the integer encoding.
     pub fn from_bytes(b: &[u8]) -> Self {
-        if b.len() <= EMBSTR_MAX {
+        if let Some(small) = Inline::new(b) {
+            StrValue::Small(small)
+        } else if b.len() <= EMBSTR_MAX {
             StrValue::Emb(b.into())
         } else {
             StrValue::Raw(b.to_vec())
@@ -50,6 +58,7 @@ impl StrValue {
     pub fn as_bytes(&self) -> Cow<'_, [u8]> {
         match self {
             StrValue::Int(i) | StrValue::IntOwn(i) => Cow::Owned(itoa::Buffer::new().format(*i).as_bytes().to_vec()),
+            StrValue::Small(b) => Cow::Borrowed(b.as_slice()),
             StrValue::Emb(b) => Cow::Borrowed(b),
             StrValue::Raw(v) => Cow::Borrowed(v),
         }
@@ -59,6 +68,7 @@ impl StrValue {
     pub fn to_bytes(&self) -> Bytes {
         match self {
             StrValue::Int(i) | StrValue::IntOwn(i) => Bytes::copy_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+            StrValue::Small(b) => Bytes::copy_from_slice(b.as_slice()),
             StrValue::Emb(b) => Bytes::copy_from_slice(b),
             StrValue::Raw(v) => Bytes::copy_from_slice(v),
         }
@@ -68,6 +78,7 @@ impl StrValue {
     pub fn len(&self) -> usize {
         match self {
             StrValue::Int(i) | StrValue::IntOwn(i) => itoa::Buffer::new().format(*i).len(),
+            StrValue::Small(b) => b.as_slice().len(),
             StrValue::Emb(b) => b.len(),
             StrValue::Raw(v) => v.len(),
         }
@@ -82,6 +93,7 @@ impl StrValue {
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             StrValue::Int(i) | StrValue::IntOwn(i) => Some(*i),
+            StrValue::Small(b) => parse_i64(b.as_slice()),
             StrValue::Emb(b) => parse_i64(b),
             StrValue::Raw(v) => parse_i64(v),
         }
@@ -107,7 +119,7 @@ impl StrValue {
     pub fn encoding(&self) -> &'static str {
         match self {
             StrValue::Int(_) | StrValue::IntOwn(_) => "int",
-            StrValue::Emb(_) => "embstr",
+            StrValue::Small(_) | StrValue::Emb(_) => "embstr",
             StrValue::Raw(_) => "raw",
         }
     }
@@ -213,31 +225,66 @@ impl Value {
     }
 }
 
-/// A key with its value and metadata, as stored in a database.
+/// A key with its value and metadata, as stored in a database: 80 bytes, with short keys
+/// and values inside.
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// The key.
-    pub key: Box<[u8]>,
+    pub key: Key,
     /// The value.
     pub value: Value,
     /// Absolute expiry time in Unix milliseconds; 0 means no expiry.
     pub expire_at: u64,
-    /// Last access time in Unix milliseconds (OBJECT IDLETIME).
-    pub access: u64,
+    /// The LRU clock at the last access ([`super::access::lru_clock`]).
+    pub access: u32,
+    /// Access frequency, kept while an LFU policy is in force.
+    pub lfu: Lfu,
 }
 
 impl Entry {
+    /// A new entry, last accessed `now`.
+    pub fn new(key: &[u8], value: Value, expire_at: u64, now: u64) -> Self {
+        Entry { key: key.into(), value, expire_at, access: lru_clock(now), lfu: Lfu::new(now) }
+    }
+
     /// Whether the entry's deadline has passed at `now`.
     pub fn is_expired(&self, now: u64) -> bool {
         self.expire_at != 0 && self.expire_at <= now
+    }
+
+    /// Records an access at `now`: the LRU clock, and the LFU counter when `lfu` is on.
+    pub fn touch(&mut self, now: u64, lfu: LfuMode) {
+        self.access = lru_clock(now);
+        if lfu.on {
+            self.lfu.touch(now, lfu);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn entries_stay_small_whatever_the_type() {
-        // Every key pays for its value's inline size: collections live behind a box.
-        assert!(std::mem::size_of::<super::Value>() <= 32, "{}", std::mem::size_of::<super::Value>());
+        // Every key pays for its value's inline size: collections live behind a box. With the
+        // table's link and hash, an entry is a 96-byte allocation (a size class of mimalloc).
+        assert_eq!(std::mem::size_of::<Value>(), 40);
+        assert_eq!(std::mem::size_of::<Entry>(), 80);
+    }
+
+    #[test]
+    fn short_strings_live_in_place_and_keep_redis_encoding_names() {
+        for (len, inline, encoding) in
+            [(0, true, "embstr"), (SMALL_MAX, true, "embstr"), (SMALL_MAX + 1, false, "embstr"), (EMBSTR_MAX + 1, false, "raw")]
+        {
+            let b = vec![b'x'; len];
+            let v = StrValue::from_input(&b);
+            assert_eq!(matches!(v, StrValue::Small(_)), inline, "length {len}");
+            assert_eq!(v.encoding(), encoding);
+            assert_eq!(&*v.as_bytes(), &b[..]);
+            assert_eq!(v.len(), len);
+        }
+        assert_eq!(StrValue::from_input(b"12345").encoding(), "int");
     }
 }

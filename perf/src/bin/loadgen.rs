@@ -4,12 +4,16 @@
 //!
 //! ```text
 //! loadgen [--host 127.0.0.1] [--port 6379] [--threads 1] [--clients 50] [--pipeline 1]
-//!         [--ratio 1:10] [--key-pattern R|S|G] [--key-min 0] [--key-max 100000]
-//!         [--key-prefix key:] [--data-size 32] [--test-time 10 | --requests N]
-//!         [--prefill] [--command set-get|incr|lpush-rpop|hset-hget|zadd-zrange|publish|mset2|multi4]
+//!         [--ratio 1:10] [--key-pattern R|S|G|Z] [--zipf-exponent 0.99] [--key-min 0]
+//!         [--key-max 100000] [--key-prefix key:] [--data-size 32] [--test-time 10 | --requests N]
+//!         [--prefill] [--slow-ms 5]
+//!         [--command set-get|cache|incr|lpush-rpop|hset-hget|zadd-zrange|publish|mset2|multi4]
 //!         [--json FILE|-]
 //! ```
 //! `--requests` is per connection. `--prefill` first writes every key in the range once.
+//! Key patterns: R uniform, S sequential, G Gaussian, Z Zipfian (key-min the most popular).
+//! `cache` is a read-through cache: GET, and a SET of each missed key in the connection's next
+//! round; hits and misses count the GETs. `--slow-ms` counts requests slower than that.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -39,6 +43,8 @@ struct Opts {
     prefill: bool,
     command: String,
     json: Option<String>,
+    zipf: f64,
+    slow_ms: f64,
 }
 
 fn usage() -> ! {
@@ -75,6 +81,8 @@ fn parse_args() -> Opts {
         prefill: false,
         command: "set-get".into(),
         json: None,
+        zipf: 0.99,
+        slow_ms: 0.0,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -106,6 +114,8 @@ fn parse_args() -> Opts {
             "--prefill" => o.prefill = true,
             "--command" => o.command = val(),
             "--json" => o.json = Some(val()),
+            "--zipf-exponent" => o.zipf = val().parse().unwrap_or_else(|_| usage()),
+            "--slow-ms" => o.slow_ms = val().parse().unwrap_or_else(|_| usage()),
             _ => usage(),
         }
         i += 1;
@@ -126,6 +136,7 @@ struct Keys {
     min: u64,
     span: u64,
     pattern: char,
+    zipf: Option<(rand_distr::Zipf<f64>, rand::rngs::SmallRng)>,
 }
 
 impl Keys {
@@ -142,6 +153,12 @@ impl Keys {
                 let x = self.span as f64 / 2.0 + z * self.span as f64 / 6.0;
                 (x.max(0.0) as u64).min(self.span - 1)
             }
+            'Z' => {
+                use rand::distr::Distribution;
+                let (z, rng) = self.zipf.as_mut().expect("zipf keys");
+                // Ranks run from 1 (the most popular).
+                (z.sample(rng) as u64).clamp(1, self.span) - 1
+            }
             _ => self.rng.u64(..self.span),
         };
         self.min + off
@@ -157,10 +174,16 @@ fn replies_per_request(o: &Opts) -> usize {
     }
 }
 
-/// Which request the mix chooses next: (is_write, args).
-fn request(o: &Opts, keys: &mut Keys, rng: &mut fastrand::Rng, value: &[u8], buf: &mut Vec<u8>) -> bool {
-    let key = format!("{}{}", o.prefix, keys.next());
-    let write = rng.u32(..o.sets + o.gets) < o.sets;
+/// Encodes the request the mix chooses next into `buf`, its key into `key`; returns whether
+/// it is a read.
+fn request(o: &Opts, keys: &mut Keys, rng: &mut fastrand::Rng, value: &[u8], buf: &mut Vec<u8>, key: &mut String) -> bool {
+    key.clear();
+    {
+        use std::fmt::Write as _;
+        let _ = write!(key, "{}{}", o.prefix, keys.next());
+    }
+    let key = key.as_str();
+    let write = o.command != "cache" && rng.u32(..o.sets + o.gets) < o.sets;
     let k = key.as_bytes();
     match (o.command.as_str(), write) {
         ("incr", _) => encode(buf, &[b"INCR", k]),
@@ -288,10 +311,21 @@ fn main() {
                     min: o.key_min,
                     span,
                     pattern: o.pattern,
+                    zipf: (o.pattern == 'Z').then(|| {
+                        use rand::SeedableRng;
+                        let z = rand_distr::Zipf::new(span as f64, o.zipf).unwrap_or_else(|_| usage());
+                        (z, rand::rngs::SmallRng::seed_from_u64(t as u64 + 29))
+                    }),
                 };
                 let value = vec![b'x'; o.data_size];
                 let (mut done, mut hits, mut misses, mut errors) = (0u64, 0u64, 0u64, 0u64);
                 let mut sent: Vec<(Instant, Vec<bool>)> = (0..o.clients).map(|_| (Instant::now(), Vec::new())).collect();
+                // Per connection: the keys of this round's requests, and (cache) the keys its
+                // GETs missed, written back in its next round.
+                let mut round_keys: Vec<Vec<String>> = (0..o.clients).map(|_| Vec::new()).collect();
+                let mut fills: Vec<Vec<String>> = (0..o.clients).map(|_| Vec::new()).collect();
+                let slow_us = (o.slow_ms * 1000.0) as u64;
+                let mut slow = 0u64;
                 let mut buf = Vec::new();
                 let mut rounds = 0u64;
                 loop {
@@ -301,9 +335,17 @@ fn main() {
                     for (i, c) in conns.iter_mut().enumerate() {
                         buf.clear();
                         sent[i].1.clear();
+                        let rk = &mut round_keys[i];
+                        for key in fills[i].drain(..) {
+                            encode(&mut buf, &[b"SET", key.as_bytes(), &value]);
+                            sent[i].1.push(false);
+                            rk.push(key);
+                        }
                         for _ in 0..o.pipeline {
-                            let read = request(&o, &mut keys, &mut rng, &value, &mut buf);
+                            let mut key = String::new();
+                            let read = request(&o, &mut keys, &mut rng, &value, &mut buf, &mut key);
                             sent[i].1.push(read);
+                            rk.push(key);
                         }
                         sent[i].0 = Instant::now();
                         c.s.write_all(&buf).expect("write");
@@ -313,7 +355,9 @@ fn main() {
                         let t0 = sent[i].0;
                         let mut j = 0;
                         let per = replies_per_request(&o);
-                        c.replies(o.pipeline * per, |kind| {
+                        let (rk, fill) = (&round_keys[i], &mut fills[i]);
+                        let cache = o.command == "cache";
+                        c.replies(reads.len() * per, |kind| {
                             if kind == ReplyKind::Error {
                                 errors += 1;
                             }
@@ -323,19 +367,28 @@ fn main() {
                             }
                             let us = t0.elapsed().as_micros().max(1) as u64;
                             let _ = hist.record(us);
+                            if slow_us > 0 && us > slow_us {
+                                slow += 1;
+                            }
                             match kind {
-                                ReplyKind::Nil if reads[j / per - 1] => misses += 1,
+                                ReplyKind::Nil if reads[j / per - 1] => {
+                                    misses += 1;
+                                    if cache {
+                                        fill.push(rk[j / per - 1].clone());
+                                    }
+                                }
                                 ReplyKind::Error => {}
                                 _ if reads[j / per - 1] => hits += 1,
                                 _ => {}
                             }
                         });
+                        done += reads.len() as u64;
                         sent[i].1 = reads;
-                        done += o.pipeline as u64;
+                        round_keys[i].clear();
                     }
                     rounds += 1;
                 }
-                (hist, done, hits, misses, errors)
+                (hist, done, hits, misses, errors, slow)
             })
         })
         .collect();
@@ -348,7 +401,8 @@ fn main() {
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
     let mut r = Results::default();
     for h in handles {
-        let (th, done, hits, misses, errors) = h.join().expect("load thread");
+        let (th, done, hits, misses, errors, slow) = h.join().expect("load thread");
+        r.slow += slow;
         hist.add(th).expect("merge histograms");
         r.requests += done;
         r.hits += hits;
@@ -363,8 +417,8 @@ fn main() {
     r.p999_ms = ms(0.999);
     r.max_ms = hist.max() as f64 / 1000.0;
     println!(
-        "{:.0} ops/s  p50 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms  hits {}  misses {}  errors {}  ({} requests in {:.1}s)",
-        r.ops_per_sec, r.p50_ms, r.p99_ms, r.p999_ms, r.max_ms, r.hits, r.misses, r.errors, r.requests, r.seconds
+        "{:.0} ops/s  p50 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms  hits {}  misses {}  errors {}  slow {}  ({} requests in {:.1}s)",
+        r.ops_per_sec, r.p50_ms, r.p99_ms, r.p999_ms, r.max_ms, r.hits, r.misses, r.errors, r.slow, r.requests, r.seconds
     );
     if let Some(path) = &o.json {
         let j = serde_json::to_string_pretty(&r).expect("json");

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Growth stalls: one shard's table (and redis-server's) grown from empty to N keys by SETs of
+# sequential 16-byte keys with 32-byte values, side by side:
+#   bash perf/growth_stall.sh [keys=20000000] [rounds=1]
+# Each server runs alone on core 0; loadgen on core 1 with 4 connections of 16 pipelined
+# SETs. Every request's latency (send of its pipeline to its reply) is recorded: the max, the
+# count over 5 ms, and p99.9 are shown with hypervisor steal over the fill (a steal burst also
+# stalls a request, on either server).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source perf/lib.sh
+keys=${1:-20000000}
+rounds=${2:-1}
+cargo build --release --bin shardis-server >/dev/null 2>&1
+cargo build --release -p shardis-perf --bin loadgen >/dev/null 2>&1
+port=7493
+min=100000000000
+max=$((min + keys - 1))
+for round in $(seq "$rounds"); do
+  for srv in shardis redis-server; do
+    case $srv in
+      redis-server) taskset -c 0 redis-server --port $port --save "" --appendonly no --loglevel warning >/dev/null 2>&1 & ;;
+      shardis) taskset -c 0 ./target/release/shardis-server --port $port --threads 1 --loglevel warning >/dev/null 2>&1 & ;;
+    esac
+    pid=$!
+    for _ in $(seq 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+    s0=$(steal)
+    out=$(taskset -c 1 ./target/release/loadgen --port $port --threads 1 --clients 4 --pipeline 16 \
+      --command set-get --ratio 1:0 --key-pattern S --key-prefix key: --key-min $min --key-max $max \
+      --data-size 32 --requests $((keys / 4)) --slow-ms 5)
+    s1=$(steal)
+    n=$(redis-cli -p $port dbsize)
+    printf "round %d %-12s keys %9d  steal %s%%  | %s\n" "$round" $srv "$n" "$(steal_pct "$s0" "$s1")" "$out"
+    kill $pid; wait $pid 2>/dev/null || true
+  done
+done
