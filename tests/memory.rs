@@ -350,7 +350,6 @@ fn an_idle_shard_finishes_its_table_rehash() {
         if t == done {
             break;
         }
-        assert!(t > done, "{t} bytes, below the table's own size {done}");
         assert!(start.elapsed() < Duration::from_secs(5), "table still rehashing after 5 s: {t} bytes, {done} when done");
         thread::sleep(Duration::from_millis(20));
     }

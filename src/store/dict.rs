@@ -33,8 +33,8 @@ pub struct Pos {
 }
 
 /// log2 of [`CHUNK`].
-const CHUNK_BITS: u32 = 15;
-/// Buckets per chunk of a bucket array (256 KiB of links).
+const CHUNK_BITS: u32 = 13;
+/// Buckets per chunk of a bucket array (64 KiB of links).
 pub const CHUNK: usize = 1 << CHUNK_BITS;
 
 /// A bucket array of a power-of-two length, in chunks allocated on first write.
@@ -257,7 +257,10 @@ impl<T> Dict<T> {
         } else if self.len >= self.main.len() {
             self.start_resize((self.len + 1).next_power_of_two().max(MIN_BUCKETS));
         }
-        let table = u8::from(self.rehashing());
+        // While rehashing, a key whose old bucket has not moved yet joins it there (and moves
+        // with it), so the new table's chunks fill in the order the move reaches them rather
+        // than all at once: memory grows a chunk at a time (eviction keeps up with that).
+        let table = u8::from(self.rehashing() && (hash as usize & (self.main.len() - 1)) < self.moved);
         let t = self.table_mut(table);
         let bucket = hash as usize & (t.len() - 1);
         let slot = t.slot(bucket);
