@@ -8,12 +8,14 @@
 //!
 //! **No stalls while growing.** Bucket arrays are kept in chunks of [`CHUNK`] buckets, each
 //! allocated zeroed when first written and freed as soon as a rehash has drained it, so no
-//! operation allocates, zeroes or frees a whole table (freeing a 128 MB array stalled a shard
-//! for 17 ms). A resize moves the old table's chains a few buckets per insert or removal, as Redis's
-//! `_dictRehashStep` does, and in the owner's idle time ([`Dict::rehash_steps`], Redis's
-//! `activerehashing`); lookups search both tables meanwhile. Each insert moves at least one
-//! old bucket, so the rehash ends before the next doubling, and no single operation walks the
-//! whole table.
+//! operation allocates, zeroes or frees a whole table (freeing a 128 MB array at once stalled
+//! a shard for 17 ms). A resize moves the old table's chains a few buckets per insert or
+//! removal, as Redis's `_dictRehashStep` does, and in the owner's idle time
+//! ([`Dict::rehash_steps`], Redis's `activerehashing`); lookups search both tables meanwhile.
+//! Each insert moves at least one old bucket, so the rehash ends before the next doubling,
+//! and no single operation walks the whole table. A key inserted during a rehash joins its
+//! old bucket when that has not moved yet, so the new table's chunks are allocated in the
+//! order the move reaches them and memory grows a chunk at a time.
 
 type Link<T> = Option<Box<Node<T>>>;
 
