@@ -17,7 +17,8 @@ Options are redis.conf directives given as --name value, for example:
 
 Supported: port, bind, databases, threads (0 = all CPUs), pin-cpus (yes|no), requirepass,
 maxclients, timeout, loglevel, proto-max-bulk-len, client-query-buffer-limit, maxmemory,
-maxmemory-policy, hz, save, appendonly.";
+maxmemory-policy, maxmemory-samples, lfu-log-factor, lfu-decay-time, notify-keyspace-events,
+client-output-buffer-limit, hz, save, appendonly.";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
