@@ -14,8 +14,7 @@ source perf/lib.sh
 rounds=${1:-2}
 budget=${2:-14mb}
 keys=${3:-1000000}
-cargo build --release --bin shardis-server >/dev/null 2>&1
-cargo build --release -p shardis-perf --bin loadgen >/dev/null 2>&1
+build_server_and_loadgen
 port=7492
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -31,7 +30,7 @@ for round in $(seq "$rounds"); do
           --loglevel warning --maxmemory "$budget" --maxmemory-policy $policy >/dev/null 2>&1 & ;;
       esac
       pid=$!
-      for _ in $(seq 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+      wait_ping $port
       max=$(redis-cli -p $port config get maxmemory | tail -1)
       # Peak used_memory, polled every 20 ms.
       (redis-cli -p $port -r -1 -i 0.02 info memory 2>/dev/null | awk -F: '/^used_memory:/{v=$2+0; if (v>m) {m=v; print m > "/dev/stderr"}}' 2>"$tmp/peak") &

@@ -13,8 +13,7 @@ cd "$(dirname "$0")/.."
 source perf/lib.sh
 keys=${1:-20000000}
 rounds=${2:-1}
-cargo build --release --bin shardis-server >/dev/null 2>&1
-cargo build --release -p shardis-perf --bin loadgen >/dev/null 2>&1
+build_server_and_loadgen
 port=7493
 min=100000000000
 max=$((min + keys - 1))
@@ -34,7 +33,7 @@ for round in $(seq "$rounds"); do
       shardis) taskset -c 0 ./target/release/shardis-server --port $port --threads 1 --loglevel warning >/dev/null 2>&1 & ;;
     esac
     pid=$!
-    for _ in $(seq 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+    wait_ping $port
     s0=$(steal)
     out=$(taskset -c 1 ./target/release/loadgen --port $port --threads 1 --clients 4 --pipeline 16 \
       --command set-get --ratio 1:0 --key-pattern S --key-prefix key: --key-min $min --key-max $max \

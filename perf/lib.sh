@@ -4,3 +4,10 @@ tck=$(getconf CLK_TCK)
 steal() { awk '/^cpu /{print $9+0, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 # Steal as a percentage of all ticks between two `steal` readings ("s t" each).
 steal_pct() { awk -v a="$1" -v b="$2" 'BEGIN{split(a,x," "); split(b,y," "); d=y[2]-x[2]; printf "%.1f", (d > 0 ? 100*(y[1]-x[1])/d : 0)}'; }
+# Builds the server and loadgen (release), quietly.
+build_server_and_loadgen() {
+  cargo build --release --bin shardis-server >/dev/null 2>&1
+  cargo build --release -p shardis-perf --bin loadgen >/dev/null 2>&1
+}
+# Waits (up to 10 s) until a server answers PING on port $1.
+wait_ping() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }

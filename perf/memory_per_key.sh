@@ -12,8 +12,7 @@ cd "$(dirname "$0")/.."
 source perf/lib.sh
 keys=${1:-10000000}
 rounds=${2:-1}
-cargo build --release --bin shardis-server >/dev/null 2>&1
-cargo build --release -p shardis-perf --bin loadgen >/dev/null 2>&1
+build_server_and_loadgen
 cargo build --release --bin shardis-server --features system-alloc --target-dir target/alloc-libc >/dev/null 2>&1
 cargo build --release --bin shardis-server --features mimalloc --target-dir target/alloc-mimalloc >/dev/null 2>&1
 port=7491
@@ -29,7 +28,7 @@ for round in $(seq "$rounds"); do
       shardis-mimalloc) taskset -c 0 ./target/alloc-mimalloc/release/shardis-server --port $port --threads 1 --loglevel warning >/dev/null 2>&1 & ;;
     esac
     pid=$!
-    for _ in $(seq 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+    wait_ping $port
     r0=$(rss $pid)
     s0=$(steal)
     t0=$(date +%s.%N)
