@@ -49,11 +49,6 @@ pub enum Key {
 }
 
 impl Key {
-    /// The key's bytes, copied into a box of their own.
-    pub fn to_boxed(&self) -> Box<[u8]> {
-        self.as_ref().into()
-    }
-
     /// Heap bytes this key owns besides itself (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
         match self {
