@@ -6,14 +6,16 @@
 //! loadgen [--host 127.0.0.1] [--port 6379] [--threads 1] [--clients 50] [--pipeline 1]
 //!         [--ratio 1:10] [--key-pattern R|S|G|Z] [--zipf-exponent 0.99] [--key-min 0]
 //!         [--key-max 100000] [--key-prefix key:] [--data-size 32] [--test-time 10 | --requests N]
-//!         [--prefill] [--slow-ms 5]
+//!         [--prefill] [--slow-ms 5] [--slow-log FILE]
 //!         [--command set-get|cache|incr|lpush-rpop|hset-hget|zadd-zrange|publish|mset2|multi4]
 //!         [--json FILE|-]
 //! ```
 //! `--requests` is per connection. `--prefill` first writes every key in the range once.
 //! Key patterns: R uniform, S sequential, G Gaussian, Z Zipfian (key-min the most popular).
 //! `cache` is a read-through cache: GET, and a SET of each missed key in the connection's next
-//! round; hits and misses count the GETs. `--slow-ms` counts requests slower than that.
+//! round; hits and misses count the GETs. `--slow-ms` counts requests slower than that;
+//! `--slow-log` writes each pipeline that had one, as `send reply` in CLOCK_MONOTONIC seconds
+//! (the clock of `perf record -k CLOCK_MONOTONIC`), to line it up with a server profile.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -45,6 +47,7 @@ struct Opts {
     json: Option<String>,
     zipf: f64,
     slow_ms: f64,
+    slow_log: Option<String>,
 }
 
 fn usage() -> ! {
@@ -83,6 +86,7 @@ fn parse_args() -> Opts {
         json: None,
         zipf: 0.99,
         slow_ms: 0.0,
+        slow_log: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -116,6 +120,7 @@ fn parse_args() -> Opts {
             "--json" => o.json = Some(val()),
             "--zipf-exponent" => o.zipf = val().parse().unwrap_or_else(|_| usage()),
             "--slow-ms" => o.slow_ms = val().parse().unwrap_or_else(|_| usage()),
+            "--slow-log" => o.slow_log = Some(val()),
             _ => usage(),
         }
         i += 1;
@@ -326,6 +331,8 @@ fn main() {
                 let mut fills: Vec<Vec<String>> = (0..o.clients).map(|_| Vec::new()).collect();
                 let slow_us = (o.slow_ms * 1000.0) as u64;
                 let mut slow = 0u64;
+                let mut slow_windows: Vec<(f64, f64)> = Vec::new();
+                let mut sent_mono = vec![0.0f64; o.clients];
                 let mut buf = Vec::new();
                 let mut rounds = 0u64;
                 loop {
@@ -348,6 +355,7 @@ fn main() {
                             rk.push(key);
                         }
                         sent[i].0 = Instant::now();
+                        sent_mono[i] = monotonic_secs();
                         c.s.write_all(&buf).expect("write");
                     }
                     for (i, c) in conns.iter_mut().enumerate() {
@@ -357,6 +365,7 @@ fn main() {
                         let per = replies_per_request(&o);
                         let (rk, fill) = (&round_keys[i], &mut fills[i]);
                         let cache = o.command == "cache";
+                        let mut was_slow = false;
                         c.replies(reads.len() * per, |kind| {
                             if kind == ReplyKind::Error {
                                 errors += 1;
@@ -369,6 +378,7 @@ fn main() {
                             let _ = hist.record(us);
                             if slow_us > 0 && us > slow_us {
                                 slow += 1;
+                                was_slow = true;
                             }
                             match kind {
                                 ReplyKind::Nil if reads[j / per - 1] => {
@@ -382,13 +392,16 @@ fn main() {
                                 _ => {}
                             }
                         });
+                        if was_slow {
+                            slow_windows.push((sent_mono[i], monotonic_secs()));
+                        }
                         done += reads.len() as u64;
                         sent[i].1 = reads;
                         round_keys[i].clear();
                     }
                     rounds += 1;
                 }
-                (hist, done, hits, misses, errors, slow)
+                (hist, done, hits, misses, errors, slow, slow_windows)
             })
         })
         .collect();
@@ -400,9 +413,11 @@ fn main() {
     }
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
     let mut r = Results::default();
+    let mut slow_windows = Vec::new();
     for h in handles {
-        let (th, done, hits, misses, errors, slow) = h.join().expect("load thread");
+        let (th, done, hits, misses, errors, slow, windows) = h.join().expect("load thread");
         r.slow += slow;
+        slow_windows.extend(windows);
         hist.add(th).expect("merge histograms");
         r.requests += done;
         r.hits += hits;
@@ -428,7 +443,19 @@ fn main() {
             std::fs::write(path, j).expect("write json");
         }
     }
+    if let Some(path) = &o.slow_log {
+        let text: String = slow_windows.iter().map(|(a, b)| format!("{a:.6} {b:.6}\n")).collect();
+        std::fs::write(path, text).expect("write slow log");
+    }
     if r.errors > 0 {
         std::process::exit(3);
     }
+}
+
+/// CLOCK_MONOTONIC in seconds: the clock `perf record -k CLOCK_MONOTONIC` stamps samples with.
+fn monotonic_secs() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes only the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }

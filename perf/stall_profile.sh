@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Where the growth stalls go: fills one shard (and redis-server) from empty to N keys as
+# perf/growth_stall.sh does, under `perf record -e cpu-clock` (a software clock; this VM has
+# no hardware counters), then lines loadgen's slow requests up with the samples:
+#   bash perf/stall_profile.sh [keys=20000000] [servers="shardis redis-server"]
+# For each server it prints how much of the stalled time its busiest thread was on a CPU and
+# what it ran (perf/stall_profile.py). Needs perf (Debian's linux-perf).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source perf/lib.sh
+keys=${1:-20000000}
+servers=${2:-shardis redis-server}
+hz=2000
+build_server_and_loadgen
+port=7494
+min=100000000000
+max=$((min + keys - 1))
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+for srv in $servers; do
+  case $srv in
+    redis-server) taskset -c 0 redis-server --port $port --save "" --appendonly no --loglevel warning >/dev/null 2>&1 & ;;
+    shardis) taskset -c 0 ./target/release/shardis-server --port $port --threads 1 --loglevel warning >/dev/null 2>&1 & ;;
+  esac
+  pid=$!
+  wait_ping $port
+  perf record -q -e cpu-clock -F $hz -k CLOCK_MONOTONIC -p $pid -o "$dir/perf.data" 2>/dev/null &
+  rec=$!
+  sleep 1
+  s0=$(steal)
+  out=$(taskset -c 1 ./target/release/loadgen --port $port --threads 1 --clients 4 --pipeline 16 \
+    --command set-get --ratio 1:0 --key-pattern S --key-prefix key: --key-min $min --key-max $max \
+    --data-size 32 --requests $((keys / 4)) --slow-ms 5 --slow-log "$dir/slow")
+  s1=$(steal)
+  kill -INT $rec; wait $rec || true
+  kill $pid; wait $pid 2>/dev/null || true
+  printf "%-12s steal %s%% | %s\n" $srv "$(steal_pct "$s0" "$s1")" "$out"
+  perf script -i "$dir/perf.data" -F tid,time,ip,sym 2>/dev/null >"$dir/samples"
+  python3 perf/stall_profile.py "$dir/samples" "$dir/slow" $hz
+done
