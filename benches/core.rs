@@ -141,8 +141,9 @@ fn engine(c: &mut Criterion) {
     cfg.set("threads", "1", true).unwrap();
     cfg.set("pin-cpus", "no", true).unwrap();
     let e = shardis::Engine::start(cfg).unwrap();
-    e.call(["SET", "k", "v"]);
-    c.bench_function("engine GET round trip", |b| b.iter(|| black_box(e.call(["GET", "k"]))));
+    let client = e.client();
+    client.set("k", "v").unwrap();
+    c.bench_function("engine GET round trip", |b| b.iter(|| black_box(client.call_reply(["GET", "k"]))));
     e.stop();
 }
 

@@ -106,6 +106,13 @@ pub fn used_memory() -> u64 {
     used as u64
 }
 
+/// Whether [`Counting`] is the process's global allocator (so `used_memory` and `maxmemory`
+/// mean something). A program that embeds the engine installs it with
+/// `#[global_allocator] static A: shardis::alloc::Counting = shardis::alloc::Counting;`.
+pub fn counting() -> bool {
+    NEXT_SLOT.load(Relaxed) > 0
+}
+
 /// The highest [`used_memory`] seen so far.
 pub fn peak_memory() -> u64 {
     used_memory().max(PEAK.load(Relaxed) as u64)

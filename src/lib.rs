@@ -47,3 +47,8 @@ pub mod shard;
 pub mod store;
 
 pub use embed::Engine;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -15,7 +15,8 @@ Options are redis.conf directives given as --name value, for example:
        shardis-server --port 7777 --threads 2
        shardis-server /etc/redis/6379.conf --loglevel verbose
 
-Supported: port, bind, databases, threads (0 = all CPUs), pin-cpus (yes|no), requirepass,
+Supported: port, bind, databases, threads (0 = all CPUs), pin-cpus (yes|no),
+spin-before-park-us (0 = sleep when idle), requirepass,
 maxclients, timeout, loglevel, proto-max-bulk-len, client-query-buffer-limit, maxmemory,
 maxmemory-policy, maxmemory-samples, lfu-log-factor, lfu-decay-time, notify-keyspace-events,
 client-output-buffer-limit, hz, save, appendonly.";

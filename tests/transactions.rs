@@ -202,15 +202,20 @@ fn a_held_key_makes_its_commands_wait_and_others_flow() {
     let (granted, rx) = futures::channel::oneshot::channel();
     shared.mailboxes[shard].push(Msg::Lock { owner, want: Want::Keys(vec![held.clone()]), granted });
     futures::executor::block_on(rx).expect("granted");
-    // Engine calls are dealt round-robin over the shards: the waiting SETs come from both.
+    // In-process connections are opened round-robin over the shards: the waiting APPENDs
+    // come from sessions on both.
     let waiting: Vec<_> = (0..4)
         .map(|i| {
             let e = engine.clone();
-            std::thread::spawn(move || e.call(["APPEND", "held", &i.to_string()]))
+            std::thread::spawn(move || e.client().conn().call::<shardis::protocol::Reply>(["APPEND", "held", &i.to_string()]).unwrap())
         })
         .collect();
     for _ in 0..4 {
-        assert_eq!(engine.call(["SET", other.as_str(), "1"]), shardis::protocol::Reply::OK, "another key of the shard flows");
+        assert_eq!(
+            engine.client().call_reply(["SET", other.as_str(), "1"]),
+            shardis::protocol::Reply::OK,
+            "another key of the shard flows"
+        );
     }
     std::thread::sleep(Duration::from_millis(300));
     assert!(waiting.iter().all(|t| !t.is_finished()), "a command on the held key ran before the release");
@@ -218,7 +223,7 @@ fn a_held_key_makes_its_commands_wait_and_others_flow() {
     for t in waiting {
         assert!(matches!(t.join().unwrap(), shardis::protocol::Reply::Int(_)));
     }
-    assert_eq!(engine.call(["STRLEN", "held"]), shardis::protocol::Reply::Int(4));
+    assert_eq!(engine.client().call_reply(["STRLEN", "held"]), shardis::protocol::Reply::Int(4));
     Arc::into_inner(engine).expect("threads joined").stop();
 }
 

@@ -1,90 +1,233 @@
-//! The engine in-process: the same shards, commands and semantics as the server, without TCP.
+//! The engine in-process: the same shards, commands and semantics as the server, called from
+//! the host program's own threads and async tasks instead of over TCP.
 //!
 //! ```
-//! use shardis::{config::Config, protocol::Reply, Engine};
-//! let cfg = Config::default();
-//! cfg.set("threads", "2", true).unwrap();
-//! let engine = Engine::start(cfg).unwrap();
-//! assert_eq!(engine.call(["SET", "k", "v"]), Reply::OK);
-//! assert_eq!(engine.call(["GET", "k"]), Reply::Bulk("v".into()));
+//! use shardis::embed::{Engine, SetOptions};
+//! use std::time::Duration;
+//!
+//! let engine = Engine::builder().shards(2).unpinned().start().unwrap();
+//! let client = engine.client();
+//! client.set("greeting", "hello").unwrap();
+//! assert_eq!(client.get::<String>("greeting").unwrap().as_deref(), Some("hello"));
+//! client.set_with::<String>("session", "x", SetOptions::default().ttl(Duration::from_secs(60))).unwrap();
+//! assert_eq!(client.incr("hits").unwrap(), 1);
 //! engine.stop();
 //! ```
+//!
+//! # Layout
+//! - [`Engine`], [`EngineBuilder`] (this file): start, configure, serve TCP too, stop.
+//! - [`Client`] / [`AsyncClient`] (`client.rs`): any command from any thread or runtime;
+//!   how a call reaches its shard and how the caller waits.
+//! - typed methods (`typed.rs`): one list of the everyday commands, generated for every handle.
+//! - [`Pipeline`] (`pipeline.rs`): batches, and MULTI/EXEC transactions.
+//! - [`Conn`] (`conn.rs`): a dedicated session for WATCH and other state across calls.
+//! - [`Subscriber`] (`subscriber.rs`): pub/sub and keyspace notifications as values.
+//! - [`NsMap`] (`map.rs`): a typed map over a key prefix, with change events.
+//! - [`Error`], [`FromReply`], [`ToArg`] (`value.rs`): arguments in, typed values out.
 
-use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+mod client;
+mod conn;
+mod map;
+mod pipeline;
+mod subscriber;
+mod typed;
+mod value;
 
-use bytes::Bytes;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 
-use crate::config::Config;
-use crate::protocol::Reply;
-use crate::shard::{execute_one, Msg, Session, ShardLocal, ShardSet, StartError};
+use thiserror::Error as ThisError;
 
-/// A running engine. Calls may come from any thread.
+pub use client::{AsyncClient, Client, Cmd, IntoArgs};
+pub use conn::Conn;
+pub use map::{MapEvent, MapEvents, NsMap};
+pub use pipeline::{Pipeline, RunsBatch};
+pub use subscriber::Subscriber;
+pub use typed::{Condition, End, Expiry, SetOptions};
+pub use value::{check, Error, FromReply, Result, ToArg};
+
+pub use crate::pubsub::Kind;
+pub use crate::shard::Message;
+
+use crate::config::{Config, ConfigError};
+use crate::shard::{ShardSet, Shared, StartError};
+
+/// Why an engine did not start.
+#[derive(Debug, ThisError)]
+pub enum EngineError {
+    /// A setting was refused (its name and Redis's error).
+    #[error("bad setting '{0}': {1}")]
+    Config(String, ConfigError),
+    /// A memory budget was set, but the program's global allocator is not
+    /// [`crate::alloc::Counting`], so memory cannot be counted against it.
+    #[error("maxmemory needs `#[global_allocator] static A: shardis::alloc::Counting = shardis::alloc::Counting;` in the program")]
+    NoAccounting,
+    /// The shards could not start or the port could not be bound.
+    #[error(transparent)]
+    Start(#[from] StartError),
+}
+
+/// How an engine is configured before it starts: `Engine::builder().shards(4).start()`.
+/// Every redis.conf directive the server knows can be given with [`EngineBuilder::config`];
+/// the named methods cover the usual ones.
+#[derive(Debug)]
+pub struct EngineBuilder {
+    config: Config,
+    serve_tcp: bool,
+    error: Option<EngineError>,
+}
+
+impl EngineBuilder {
+    /// Sets any directive, as redis.conf or `--name value` would.
+    pub fn config(mut self, name: &str, value: &str) -> Self {
+        if self.error.is_none() {
+            if let Err(e) = self.config.set(name, value, true) {
+                self.error = Some(EngineError::Config(name.to_string(), e));
+            }
+        }
+        self
+    }
+
+    /// Number of shards (threads); 0 means one per CPU.
+    pub fn shards(self, n: usize) -> Self {
+        self.config("threads", &n.to_string())
+    }
+
+    /// Pins shard `i` to CPU `i` (the default, when there are no more shards than CPUs).
+    pub fn pinned(self) -> Self {
+        self.config("pin-cpus", "yes")
+    }
+
+    /// Leaves shard threads to the OS scheduler: for hosts whose own threads own the cores.
+    pub fn unpinned(self) -> Self {
+        self.config("pin-cpus", "no")
+    }
+
+    /// Keeps an idle shard polling for `spin` before it sleeps: a caller that calls again
+    /// within that time finds it awake (about a microsecond per round trip instead of a
+    /// thread wake-up). Costs CPU while spinning; 0 (the default) sleeps at once.
+    pub fn spin_before_park(self, spin: std::time::Duration) -> Self {
+        self.config("spin-before-park-us", &spin.as_micros().to_string())
+    }
+
+    /// Number of logical databases.
+    pub fn databases(self, n: usize) -> Self {
+        self.config("databases", &n.to_string())
+    }
+
+    /// The memory budget, with Redis's units (`"100mb"`, `"2gb"`). Memory is counted by
+    /// [`crate::alloc::Counting`], which the program must install as its global allocator.
+    pub fn maxmemory(self, budget: &str) -> Self {
+        self.config("maxmemory", budget)
+    }
+
+    /// What to evict at the budget (`allkeys-lru`, `volatile-ttl`, `noeviction`...).
+    pub fn maxmemory_policy(self, policy: &str) -> Self {
+        self.config("maxmemory-policy", policy)
+    }
+
+    /// Keyspace notification classes (`"KEA"`, `"Kgx$"`...), as `notify-keyspace-events`.
+    pub fn notify_keyspace_events(self, flags: &str) -> Self {
+        self.config("notify-keyspace-events", flags)
+    }
+
+    /// Also serves the Redis protocol on `port` of 127.0.0.1 (0: any free port, see
+    /// [`Engine::port`]), so redis-cli can look at the embedded store.
+    pub fn serve_tcp(mut self, port: u16) -> Self {
+        self.serve_tcp = true;
+        self.config("port", &port.to_string()).config("bind", "127.0.0.1")
+    }
+
+    /// Starts the shards.
+    pub fn start(self) -> std::result::Result<Engine, EngineError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.config.maxmemory.load(Relaxed) > 0 && !crate::alloc::counting() {
+            return Err(EngineError::NoAccounting);
+        }
+        Ok(Engine::from_set(ShardSet::start(self.config, self.serve_tcp)?))
+    }
+}
+
+/// A running engine: its shards, and the handles to call them. Dropping it stops it, as
+/// [`Engine::stop`] does.
 #[derive(Debug)]
 pub struct Engine {
-    shards: ShardSet,
-    next: AtomicUsize,
+    shards: Option<ShardSet>,
+    core: Arc<client::Core>,
 }
 
 impl Engine {
-    /// Starts the shards described by `config` (no TCP listener).
-    pub fn start(config: Config) -> Result<Engine, StartError> {
-        Ok(Engine { shards: ShardSet::start(config, false)?, next: AtomicUsize::new(0) })
+    /// A builder with the server's defaults (one shard per CPU, 16 databases, no budget).
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder { config: Config::default(), serve_tcp: false, error: None }
     }
 
-    /// Starts the shards and also serves TCP on the configured port.
-    pub fn start_serving(config: Config) -> Result<Engine, StartError> {
-        Ok(Engine { shards: ShardSet::start(config, true)?, next: AtomicUsize::new(0) })
+    /// Starts the shards described by `config` (no TCP listener).
+    pub fn start(config: Config) -> std::result::Result<Engine, StartError> {
+        Ok(Engine::from_set(ShardSet::start(config, false)?))
+    }
+
+    /// Starts the shards and also serves TCP on the configured addresses and port.
+    pub fn start_serving(config: Config) -> std::result::Result<Engine, StartError> {
+        Ok(Engine::from_set(ShardSet::start(config, true)?))
+    }
+
+    fn from_set(set: ShardSet) -> Engine {
+        let core = client::Core::new(set.shared.clone());
+        Engine { shards: Some(set), core }
+    }
+
+    /// A handle for calls from any thread, database 0.
+    pub fn client(&self) -> Client {
+        Client::new(self.core.clone())
+    }
+
+    /// The async flavour of [`Engine::client`].
+    pub fn async_client(&self) -> AsyncClient {
+        self.client().to_async()
     }
 
     /// The TCP port served (0 when not serving).
     pub fn port(&self) -> u16 {
-        self.shards.shared.tcp_port.load(Relaxed) as u16
-    }
-
-    /// Runs one command in database 0 and waits for its reply. Session commands (SELECT,
-    /// HELLO) affect only this call.
-    pub fn call<I, A>(&self, args: I) -> Reply
-    where
-        I: IntoIterator<Item = A>,
-        A: AsRef<[u8]>,
-    {
-        let args: Vec<Bytes> = args.into_iter().map(|a| Bytes::copy_from_slice(a.as_ref())).collect();
-        if args.is_empty() {
-            return Reply::err("ERR empty command");
-        }
-        let shared = &self.shards.shared;
-        let shard = self.next.fetch_add(1, Relaxed) % shared.shards();
-        let (tx, rx) = futures::channel::oneshot::channel();
-        shared.mailboxes[shard].push(Msg::Call(Box::new(move |local: &Rc<ShardLocal>| {
-            let local = local.clone();
-            glommio::spawn_local(async move {
-                let mut s = Session::new(local, "embedded".into(), "embedded".into(), -1);
-                let _ = tx.send(execute_one(&mut s, args).await);
-            })
-            .detach();
-        })));
-        futures::executor::block_on(rx).unwrap_or_else(|_| Reply::err("ERR engine stopped"))
-    }
-
-    /// Blocks until the engine stops (SHUTDOWN, a signal, or [`Engine::stop`] elsewhere).
-    pub fn wait(self) {
-        self.shards.join();
-    }
-
-    /// Stops every shard and joins their threads.
-    pub fn stop(self) {
-        self.shards.shared.shutdown();
-        self.shards.join();
+        self.core.shared.tcp_port.load(Relaxed) as u16
     }
 
     /// The state shared by the shards (for signal handlers and statistics).
-    pub fn shared(&self) -> std::sync::Arc<crate::shard::Shared> {
-        self.shards.shared.clone()
+    pub fn shared(&self) -> Arc<Shared> {
+        self.core.shared.clone()
     }
 
     /// Asks the shards to stop without waiting.
     pub fn request_stop(&self) {
-        self.shards.shared.shutdown();
+        self.core.shared.shutdown();
+    }
+
+    /// Blocks until the engine stops (SHUTDOWN, a signal, or [`Engine::request_stop`]).
+    pub fn wait(mut self) {
+        self.join();
+    }
+
+    /// Stops every shard and joins their threads. Calls still in flight, and any made later
+    /// through a surviving handle, fail with [`Error::Stopped`].
+    pub fn stop(mut self) {
+        self.core.shared.shutdown();
+        self.join();
+    }
+
+    fn join(&mut self) {
+        if let Some(set) = self.shards.take() {
+            set.join();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if self.shards.is_some() {
+            self.core.shared.shutdown();
+            self.join();
+        }
     }
 }

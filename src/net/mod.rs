@@ -38,7 +38,7 @@ pub async fn accept_loop(local: Rc<ShardLocal>, listener: TcpListener) {
         shared.stats.connections_received.fetch_add(1, Relaxed);
         let target = shared.next_conn_shard.fetch_add(1, Relaxed) % shared.shards();
         if target == local.id {
-            glommio::spawn_local(serve(local.clone(), conn.bind_to_executor())).detach();
+            local.spawn(serve(local.clone(), conn.bind_to_executor()));
         } else {
             shared.mailboxes[target].push(Msg::Adopt(conn));
         }

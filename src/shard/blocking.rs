@@ -250,7 +250,7 @@ impl ShardLocal {
             }
         };
         let (w, local) = (w.clone(), self.clone());
-        glommio::spawn_local(async move {
+        self.spawn(async move {
             let mut push = push;
             push.push(value.clone());
             let db = w.db;
@@ -263,8 +263,7 @@ impl ShardLocal {
             } else {
                 w.finish(Outcome::Served(Reply::Bulk(value)));
             }
-        })
-        .detach();
+        });
     }
 
     /// Serves keys whose lock owners released them.

@@ -157,9 +157,9 @@ pub async fn execute_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, out: &mu
     }
 }
 
-/// Runs one command and returns its reply (the in-process engine's path).
-pub async fn execute_one(s: &mut Session, args: Vec<Bytes>) -> Reply {
-    run_batch(s, &mut vec![args], Mode::Plain).await.pop().map(|r| r.0).unwrap_or(Reply::Nil)
+/// Runs one pipeline batch and returns the replies in order (the in-process engine's path).
+pub async fn execute_replies(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>) -> Vec<Reply> {
+    run_batch(s, cmds, Mode::Plain).await.into_iter().map(|r| r.0).collect()
 }
 
 /// Runs a transaction's queued commands for an owner that already holds every lock they

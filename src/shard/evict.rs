@@ -79,7 +79,7 @@ impl ShardLocal {
         if self.evicting.replace(true) {
             return;
         }
-        glommio::spawn_local(evict_loop(self.clone())).detach();
+        self.spawn(evict_loop(self.clone()));
     }
 
     /// One slice: evicts until the total fits, nothing here is evictable, or the slice's time

@@ -9,7 +9,7 @@ use std::task::Poll;
 
 use bytes::Bytes;
 
-use super::{Msg, Pushes, ShardLocal};
+use super::{Message, Msg, Pushes, ShardLocal};
 use crate::notify;
 use crate::pubsub::Kind;
 use crate::store::{now_ms, KeyEvent};
@@ -69,6 +69,11 @@ impl ShardLocal {
         for (client, pattern) in &d.to {
             let Some(p) = conns.get(client) else { continue };
             if !p.wants(d.kind, pattern.as_ref(), &d.channel) {
+                continue;
+            }
+            if p.has_sink() {
+                let msg = Message { kind: d.kind, pattern: pattern.clone(), channel: d.channel.clone(), payload: d.payload.clone() };
+                p.send_message(msg, &self.shared.config, now);
                 continue;
             }
             let resp3 = p.resp3();

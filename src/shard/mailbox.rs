@@ -10,6 +10,10 @@
 //! Every push is followed by a swap that either finds the consumer SLEEPING (and wakes it,
 //! its waker being registered before it slept) or leaves NOTIFIED for its next check, whose
 //! acquire makes the pushed message visible. A wake-up may be spurious, never lost.
+//!
+//! When its shard has stopped, the mailbox is closed and emptied: messages are dropped, so
+//! whoever waits on a reply channel inside one learns that it will never come. A producer
+//! outside the shards checks [`Mailbox::is_closed`] after pushing and empties it too.
 
 use std::task::{Context, Poll};
 
@@ -18,9 +22,9 @@ use futures::task::AtomicWaker;
 #[cfg(loom)]
 use loom::future::AtomicWaker;
 #[cfg(loom)]
-use loom::sync::atomic::{AtomicU8, Ordering::AcqRel, Ordering::Acquire};
+use loom::sync::atomic::{AtomicBool, AtomicU8, Ordering::AcqRel, Ordering::Acquire, Ordering::SeqCst};
 #[cfg(not(loom))]
-use std::sync::atomic::{AtomicU8, Ordering::AcqRel, Ordering::Acquire};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::AcqRel, Ordering::Acquire, Ordering::SeqCst};
 
 /// The consumer is running (or about to check the queue).
 const AWAKE: u8 = 0;
@@ -64,6 +68,7 @@ pub struct Mailbox<T> {
     queue: Queue<T>,
     waker: AtomicWaker,
     state: AtomicU8,
+    closed: AtomicBool,
 }
 
 impl<T> std::fmt::Debug for Mailbox<T> {
@@ -81,7 +86,7 @@ impl<T> Default for Mailbox<T> {
 impl<T> Mailbox<T> {
     /// An empty mailbox.
     pub fn new() -> Self {
-        Mailbox { queue: Queue::new(), waker: AtomicWaker::new(), state: AtomicU8::new(AWAKE) }
+        Mailbox { queue: Queue::new(), waker: AtomicWaker::new(), state: AtomicU8::new(AWAKE), closed: AtomicBool::new(false) }
     }
 
     /// Enqueues a message from any thread, waking the consumer if it may be asleep.
@@ -112,6 +117,23 @@ impl<T> Mailbox<T> {
                 Poll::Ready(())
             }
         }
+    }
+
+    /// Marks the mailbox closed (its consumer has stopped) and drops what it holds.
+    pub fn close(&self) {
+        self.closed.store(true, SeqCst);
+        self.drain();
+    }
+
+    /// Whether the consumer has stopped: a producer that pushed and then finds it closed
+    /// calls [`Mailbox::drain`], as its message may have come after the consumer's last look.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(SeqCst)
+    }
+
+    /// Drops every waiting message (only once the consumer has stopped).
+    pub fn drain(&self) {
+        while self.queue.pop().is_some() {}
     }
 
     /// Waits until a message is waiting (consumer only).

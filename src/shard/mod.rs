@@ -17,6 +17,7 @@ mod push;
 pub mod route;
 mod session;
 mod start;
+mod stop;
 mod txn;
 
 use std::cell::{Cell, RefCell};
@@ -34,12 +35,13 @@ use crate::protocol::Reply;
 use crate::store::{now_ms, Store};
 
 pub use blocking::{Outcome, Waiter};
-pub use dispatch::{execute_batch, execute_held, execute_one, transaction_plan};
+pub use dispatch::{execute_batch, execute_held, execute_replies, transaction_plan};
 pub use fanout::Delivery;
 pub use mailbox::Mailbox;
-pub use push::{Pushes, Subscriptions};
+pub use push::{Message, MessageSink, Pushes, Subscriptions};
 pub use session::{ClientMeta, MultiState, Session, WatchState};
 pub use start::{ShardSet, StartError};
+pub use stop::StopSignal;
 pub use txn::{lock_all, lock_plan, run_when_free, under_locks, unlock_all, LockPlan};
 
 use locks::{LockTable, Owner, Want};
@@ -263,6 +265,10 @@ pub struct ShardLocal {
     /// When the expiry task will next wake (ms); a new earlier timer must wake it.
     expiry_wake_at: Cell<u64>,
     expiry_waker: RefCell<Option<std::task::Waker>>,
+    /// Idle sessions kept for the in-process engine's one-off calls ([`crate::embed`]).
+    pub embedded: RefCell<Vec<Session>>,
+    /// Ends the in-process engine's tasks when the shard stops.
+    pub stop: StopSignal,
 }
 
 impl std::fmt::Debug for ShardLocal {
@@ -324,6 +330,8 @@ impl ShardLocal {
             evicting: Cell::new(false),
             rehashing: Cell::new(false),
             evict_db: Cell::new(0),
+            embedded: RefCell::new(Vec::new()),
+            stop: StopSignal::default(),
         }
     }
 
@@ -447,11 +455,21 @@ impl ShardLocal {
         s.failed += u64::from(failed);
     }
 
+    /// Spawns a task on this shard that ends when the shard stops (so that nothing it holds,
+    /// this shard included, outlives the shard).
+    pub fn spawn(self: &Rc<Self>, work: impl std::future::Future<Output = ()> + 'static) {
+        let local = self.clone();
+        glommio::spawn_local(async move {
+            local.stop.or_stop(work).await;
+        })
+        .detach();
+    }
+
     /// After store work: wakes the expiry task when a timer earlier than its planned wake-up
     /// was added, and starts the rehash task when a table began rehashing.
     pub fn kick_background(self: &Rc<Self>) {
         if self.store.borrow().take_rehashing() && !self.rehashing.replace(true) {
-            glommio::spawn_local(start::rehash_loop(self.clone())).detach();
+            self.spawn(start::rehash_loop(self.clone()));
         }
         let added = self.store.borrow().take_earliest_added();
         if let Some(t) = added {

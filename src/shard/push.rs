@@ -47,6 +47,36 @@ impl Subscriptions {
     }
 }
 
+/// A published message, as an in-process subscriber receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The namespace it was published in: `Channel` (PUBLISH) or `Shard` (SPUBLISH).
+    pub kind: Kind,
+    /// The pattern it matched, for pattern subscriptions.
+    pub pattern: Option<Bytes>,
+    /// The channel.
+    pub channel: Bytes,
+    /// The message.
+    pub payload: Bytes,
+}
+
+impl Message {
+    /// Bytes it holds, counted against the pubsub output limit while it waits.
+    pub fn size(&self) -> i64 {
+        (self.channel.len() + self.payload.len() + self.pattern.as_ref().map_or(0, Bytes::len)) as i64
+    }
+}
+
+/// Where an in-process subscriber's messages go instead of encoded frames: a channel to the
+/// subscriber's thread, and the bytes waiting in it (the receiver subtracts what it takes).
+#[derive(Debug)]
+pub struct MessageSink {
+    /// The subscriber's channel.
+    pub tx: flume::Sender<Message>,
+    /// Bytes sent and not yet received.
+    pub pending: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
 /// Out-of-band output of one connection, shared between its session and its shard's
 /// delivery code (same thread).
 #[derive(Debug)]
@@ -62,6 +92,8 @@ pub struct Pushes {
     over_soft_since: Cell<Option<u64>>,
     /// Set when the output limit was passed: the connection must close.
     overflowed: Cell<bool>,
+    /// For an in-process subscriber: where its messages go.
+    sink: RefCell<Option<MessageSink>>,
 }
 
 impl Pushes {
@@ -75,6 +107,36 @@ impl Pushes {
             subs: RefCell::new(Subscriptions::default()),
             over_soft_since: Cell::new(None),
             overflowed: Cell::new(false),
+            sink: RefCell::new(None),
+        }
+    }
+
+    /// Sends this client's messages to `sink` as values instead of encoded frames.
+    pub fn set_sink(&self, sink: MessageSink) {
+        *self.sink.borrow_mut() = Some(sink);
+    }
+
+    /// Whether messages go to an in-process sink.
+    pub fn has_sink(&self) -> bool {
+        self.sink.borrow().is_some()
+    }
+
+    /// Sends `msg` to the in-process sink, then applies the pubsub output limit to the bytes
+    /// waiting there: past it, the sink is dropped (the subscriber sees its channel end).
+    pub fn send_message(&self, msg: Message, config: &Config, now_ms: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut slot = self.sink.borrow_mut();
+        let Some(sink) = slot.as_ref() else { return };
+        let size = msg.size();
+        let pending = sink.pending.fetch_add(size, Relaxed) + size;
+        if sink.tx.send(msg).is_err() {
+            *slot = None;
+            return;
+        }
+        if self.over_limit(pending, config, now_ms) {
+            log::warn!("dropping in-process subscriber id={} for overcoming of output buffer limits (pubsub class)", self.client);
+            self.overflowed.set(true);
+            *slot = None;
         }
     }
 

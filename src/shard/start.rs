@@ -140,7 +140,9 @@ impl ShardSet {
                 if id == 0 { first.drain(..).map(std::os::fd::OwnedFd::from).collect() } else { Vec::new() };
             let addrs = addrs.clone();
             let placement = if pin { Placement::Fixed(id % cores) } else { Placement::Unbound };
+            let spin = Duration::from_micros(shared.config.spin_before_park_us.load(Relaxed));
             let h = LocalExecutorBuilder::new(placement)
+                .spin_before_park(spin)
                 .name(&format!("shard-{id}"))
                 // Registered buffers serve storage I/O, which shards do not do: the 64 KiB
                 // minimum instead of the 10 MiB default keeps them out of used_memory.
@@ -165,8 +167,8 @@ impl ShardSet {
 async fn shard_main(id: usize, shared: Arc<Shared>, own: Vec<std::os::fd::OwnedFd>, addrs: Vec<String>) {
     use std::os::fd::{FromRawFd, IntoRawFd};
     let local = Rc::new(ShardLocal::new(id, shared));
-    glommio::spawn_local(expiry_loop(local.clone())).detach();
-    glommio::spawn_local(super::fanout::flusher_loop(local.clone())).detach();
+    local.spawn(expiry_loop(local.clone()));
+    local.spawn(super::fanout::flusher_loop(local.clone()));
     let mut listeners = Vec::new();
     if id == 0 {
         // SAFETY: each descriptor is a listening TCP socket whose ownership moves here.
@@ -181,10 +183,17 @@ async fn shard_main(id: usize, shared: Arc<Shared>, own: Vec<std::os::fd::OwnedF
         }
     }
     for l in listeners {
-        glommio::spawn_local(crate::net::accept_loop(local.clone(), l)).detach();
+        local.spawn(crate::net::accept_loop(local.clone(), l));
     }
     local.shared.startup_memory.fetch_max(crate::alloc::used_memory(), Relaxed);
-    inbox_loop(local).await;
+    inbox_loop(local.clone()).await;
+    // Calls still queued, or arriving from now on, are dropped: their callers learn that the
+    // engine stopped. Pooled embedded sessions hold the shard: let them go.
+    local.shared.mailboxes[id].close();
+    local.embedded.borrow_mut().clear();
+    local.stop.stop();
+    // Let the woken in-process tasks end here, dropping their sessions and reply channels.
+    glommio::timer::sleep(Duration::from_millis(1)).await;
     log::debug!("shard {id} stopped");
 }
 
@@ -204,7 +213,7 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
                     match run_jobs(&local, jobs, held) {
                         Ok(out) => replies[origin].push((reply, out)),
                         Err((out, rest)) => {
-                            glommio::spawn_local(finish_blocked(local.clone(), origin, out, rest, reply)).detach();
+                            local.spawn(finish_blocked(local.clone(), origin, out, rest, reply));
                         }
                     }
                 }
@@ -217,13 +226,12 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
                     if local.lock(owner, want, granted) {
                         let _ = reply.send(run_locked(&local, owner, &job, release));
                     } else {
-                        let local = local.clone();
-                        glommio::spawn_local(async move {
+                        let l = local.clone();
+                        local.spawn(async move {
                             if rx.await.is_ok() {
-                                let _ = reply.send(run_locked(&local, owner, &job, release));
+                                let _ = reply.send(run_locked(&l, owner, &job, release));
                             }
-                        })
-                        .detach();
+                        });
                     }
                 }
                 Msg::Unlock(owner) => local.unlock(owner),
@@ -235,7 +243,7 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
                 Msg::Deliver(v) => v.into_iter().for_each(|d| local.deliver(d)),
                 Msg::Call(f) => f(&local),
                 Msg::Adopt(s) => {
-                    glommio::spawn_local(crate::net::serve(local.clone(), s.bind_to_executor())).detach();
+                    local.spawn(crate::net::serve(local.clone(), s.bind_to_executor()));
                 }
                 Msg::Shutdown => return,
             }

@@ -1,0 +1,126 @@
+//! A dedicated in-process connection: one session that lives as long as its handle, for
+//! state that spans calls (WATCH, SELECT, CLIENT SETNAME, subscriptions).
+
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::channel::{mpsc, oneshot};
+use futures::StreamExt;
+
+use super::client::{new_session, only, run_now_or_spawn, until_caller_leaves, wait, Core, IntoArgs};
+use super::pipeline::Pipeline;
+use super::value::{Error, FromReply, Result, ToArg};
+use crate::command::CmdError;
+use crate::protocol::Reply;
+use crate::shard::{MessageSink, Msg, ShardLocal};
+
+type Request = (Vec<Vec<Bytes>>, oneshot::Sender<Vec<Reply>>);
+
+/// One session on one shard, like one TCP connection: its calls run in order, and what a
+/// call leaves (a WATCH, a SELECT, an open MULTI) is there for the next. `Send`; dropping it
+/// closes the session (its WATCHes and subscriptions end).
+#[derive(Debug)]
+pub struct Conn {
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+impl Conn {
+    /// Opens a session on the next shard in turn, in database `db`, its pub/sub messages
+    /// going to `sink` when given.
+    pub(crate) fn open(core: &Arc<Core>, db: usize, sink: Option<MessageSink>) -> Conn {
+        let (tx, mut rx) = mpsc::unbounded::<Request>();
+        let open = move |local: &Rc<ShardLocal>| {
+            let mut s = new_session(local);
+            let valid = db < local.shared.config.databases.load(Relaxed);
+            if valid {
+                s.select(db);
+            }
+            if let Some(sink) = sink {
+                s.push.set_sink(sink);
+            }
+            let local = local.clone();
+            run_now_or_spawn(async move {
+                let serve = async {
+                    while let Some((mut cmds, mut reply)) = rx.next().await {
+                        if !valid {
+                            let _ = reply.send(cmds.iter().map(|_| Reply::from(CmdError::DbOutOfRange)).collect());
+                            continue;
+                        }
+                        let replies = until_caller_leaves(&mut s, &mut reply, &mut cmds).await;
+                        let _ = reply.send(replies);
+                    }
+                };
+                // At shard stop the session ends: pending and later calls get `Stopped`.
+                local.stop.or_stop(serve).await;
+            });
+        };
+        core.push(core.next_shard(), Msg::Call(Box::new(open)));
+        Conn { tx }
+    }
+
+    pub(crate) fn send(&self, cmds: Vec<Vec<Bytes>>) -> oneshot::Receiver<Vec<Reply>> {
+        let (tx, rx) = oneshot::channel();
+        // When the session is gone (engine stopped), the request and its sender are dropped.
+        let _ = self.tx.unbounded_send((cmds, tx));
+        rx
+    }
+
+    /// Runs any command on this session and converts its reply.
+    pub fn call<T: FromReply>(&self, args: impl IntoArgs) -> Result<T> {
+        self.run(args.into_args())
+    }
+
+    /// [`Conn::call`] from async code.
+    pub fn call_async<T: FromReply + Send + 'static>(&self, args: impl IntoArgs) -> impl Future<Output = Result<T>> + Send + 'static {
+        let rx = self.send(vec![args.into_args()]);
+        async move { T::from_reply(only(rx.await.map_err(|_| Error::Stopped)?)) }
+    }
+
+    /// WATCH: a later atomic pipeline on this connection fails with
+    /// [`Error::WatchedKeyChanged`] if another client modifies one of `keys` first.
+    pub fn watch<K: ToArg>(&self, keys: impl IntoIterator<Item = K>) -> Result<()> {
+        self.run(super::Cmd::new("WATCH").args(keys).0)
+    }
+
+    /// UNWATCH.
+    pub fn unwatch(&self) -> Result<()> {
+        self.run(vec![Bytes::from_static(b"UNWATCH")])
+    }
+
+    /// Runs `pipeline` on this session (see [`Pipeline::query`]).
+    pub fn query(&self, pipeline: &Pipeline) -> Result<Vec<Reply>> {
+        pipeline.query(self)
+    }
+
+    pub(crate) fn run<T: FromReply>(&self, args: Vec<Bytes>) -> Result<T> {
+        T::from_reply(only(wait(self.send(vec![args]))?))
+    }
+}
+
+impl super::Client {
+    /// A dedicated session on this handle's database (see [`Conn`]).
+    pub fn conn(&self) -> Conn {
+        Conn::open(&self.core, self.db, None)
+    }
+
+    /// An optimistic transaction: WATCHes `keys`, lets `build` read through the connection
+    /// and queue writes in the pipeline, then runs the pipeline atomically, starting over
+    /// while another client modified a watched key in between. Returns EXEC's replies,
+    /// converted.
+    pub fn transaction<K: ToArg, T: FromReply>(&self, keys: &[K], mut build: impl FnMut(&Conn, &mut Pipeline) -> Result<()>) -> Result<T> {
+        let conn = self.conn();
+        loop {
+            conn.watch(keys)?;
+            let mut p = Pipeline::new();
+            p.atomic();
+            build(&conn, &mut p)?;
+            match p.query_as::<T>(&conn) {
+                Err(Error::WatchedKeyChanged) => continue,
+                r => return r,
+            }
+        }
+    }
+}
