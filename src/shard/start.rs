@@ -140,9 +140,12 @@ impl ShardSet {
                 if id == 0 { first.drain(..).map(std::os::fd::OwnedFd::from).collect() } else { Vec::new() };
             let addrs = addrs.clone();
             let placement = if pin { Placement::Fixed(id % cores) } else { Placement::Unbound };
-            let spin = Duration::from_micros(shared.config.spin_before_park_us.load(Relaxed));
-            let h = LocalExecutorBuilder::new(placement)
-                .spin_before_park(spin)
+            let mut builder = LocalExecutorBuilder::new(placement);
+            let spin = shared.config.spin_before_park_us.load(Relaxed);
+            if spin > 0 {
+                builder = builder.spin_before_park(Duration::from_micros(spin));
+            }
+            let h = builder
                 .name(&format!("shard-{id}"))
                 // Registered buffers serve storage I/O, which shards do not do: the 64 KiB
                 // minimum instead of the 10 MiB default keeps them out of used_memory.
