@@ -487,3 +487,29 @@ fn handles_are_clone_send_sync() {
     send::<shardis::embed::Subscriber>();
     send::<Engine>();
 }
+
+#[test]
+fn spinning_shards_serve_every_kind_of_call() {
+    use redis::Commands;
+    let e = Engine::builder().shards(2).unpinned().spin_before_park(Duration::from_micros(50)).serve_tcp(0).start().unwrap();
+    let c = e.client();
+    for i in 0..200 {
+        c.set(format!("k{i}"), i).unwrap();
+    }
+    assert_eq!(c.dbsize().unwrap(), 200);
+    let waiter = {
+        let c = c.clone();
+        std::thread::spawn(move || c.blpop::<String>(["q"], Duration::from_secs(5)).unwrap())
+    };
+    let sub = c.subscriber();
+    sub.subscribe(["ch"]).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    c.rpush("q", ["x"]).unwrap();
+    assert_eq!(waiter.join().unwrap(), Some(("q".into(), "x".into())));
+    c.publish("ch", "m").unwrap();
+    assert_eq!(&sub.recv_timeout(Duration::from_secs(5)).unwrap().expect("message").payload[..], b"m");
+    let mut tcp = redis::Client::open(format!("redis://127.0.0.1:{}/", e.port())).unwrap().get_connection().unwrap();
+    let v: i64 = tcp.get("k7").unwrap();
+    assert_eq!(v, 7);
+    e.stop();
+}

@@ -103,9 +103,11 @@ impl EngineBuilder {
         self.config("pin-cpus", "no")
     }
 
-    /// Keeps an idle shard polling for `spin` before it sleeps: a caller that calls again
-    /// within that time finds it awake (about a microsecond per round trip instead of a
-    /// thread wake-up). Costs CPU while spinning; 0 (the default) sleeps at once.
+    /// Keeps each shard watching its mailbox for `spin` after its last message before it
+    /// sleeps: a caller that calls again within that time finds it awake (an in-process GET
+    /// then takes about 2 µs instead of a thread wake-up, `perf/RESULTS.md`). Costs that much
+    /// CPU after each burst of calls, and other tasks of the shard wait at most that long;
+    /// 0 (the default) sleeps at once.
     pub fn spin_before_park(self, spin: std::time::Duration) -> Self {
         self.config("spin-before-park-us", &spin.as_micros().to_string())
     }

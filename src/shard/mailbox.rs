@@ -119,6 +119,12 @@ impl<T> Mailbox<T> {
         }
     }
 
+    /// Whether a message was pushed since the consumer last looked (consumer only; it stays
+    /// set for [`Mailbox::poll_ready`]).
+    pub fn notified(&self) -> bool {
+        self.state.load(Acquire) == NOTIFIED
+    }
+
     /// Marks the mailbox closed (its consumer has stopped) and drops what it holds.
     pub fn close(&self) {
         self.closed.store(true, SeqCst);

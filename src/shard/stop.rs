@@ -36,6 +36,8 @@ impl StopSignal {
         self.next.set(id + 1);
         let _registration = Registration { signal: self, id };
         let mut work = std::pin::pin!(work);
+        // The waker last registered: a task's waker rarely changes, so most polls skip the map.
+        let mut registered: Option<Waker> = None;
         futures::future::poll_fn(|cx| {
             if self.stopped.get() {
                 return Poll::Ready(None);
@@ -43,12 +45,9 @@ impl StopSignal {
             if let Poll::Ready(v) = work.as_mut().poll(cx) {
                 return Poll::Ready(Some(v));
             }
-            let mut wakers = self.wakers.borrow_mut();
-            match wakers.get(&id) {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => {
-                    wakers.insert(id, cx.waker().clone());
-                }
+            if !registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                registered = Some(cx.waker().clone());
+                self.wakers.borrow_mut().insert(id, cx.waker().clone());
             }
             Poll::Pending
         })
@@ -60,5 +59,41 @@ impl StopSignal {
         self.stopped.set(true);
         let wakers: Vec<Waker> = self.wakers.borrow_mut().drain().map(|(_, w)| w).collect();
         wakers.into_iter().for_each(Waker::wake);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::task::LocalSpawnExt;
+    use std::rc::Rc;
+
+    #[test]
+    fn work_that_finishes_returns_its_output() {
+        let s = StopSignal::default();
+        assert_eq!(futures::executor::block_on(s.or_stop(async { 7 })), Some(7));
+        assert!(s.wakers.borrow().is_empty(), "registration removed");
+    }
+
+    #[test]
+    fn stop_ends_waiting_work_and_drops_it() {
+        let s = Rc::new(StopSignal::default());
+        let held = Rc::new(());
+        let mut pool = futures::executor::LocalPool::new();
+        let out = Rc::new(std::cell::Cell::new(Some(1)));
+        let (s2, held2, out2) = (s.clone(), held.clone(), out.clone());
+        pool.spawner()
+            .spawn_local(async move {
+                let _keep = held2;
+                out2.set(s2.or_stop(futures::future::pending::<i32>()).await);
+            })
+            .unwrap();
+        pool.run_until_stalled();
+        assert_eq!(Rc::strong_count(&held), 2, "the work waits");
+        s.stop();
+        pool.run_until_stalled();
+        assert_eq!(out.get(), None);
+        assert_eq!(Rc::strong_count(&held), 1, "what the work held is dropped");
+        assert!(s.wakers.borrow().is_empty());
     }
 }
