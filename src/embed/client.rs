@@ -63,7 +63,7 @@ impl Core {
     pub(crate) fn submit(&self, db: usize, home: usize, cmds: Vec<Vec<Bytes>>) -> oneshot::Receiver<Vec<Reply>> {
         let (tx, rx) = oneshot::channel();
         if db >= self.shared.config.databases.load(Relaxed) {
-            let _ = tx.send(cmds.iter().map(|_| Reply::from(CmdError::DbOutOfRange)).collect());
+            let _ = tx.send(refuse_all(&cmds, CmdError::DbOutOfRange));
             return rx;
         }
         let shards = self.shared.shards();
@@ -79,6 +79,11 @@ impl Core {
         self.push(target, Msg::Call(Box::new(move |local: &Rc<ShardLocal>| run_pooled(local, db, cmds, tx))));
         rx
     }
+}
+
+/// The same error as the reply to every command of a call.
+pub(crate) fn refuse_all(cmds: &[Vec<Bytes>], e: CmdError) -> Vec<Reply> {
+    cmds.iter().map(|_| Reply::from(e.clone())).collect()
 }
 
 /// A session for in-process use on `local`: authenticated (the caller is the process

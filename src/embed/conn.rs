@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
 use futures::StreamExt;
 
-use super::client::{new_session, only, run_now_or_spawn, until_caller_leaves, wait, Core, IntoArgs};
+use super::client::{new_session, only, refuse_all, run_now_or_spawn, until_caller_leaves, wait, Core, IntoArgs};
 use super::pipeline::Pipeline;
 use super::value::{Error, FromReply, Result, ToArg};
 use crate::command::CmdError;
@@ -46,7 +46,7 @@ impl Conn {
                 let serve = async {
                     while let Some((mut cmds, mut reply)) = rx.next().await {
                         if !valid {
-                            let _ = reply.send(cmds.iter().map(|_| Reply::from(CmdError::DbOutOfRange)).collect());
+                            let _ = reply.send(refuse_all(&cmds, CmdError::DbOutOfRange));
                             continue;
                         }
                         let replies = until_caller_leaves(&mut s, &mut reply, &mut cmds).await;

@@ -10,9 +10,12 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use super::client::{Client, Cmd};
 use super::subscriber::Subscriber;
 use super::value::{Error, Result};
+use crate::notify;
 
 /// Keys fetched per SCAN step and per MGET while iterating.
 const BATCH: usize = 512;
@@ -186,11 +189,13 @@ impl<V: Serialize + DeserializeOwned> NsMap<V> {
     /// string and expiry events (`notify-keyspace-events` with `K` and `g$x`, or `KA`);
     /// without them this fails with an error that says so.
     pub fn watch(&self) -> Result<MapEvents> {
-        let flags: HashMap<String, String> = self.client.call(["CONFIG", "GET", "notify-keyspace-events"])?;
-        let on = flags.get("notify-keyspace-events").map(String::as_str).unwrap_or("");
-        let has = |c: char| on.contains(c) || (on.contains('A') && "g$lshzxetd".contains(c));
-        if !(has('K') && has('g') && has('$') && has('x')) {
-            return Err(Error::Reply(format!("ERR map events need notify-keyspace-events with K, g, $ and x (now '{on}')")));
+        let need = notify::KEYSPACE | notify::GENERIC | notify::STRING | notify::EXPIRED;
+        let on = self.client.core.shared.config.notify_keyspace_events.load(Relaxed);
+        if on & need != need {
+            return Err(Error::Reply(format!(
+                "ERR map events need notify-keyspace-events with K, g, $ and x (now '{}')",
+                notify::flags_to_string(on)
+            )));
         }
         let sub = self.client.subscriber();
         let pattern = format!("__keyspace@{}__:{}*", self.client.db(), glob_escape(&self.prefix));

@@ -267,7 +267,7 @@ pub struct ShardLocal {
     expiry_waker: RefCell<Option<std::task::Waker>>,
     /// Idle sessions kept for the in-process engine's one-off calls ([`crate::embed`]).
     pub embedded: RefCell<Vec<Session>>,
-    /// Ends the in-process engine's tasks when the shard stops.
+    /// Ends the shard's tasks when it stops ([`ShardLocal::spawn`]).
     pub stop: StopSignal,
 }
 

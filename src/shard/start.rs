@@ -190,12 +190,12 @@ async fn shard_main(id: usize, shared: Arc<Shared>, own: Vec<std::os::fd::OwnedF
     }
     local.shared.startup_memory.fetch_max(crate::alloc::used_memory(), Relaxed);
     inbox_loop(local.clone()).await;
-    // Calls still queued, or arriving from now on, are dropped: their callers learn that the
-    // engine stopped. Pooled embedded sessions hold the shard: let them go.
+    // Messages still queued, or arriving from now on, are dropped: in-process callers learn
+    // that the engine stopped. Pooled in-process sessions hold the shard: let them go.
     local.shared.mailboxes[id].close();
     local.embedded.borrow_mut().clear();
     local.stop.stop();
-    // Let the woken in-process tasks end here, dropping their sessions and reply channels.
+    // Let the woken tasks end here, dropping what they hold (sessions, reply channels).
     glommio::timer::sleep(Duration::from_millis(1)).await;
     log::debug!("shard {id} stopped");
 }

@@ -1,9 +1,9 @@
-//! Ending a shard's in-process sessions when it stops. A task that serves an embedded caller
-//! may wait on something only the caller can end (a blocking pop with no timeout, a
-//! connection handle that stays open); its waker would keep it, and the session it holds,
-//! alive after the shard stopped, and its caller waiting. Such tasks run their work through
-//! [`StopSignal::or_stop`]: at stop they are woken and end, dropping their reply channels,
-//! so each caller learns that the engine stopped.
+//! Ending a shard's tasks when it stops. A waiting task (a connection, a blocked pop with no
+//! timeout, an in-process session whose handle stays open, the expiry loop) is kept alive by
+//! its waker, and it holds its shard: without help neither would ever be freed, and an
+//! in-process caller would wait for ever. Every shard task runs its work through
+//! [`StopSignal::or_stop`]: at stop they are woken and end, dropping what they hold (reply
+//! channels included, so each caller learns that the engine stopped).
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
