@@ -17,6 +17,7 @@ fn threads() -> usize {
 /// One test function, so that no other test allocates while memory is compared.
 #[test]
 fn budget_holds_and_stop_leaks_nothing() {
+    let threads0 = threads();
     // noeviction: writes that may grow memory are refused with Redis's OOM error, reads work.
     let full = Engine::builder().shards(1).unpinned().maxmemory("100kb").maxmemory_policy("noeviction").start().unwrap();
     let c = full.client();
@@ -62,7 +63,7 @@ fn budget_holds_and_stop_leaks_nothing() {
         drop((sub, conn, c));
     };
     cycle();
-    let (threads0, mem0) = (threads(), shardis::alloc::used_memory());
+    let mem0 = shardis::alloc::used_memory();
     for _ in 0..10 {
         cycle();
     }
@@ -72,6 +73,6 @@ fn budget_holds_and_stop_leaks_nothing() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let (threads1, mem1) = (threads(), shardis::alloc::used_memory());
-    assert_eq!(threads1, threads0, "shard threads joined");
+    assert!(threads1 <= threads0, "{threads1} threads after 11 engines, {threads0} before the first");
     assert!(mem1 < mem0 + 256 * 1024, "memory after 10 more engines: {mem1} against {mem0}");
 }
