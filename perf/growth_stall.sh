@@ -28,11 +28,7 @@ print("idle 1 ms sleeps woken >5 ms late: %d of %d, latest %.1f ms" % (sum(l > 0
 for round in $(seq "$rounds"); do
   for srv in shardis redis-server; do
     echo "round $round before $srv: $(wakeups)"
-    case $srv in
-      redis-server) taskset -c 0 redis-server --port $port --save "" --appendonly no --loglevel warning >/dev/null 2>&1 & ;;
-      shardis) taskset -c 0 ./target/release/shardis-server --port $port --threads 1 --loglevel warning >/dev/null 2>&1 & ;;
-    esac
-    pid=$!
+    start_on_core0 $srv $port
     wait_ping $port
     s0=$(steal)
     out=$(taskset -c 1 ./target/release/loadgen --port $port --threads 1 --clients 4 --pipeline 16 \

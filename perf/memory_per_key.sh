@@ -22,12 +22,10 @@ rss() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
 for round in $(seq "$rounds"); do
   for srv in redis-server shardis shardis-libc shardis-mimalloc; do
     case $srv in
-      redis-server) taskset -c 0 redis-server --port $port --save "" --appendonly no --loglevel warning >/dev/null 2>&1 & ;;
-      shardis) taskset -c 0 ./target/release/shardis-server --port $port --threads 1 --loglevel warning >/dev/null 2>&1 & ;;
-      shardis-libc) taskset -c 0 ./target/alloc-libc/release/shardis-server --port $port --threads 1 --loglevel warning >/dev/null 2>&1 & ;;
-      shardis-mimalloc) taskset -c 0 ./target/alloc-mimalloc/release/shardis-server --port $port --threads 1 --loglevel warning >/dev/null 2>&1 & ;;
+      shardis-libc) start_on_core0 shardis $port ./target/alloc-libc/release/shardis-server ;;
+      shardis-mimalloc) start_on_core0 shardis $port ./target/alloc-mimalloc/release/shardis-server ;;
+      *) start_on_core0 $srv $port ;;
     esac
-    pid=$!
     wait_ping $port
     r0=$(rss $pid)
     s0=$(steal)

@@ -18,11 +18,7 @@ max=$((min + keys - 1))
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 for srv in $servers; do
-  case $srv in
-    redis-server) taskset -c 0 redis-server --port $port --save "" --appendonly no --loglevel warning >/dev/null 2>&1 & ;;
-    shardis) taskset -c 0 ./target/release/shardis-server --port $port --threads 1 --loglevel warning >/dev/null 2>&1 & ;;
-  esac
-  pid=$!
+  start_on_core0 $srv $port
   wait_ping $port
   perf record -q -e cpu-clock -F $hz -k CLOCK_MONOTONIC -p $pid -o "$dir/perf.data" 2>/dev/null &
   rec=$!
