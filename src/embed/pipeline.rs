@@ -72,7 +72,7 @@ impl Pipeline {
     /// pipeline these are EXEC's replies; a transaction refused as a whole (EXECABORT, a
     /// changed WATCHed key) is an `Err`.
     pub fn query(&self, on: &impl RunsBatch) -> Result<Vec<Reply>> {
-        self.finish(on.run_batch(self.batch())?)
+        finish(self.atomic, on.run_batch(self.batch())?)
     }
 
     /// [`Pipeline::query`], with the replies converted as one array: `query_as::<(i64,
@@ -97,10 +97,6 @@ impl Pipeline {
         all.extend(self.cmds.iter().cloned());
         all.push(vec![Bytes::from_static(b"EXEC")]);
         all
-    }
-
-    fn finish(&self, replies: Vec<Reply>) -> Result<Vec<Reply>> {
-        finish(self.atomic, replies)
     }
 }
 
