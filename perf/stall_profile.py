@@ -13,6 +13,8 @@ import bisect
 import collections
 import sys
 
+from slow_log import read_stalls
+
 samples, slow_log, hz = sys.argv[1], sys.argv[2], float(sys.argv[3])
 rows = collections.defaultdict(list)
 for line in open(samples):
@@ -21,14 +23,7 @@ for line in open(samples):
         rows[p[0]].append((float(p[1].rstrip(":")), p[3].strip()))
 tid, thread = max(rows.items(), key=lambda kv: len(kv[1]))
 times = [t for t, _ in thread]
-windows = sorted((tuple(map(float, l.split())) for l in open(slow_log) if l.strip()), key=lambda w: w[0])
-# Merge overlapping windows (several connections wait on the same stall).
-merged = []
-for a, b in windows:
-    if merged and a <= merged[-1][1]:
-        merged[-1][1] = max(merged[-1][1], b)
-    else:
-        merged.append([a, b])
+windows, merged = read_stalls(slow_log)
 span = sum(b - a for a, b in merged)
 syms = collections.Counter()
 on = 0
