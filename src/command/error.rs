@@ -90,11 +90,14 @@ pub enum CmdError {
     /// Any other `ERR` message, worded as Redis words it.
     #[error("ERR {0}")]
     Other(Cow<'static, str>),
+    /// Any other error line, its code included (`UNBLOCKED ...`, a protocol error).
+    #[error("{0}")]
+    Line(Cow<'static, str>),
 }
 
 impl From<CmdError> for crate::protocol::Reply {
     fn from(e: CmdError) -> Self {
-        crate::protocol::Reply::Error(e.to_string().into())
+        crate::protocol::Reply::Error(Box::new(e))
     }
 }
 

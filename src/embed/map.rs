@@ -192,10 +192,7 @@ impl<V: Serialize + DeserializeOwned> NsMap<V> {
         let need = notify::KEYSPACE | notify::GENERIC | notify::STRING | notify::EXPIRED;
         let on = self.client.core.shared.config.notify_keyspace_events.load(Relaxed);
         if on & need != need {
-            return Err(Error::Reply(format!(
-                "ERR map events need notify-keyspace-events with K, g, $ and x (now '{}')",
-                notify::flags_to_string(on)
-            )));
+            return Err(Error::MapEventsOff(notify::flags_to_string(on)));
         }
         let sub = self.client.subscriber();
         let pattern = format!("__keyspace@{}__:{}*", self.client.db(), glob_escape(&self.prefix));

@@ -16,12 +16,13 @@ use crate::protocol::Reply;
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum Error {
     /// The command replied with one of Redis's errors (wrong type, not an integer, out of
-    /// memory, syntax...), as the server would have.
+    /// memory, syntax, arity...), as the server would have; its `Display` is Redis's text.
     #[error(transparent)]
     Command(#[from] CmdError),
-    /// The command replied with an error this enum has no variant for; the text is Redis's.
-    #[error("{0}")]
-    Reply(String),
+    /// [`NsMap::watch`](super::NsMap::watch) needs keyspace notifications for generic, string
+    /// and expiry events; the flags that are on are given.
+    #[error("map events need notify-keyspace-events with K, g, $ and x (now '{0}')")]
+    MapEventsOff(String),
     /// The reply does not convert to the type asked for.
     #[error("cannot read {reply} as {wanted}")]
     Unexpected {
@@ -46,28 +47,6 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// The typed error for an error reply's text: the [`CmdError`] whose text it is when
-    /// there is one (compared with that variant's own `Display`, the text the server sends),
-    /// else [`Error::Reply`].
-    pub fn from_text(text: &str) -> Error {
-        const KNOWN: [CmdError; 13] = [
-            CmdError::WrongType,
-            CmdError::NotInteger,
-            CmdError::NotFloat,
-            CmdError::Syntax,
-            CmdError::Overflow,
-            CmdError::DecrementOverflow,
-            CmdError::NanOrInfinity,
-            CmdError::NoSuchKey,
-            CmdError::OutOfMemory,
-            CmdError::DbOutOfRange,
-            CmdError::SameObject,
-            CmdError::ExecAbort,
-            CmdError::OffsetOutOfRange,
-        ];
-        KNOWN.into_iter().find(|e| e.to_string() == text).map_or_else(|| Error::Reply(text.to_string()), Error::Command)
-    }
-
     fn unexpected<T>(reply: &Reply) -> Error {
         Error::Unexpected { reply: format!("{reply:?}"), wanted: std::any::type_name::<T>() }
     }
@@ -156,7 +135,7 @@ pub trait FromReply: Sized {
 /// Fails on error replies; passes every other reply through.
 pub fn check(reply: Reply) -> Result<Reply> {
     match reply {
-        Reply::Error(e) => Err(Error::from_text(&e)),
+        Reply::Error(e) => Err(Error::Command(*e)),
         r => Ok(r),
     }
 }
@@ -305,7 +284,9 @@ mod tests {
         let wrong = Reply::from(CmdError::WrongType);
         assert_eq!(Bytes::from_reply(wrong), Err(Error::Command(CmdError::WrongType)));
         let other = Reply::err("NOGROUP No such key");
-        assert_eq!(i64::from_reply(other), Err(Error::Reply("NOGROUP No such key".into())));
+        assert_eq!(i64::from_reply(other), Err(Error::Command(CmdError::Line("NOGROUP No such key".into()))));
+        let arity = Reply::from(CmdError::Arity("set".into()));
+        assert_eq!(<()>::from_reply(arity), Err(Error::Command(CmdError::Arity("set".into()))));
     }
 
     #[test]

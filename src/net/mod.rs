@@ -14,6 +14,7 @@ use futures::future::poll_fn;
 use futures::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 
+use crate::command::CmdError;
 use crate::protocol::{Limits, Reply, RequestParser};
 use crate::shard::{execute_batch, Msg, Session, ShardLocal};
 
@@ -152,7 +153,7 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
         }
         if let Some(e) = fatal {
             log::debug!("protocol error from client {}: {e}", session.meta.addr);
-            crate::protocol::encode(&Reply::Error(e.to_string().into()), session.resp3, &mut out);
+            crate::protocol::encode(&Reply::from(CmdError::Line(e.to_string().into())), session.resp3, &mut out);
             session.close = true;
         }
         if session.close && shared.shutting_down.load(Relaxed) {

@@ -1,8 +1,11 @@
 //! The reply value every command produces, and its RESP2/RESP3 encoding.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use bytes::Bytes;
+
+use crate::command::CmdError;
 
 /// A reply to one command, independent of protocol version until encoded.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,8 +14,10 @@ pub enum Reply {
     Status(&'static str),
     /// A simple string built at run time (TYPE, RESET).
     StatusOwned(Bytes),
-    /// An error; the text is the whole line without the leading `-` (for example `ERR syntax error`).
-    Error(Cow<'static, str>),
+    /// An error, kept typed so that in-process callers get the variant; its `Display` is the
+    /// whole line without the leading `-` (for example `ERR syntax error`). Boxed: errors are
+    /// rare and the largest variants would double the size of every reply.
+    Error(Box<CmdError>),
     /// An integer.
     Int(i64),
     /// A bulk string.
@@ -50,14 +55,25 @@ impl Reply {
         Reply::Bulk(Bytes::copy_from_slice(b))
     }
 
-    /// An error reply from static text.
+    /// An error reply from a whole static error line (`"UNBLOCKED client unblocked ..."`).
     pub fn err(s: &'static str) -> Reply {
-        Reply::Error(Cow::Borrowed(s))
+        Reply::from(CmdError::Line(Cow::Borrowed(s)))
     }
 
     /// Whether this reply is an error.
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))
+    }
+}
+
+/// Appends text to a reply buffer with CR and LF turned into spaces, as Redis keeps an error
+/// reply on one line.
+struct OneLine<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for OneLine<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend(s.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        Ok(())
     }
 }
 
@@ -89,7 +105,7 @@ pub fn encode(reply: &Reply, resp3: bool, out: &mut Vec<u8>) {
         Reply::Error(e) => {
             out.push(b'-');
             // Redis turns newlines in error text into spaces so the reply stays one line.
-            out.extend(e.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+            let _ = write!(OneLine(out), "{e}");
             out.extend_from_slice(b"\r\n");
         }
         Reply::Int(i) => {
@@ -160,6 +176,6 @@ mod tests {
         assert_eq!(enc(&m, true), "%1\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(&Reply::Nil, false), "$-1\r\n");
         assert_eq!(enc(&Reply::NilArray, true), "_\r\n");
-        assert_eq!(enc(&Reply::Error("ERR a\r\nb".into()), false), "-ERR a  b\r\n");
+        assert_eq!(enc(&Reply::from(CmdError::Other("a\r\nb".into())), false), "-ERR a  b\r\n");
     }
 }

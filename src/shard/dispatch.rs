@@ -235,10 +235,10 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> V
         };
         if !s.resp3 && spec.flags & flags::SUBSCRIBED_OK == 0 && s.push.subscribed() {
             let e = format!(
-                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 spec.name
             );
-            b.slots.push((Pending::Ready(Reply::Error(e.into())), s.resp3));
+            b.slots.push((Pending::Ready(Reply::from(CmdError::Other(e.into()))), s.resp3));
             continue;
         }
         s.meta.last_cmd.store(spec as *const CommandSpec as *mut CommandSpec, Relaxed);
