@@ -12,11 +12,12 @@ build_server_and_loadgen() {
 # Waits (up to 10 s) until a server answers PING on port $1.
 wait_ping() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 # Starts a server alone on core 0, quietly, and sets $pid: `start_on_core0 redis-server PORT`,
-# or `start_on_core0 shardis PORT [BINARY]` (one shard; BINARY defaults to the release build).
+# or `start_on_core0 shardis PORT [BINARY]` (one shard; BINARY defaults to the release build;
+# more shardis options may be given in $SHARDIS_ARGS, e.g. "--spin-before-park-us 100").
 start_on_core0() {
   case $1 in
     redis-server) taskset -c 0 redis-server --port "$2" --save "" --appendonly no --loglevel warning >/dev/null 2>&1 & ;;
-    *) taskset -c 0 "${3:-./target/release/shardis-server}" --port "$2" --threads 1 --loglevel warning >/dev/null 2>&1 & ;;
+    *) taskset -c 0 "${3:-./target/release/shardis-server}" --port "$2" --threads 1 --loglevel warning ${SHARDIS_ARGS:-} >/dev/null 2>&1 & ;;
   esac
   pid=$!
 }

@@ -85,7 +85,7 @@ pub struct Config {
     /// `pin-cpus`: pin each shard to a CPU.
     pub pin_cpus: AtomicU8,
     /// `spin-before-park-us` (shardis's own): how long a shard keeps watching its mailbox
-    /// (and its executor polling) after its last message before it sleeps. 0 (the default)
+    /// after its last message before it waits on it. 0 (the default)
     /// sleeps at once; a few tens of microseconds spare a caller that sends again right away
     /// the wake-up latency (see README, "Embedding").
     pub spin_before_park_us: AtomicU64,
