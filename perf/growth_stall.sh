@@ -20,8 +20,6 @@ keys=${1:-20000000}
 rounds=${2:-1}
 build_server_and_loadgen
 port=7493
-min=100000000000
-max=$((min + keys - 1))
 wakeups() {
   taskset -c 0 python3 -c '
 import time
@@ -39,9 +37,7 @@ for round in $(seq "$rounds"); do
       start_on_core0 $srv $port
       wait_ping $port
       s0=$(steal); k0=$(kdamond)
-      out=$(taskset -c 1 ./target/release/loadgen --port $port --threads 1 --clients 4 --pipeline 16 \
-        --command set-get --ratio 1:0 --key-pattern S --key-prefix key: --key-min $min --key-max $max \
-        --data-size 32 --requests $((keys / 4)) --slow-ms 5 "${flag[@]}")
+      out=$(fill_keys $port "$keys" "${flag[@]}")
       s1=$(steal); k1=$(kdamond)
       n=$(redis-cli -p $port dbsize)
       printf "round %d %-9s %-12s keys %9d  steal %s%%  kdamond %.1fs | %s\n" "$round" $mode $srv "$n" \

@@ -13,8 +13,6 @@ servers=${2:-shardis redis-server}
 hz=2000
 build_server_and_loadgen
 port=7494
-min=100000000000
-max=$((min + keys - 1))
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 for srv in $servers; do
@@ -24,9 +22,7 @@ for srv in $servers; do
   rec=$!
   sleep 1
   s0=$(steal)
-  out=$(taskset -c 1 ./target/release/loadgen --port $port --threads 1 --clients 4 --pipeline 16 \
-    --command set-get --ratio 1:0 --key-pattern S --key-prefix key: --key-min $min --key-max $max \
-    --data-size 32 --requests $((keys / 4)) --slow-ms 5 --slow-log "$dir/slow")
+  out=$(fill_keys $port "$keys" --slow-log "$dir/slow")
   s1=$(steal)
   kill -INT $rec; wait $rec || true
   kill $pid; wait $pid 2>/dev/null || true

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Who waits in a growth stall: fills one shard (and redis-server) from empty to N keys as
 # perf/growth_stall.sh does, while `perf record -a` traces the scheduler (switches and
-# wake-ups) and samples the CPUs (cpu-clock), then splits the time of loadgen's slow requests into server on CPU, server woken
-# but not yet running, load generator woken but not yet running (perf/stall_sched.py):
+# wake-ups) and samples the CPUs (cpu-clock), then splits the time of loadgen's slow requests
+# into the server working, its vCPU off, it waiting behind another task or for its idle vCPU,
+# and the load generator not yet running (perf/stall_sched.py):
 #   bash perf/stall_sched.sh [keys=20000000] [servers="shardis redis-server"] [loadgen flags...]
 # for example `bash perf/stall_sched.sh 20000000 shardis --busy-poll`. Needs perf (linux-perf).
 set -euo pipefail
@@ -14,8 +15,6 @@ shift $(($# < 2 ? $# : 2))
 build_server_and_loadgen
 port=7496
 hz=2000
-min=100000000000
-max=$((min + keys - 1))
 dir=$(mktemp -d)
 [ -n "${KEEP:-}" ] && echo "traces kept in $dir" || trap 'rm -rf "$dir"' EXIT
 for srv in $servers; do
@@ -25,9 +24,7 @@ for srv in $servers; do
   rec=$!
   sleep 1
   s0=$(steal)
-  taskset -c 1 ./target/release/loadgen --port $port --threads 1 --clients 4 --pipeline 16 \
-    --command set-get --ratio 1:0 --key-pattern S --key-prefix key: --key-min $min --key-max $max \
-    --data-size 32 --requests $((keys / 4)) --slow-ms 5 --slow-log "$dir/slow" "$@" >"$dir/out" &
+  fill_keys $port "$keys" --slow-log "$dir/slow" "$@" >"$dir/out" &
   load=$!
   sleep 0.5
   # The busiest server thread and loadgen's load thread (the last one it started).
