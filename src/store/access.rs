@@ -81,17 +81,20 @@ mod tests {
 
     #[test]
     fn the_counter_grows_logarithmically_and_saturates() {
-        let mut f = Lfu::new(0);
-        for _ in 0..100 {
-            f.touch(0, MODE);
-        }
-        let after_100 = f.decayed(0, MODE);
-        for _ in 0..100_000 {
-            f.touch(0, MODE);
-        }
-        let after_100k = f.decayed(0, MODE);
-        // Redis's table for factor 10: about 10 at 100 hits, about 18 at 1K, 142 at 100K.
-        assert!((8..=14).contains(&after_100), "{after_100}");
+        // The counter is random, so one key after 100 hits is below 8 about once in 60
+        // runs; the mean over 400 keys is 9.7 with a spread of 0.06, far inside 9..=10.5.
+        let after = |hits: usize| {
+            let mut f = Lfu::new(0);
+            for _ in 0..hits {
+                f.touch(0, MODE);
+            }
+            f.decayed(0, MODE)
+        };
+        let mean_100 = (0..400).map(|_| f64::from(after(100))).sum::<f64>() / 400.0;
+        // One key after 100K hits: 147 with a spread of 7.
+        let after_100k = after(100_000);
+        // Redis's table for factor 10: about 10 at 100 hits, 142 at 100K.
+        assert!((9.0..=10.5).contains(&mean_100), "{mean_100}");
         assert!((100..=200).contains(&after_100k), "{after_100k}");
         let fast = LfuMode { log_factor: 0, ..MODE };
         let mut g = Lfu::new(0);
