@@ -258,6 +258,65 @@ fn watch_detects_a_change_and_transaction_retries() {
 }
 
 #[test]
+fn async_watch_and_transactions_from_tokio() {
+    let e = engine(2);
+    let a = e.client().to_async();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let conn = a.conn();
+        conn.watch(["w"]).await.unwrap();
+        a.set("w", "changed by another client").await.unwrap();
+        assert_eq!(Pipeline::new().atomic().set("w", "mine").query_async(&conn).await, Err(Error::WatchedKeyChanged));
+        assert_eq!(conn.get::<String>("w").await.unwrap().as_deref(), Some("changed by another client"));
+
+        // A write between the WATCH and the EXEC makes the transaction run `build` again.
+        let builds = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (b, other) = (builds.clone(), a.clone());
+        let ((), n): ((), i64) = a
+            .transaction(&["x"], move |conn, mut p| {
+                let (b, other) = (b.clone(), other.clone());
+                async move {
+                    if b.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                        other.set("x", 41).await?;
+                    }
+                    let x: i64 = conn.get("x").await?.unwrap_or(0);
+                    p.set("x", x).incr("x");
+                    Ok(p)
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!((n, builds.load(std::sync::atomic::Ordering::SeqCst)), (42, 2));
+
+        // Moving value between two keys on different shards from eight tasks: every move
+        // lands once and the total never changes.
+        a.mset([("acct:a", 1000), ("acct:b", 0)]).await.unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let a = a.clone();
+                tokio::spawn(async move {
+                    for _ in 0..25 {
+                        let _: Vec<Reply> = a
+                            .transaction(&["acct:a", "acct:b"], |conn, mut p| async move {
+                                let (from, to): (Option<i64>, Option<i64>) = conn.call(["MGET", "acct:a", "acct:b"]).await?;
+                                p.set("acct:a", from.unwrap_or(0) - 1).set("acct:b", to.unwrap_or(0) + 1);
+                                Ok(p)
+                            })
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(a.mget::<i64>(["acct:a", "acct:b"]).await.unwrap(), vec![Some(800), Some(200)]);
+    });
+    e.stop();
+}
+
+#[test]
 fn blocking_pops_time_out_and_wake() {
     let e = engine(2);
     let c = e.client();
@@ -483,6 +542,7 @@ fn handles_are_clone_send_sync() {
     fn send<T: Send + 'static>() {}
     clone_send_sync::<shardis::embed::Client>();
     clone_send_sync::<shardis::embed::AsyncClient>();
+    clone_send_sync::<shardis::embed::AsyncConn>();
     send::<shardis::embed::Conn>();
     send::<shardis::embed::Subscriber>();
     send::<Engine>();

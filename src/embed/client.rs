@@ -160,6 +160,11 @@ pub(crate) fn wait<T>(mut rx: oneshot::Receiver<T>) -> Result<T> {
     futures::executor::block_on(rx).map_err(|_| Error::Stopped)
 }
 
+/// Awaits a call's replies (any runtime); a dropped sender means the engine stopped.
+pub(crate) async fn replies(rx: oneshot::Receiver<Vec<Reply>>) -> Result<Vec<Reply>> {
+    rx.await.map_err(|_| Error::Stopped)
+}
+
 /// The single reply of a one-command call.
 pub(crate) fn only(replies: Vec<Reply>) -> Reply {
     replies.into_iter().next().unwrap_or(Reply::Nil)
@@ -296,12 +301,11 @@ impl AsyncClient {
 
     /// Runs a pipeline (see [`Pipeline::query_async`]).
     pub fn submit(&self, cmds: Vec<Vec<Bytes>>) -> impl Future<Output = Result<Vec<Reply>>> + Send + 'static {
-        let rx = self.core.submit(self.db, self.home, cmds);
-        async move { rx.await.map_err(|_| Error::Stopped) }
+        replies(self.core.submit(self.db, self.home, cmds))
     }
 
     pub(crate) fn run<T: FromReply + Send + 'static>(&self, args: Vec<Bytes>) -> impl Future<Output = Result<T>> + Send + 'static {
         let rx = self.core.submit(self.db, self.home, vec![args]);
-        async move { T::from_reply(only(rx.await.map_err(|_| Error::Stopped)?)) }
+        async move { T::from_reply(only(replies(rx).await?)) }
     }
 }

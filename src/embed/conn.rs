@@ -1,5 +1,6 @@
 //! A dedicated in-process connection: one session that lives as long as its handle, for
-//! state that spans calls (WATCH, SELECT, CLIENT SETNAME, subscriptions).
+//! state that spans calls (WATCH, SELECT, CLIENT SETNAME, subscriptions); blocking
+//! ([`Conn`]) and async ([`AsyncConn`]). Optimistic transactions are built on it.
 
 use std::future::Future;
 use std::rc::Rc;
@@ -10,7 +11,9 @@ use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
 use futures::StreamExt;
 
-use super::client::{new_session, only, refuse_all, run_now_or_spawn, until_caller_leaves, wait, Core, IntoArgs};
+use super::client::{
+    new_session, only, refuse_all, replies, run_now_or_spawn, until_caller_leaves, wait, AsyncClient, Client, Core, IntoArgs,
+};
 use super::pipeline::Pipeline;
 use super::value::{Error, FromReply, Result, ToArg};
 use crate::command::CmdError;
@@ -21,10 +24,26 @@ type Request = (Vec<Vec<Bytes>>, oneshot::Sender<Vec<Reply>>);
 
 /// One session on one shard, like one TCP connection: its calls run in order, and what a
 /// call leaves (a WATCH, a SELECT, an open MULTI) is there for the next. `Send`; dropping it
-/// closes the session (its WATCHes and subscriptions end).
+/// closes the session (its WATCHes and subscriptions end) unless an [`AsyncConn`] made from
+/// it ([`Conn::to_async`]) still holds it.
 #[derive(Debug)]
 pub struct Conn {
     tx: mpsc::UnboundedSender<Request>,
+}
+
+/// The async flavour of [`Conn`]: the same kind of session, each call a `Send + 'static`
+/// future. Clones share one session, which closes when the last of them is dropped.
+#[derive(Debug, Clone)]
+pub struct AsyncConn {
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+/// Sends one batch to a session; the receiver gets one reply per command. When the session
+/// is gone (engine stopped), the request and its sender are dropped.
+fn send(tx: &mpsc::UnboundedSender<Request>, cmds: Vec<Vec<Bytes>>) -> oneshot::Receiver<Vec<Reply>> {
+    let (reply, rx) = oneshot::channel();
+    let _ = tx.unbounded_send((cmds, reply));
+    rx
 }
 
 impl Conn {
@@ -62,21 +81,17 @@ impl Conn {
     }
 
     pub(crate) fn send(&self, cmds: Vec<Vec<Bytes>>) -> oneshot::Receiver<Vec<Reply>> {
-        let (tx, rx) = oneshot::channel();
-        // When the session is gone (engine stopped), the request and its sender are dropped.
-        let _ = self.tx.unbounded_send((cmds, tx));
-        rx
+        send(&self.tx, cmds)
+    }
+
+    /// The same session, called from async code.
+    pub fn to_async(&self) -> AsyncConn {
+        AsyncConn { tx: self.tx.clone() }
     }
 
     /// Runs any command on this session and converts its reply.
     pub fn call<T: FromReply>(&self, args: impl IntoArgs) -> Result<T> {
         self.run(args.into_args())
-    }
-
-    /// [`Conn::call`] from async code.
-    pub fn call_async<T: FromReply + Send + 'static>(&self, args: impl IntoArgs) -> impl Future<Output = Result<T>> + Send + 'static {
-        let rx = self.send(vec![args.into_args()]);
-        async move { T::from_reply(only(rx.await.map_err(|_| Error::Stopped)?)) }
     }
 
     /// WATCH: a later atomic pipeline on this connection fails with
@@ -100,7 +115,38 @@ impl Conn {
     }
 }
 
-impl super::Client {
+impl AsyncConn {
+    pub(crate) fn send(&self, cmds: Vec<Vec<Bytes>>) -> oneshot::Receiver<Vec<Reply>> {
+        send(&self.tx, cmds)
+    }
+
+    /// Runs any command on this session and converts its reply.
+    pub fn call<T: FromReply + Send + 'static>(&self, args: impl IntoArgs) -> impl Future<Output = Result<T>> + Send + 'static {
+        self.run(args.into_args())
+    }
+
+    /// WATCH (see [`Conn::watch`]).
+    pub fn watch<K: ToArg>(&self, keys: impl IntoIterator<Item = K>) -> impl Future<Output = Result<()>> + Send + 'static {
+        self.run(super::Cmd::new("WATCH").args(keys).0)
+    }
+
+    /// UNWATCH.
+    pub fn unwatch(&self) -> impl Future<Output = Result<()>> + Send + 'static {
+        self.run(vec![Bytes::from_static(b"UNWATCH")])
+    }
+
+    /// Runs `pipeline` on this session (see [`Pipeline::query_async`]).
+    pub fn query(&self, pipeline: &Pipeline) -> impl Future<Output = Result<Vec<Reply>>> + Send + 'static {
+        pipeline.query_async(self)
+    }
+
+    pub(crate) fn run<T: FromReply + Send + 'static>(&self, args: Vec<Bytes>) -> impl Future<Output = Result<T>> + Send + 'static {
+        let rx = self.send(vec![args]);
+        async move { T::from_reply(only(replies(rx).await?)) }
+    }
+}
+
+impl Client {
     /// A dedicated session on this handle's database (see [`Conn`]).
     pub fn conn(&self) -> Conn {
         Conn::open(&self.core, self.db, None)
@@ -115,11 +161,55 @@ impl super::Client {
         loop {
             conn.watch(keys)?;
             let mut p = Pipeline::new();
-            p.atomic();
             build(&conn, &mut p)?;
-            match p.query_as::<T>(&conn) {
+            match p.atomic().query_as::<T>(&conn) {
                 Err(Error::WatchedKeyChanged) => continue,
                 r => return r,
+            }
+        }
+    }
+}
+
+impl AsyncClient {
+    /// A dedicated session on this handle's database (see [`AsyncConn`]).
+    pub fn conn(&self) -> AsyncConn {
+        Conn::open(&self.core, self.db, None).to_async()
+    }
+
+    /// [`Client::transaction`] from async code. `build` gets the connection (a clone: its
+    /// reads may be awaited) and an empty pipeline, and returns the pipeline with the writes
+    /// queued; it runs again on each retry.
+    ///
+    /// ```
+    /// # use shardis::embed::{Engine, Pipeline};
+    /// # let engine = Engine::builder().shards(2).unpinned().start().unwrap();
+    /// let client = engine.client().to_async();
+    /// let ((), sold): ((), i64) = futures::executor::block_on(client.transaction(&["stock", "sold"], |conn, mut p| async move {
+    ///     let stock: i64 = conn.get("stock").await?.unwrap_or(10);
+    ///     p.set("stock", stock - 1).incr("sold");
+    ///     Ok(p)
+    /// }))
+    /// .unwrap();
+    /// assert_eq!(sold, 1);
+    /// # engine.stop();
+    /// ```
+    pub fn transaction<K, T, F, Fut>(&self, keys: &[K], mut build: F) -> impl Future<Output = Result<T>> + Send + 'static
+    where
+        K: ToArg,
+        T: FromReply + Send + 'static,
+        F: FnMut(AsyncConn, Pipeline) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Pipeline>> + Send,
+    {
+        let conn = self.conn();
+        let watch = super::Cmd::new("WATCH").args(keys).0;
+        async move {
+            loop {
+                conn.run::<()>(watch.clone()).await?;
+                let mut p = build(conn.clone(), Pipeline::new()).await?;
+                match p.atomic().query_as_async::<T>(&conn).await {
+                    Err(Error::WatchedKeyChanged) => continue,
+                    r => return r,
+                }
             }
         }
     }

@@ -20,7 +20,8 @@
 //!   how a call reaches its shard and how the caller waits.
 //! - typed methods (`typed.rs`): one list of the everyday commands, generated for every handle.
 //! - [`Pipeline`] (`pipeline.rs`): batches, and MULTI/EXEC transactions.
-//! - [`Conn`] (`conn.rs`): a dedicated session for WATCH and other state across calls.
+//! - [`Conn`] / [`AsyncConn`] (`conn.rs`): a dedicated session for WATCH and other state
+//!   across calls; optimistic transactions.
 //! - [`Subscriber`] (`subscriber.rs`): pub/sub and keyspace notifications as values.
 //! - [`NsMap`] (`map.rs`): a typed map over a key prefix, with change events.
 //! - [`Error`], [`FromReply`], [`ToArg`] (`value.rs`): arguments in, typed values out.
@@ -39,9 +40,9 @@ use std::sync::Arc;
 use thiserror::Error as ThisError;
 
 pub use client::{AsyncClient, Client, Cmd, IntoArgs};
-pub use conn::Conn;
+pub use conn::{AsyncConn, Conn};
 pub use map::{MapEvent, MapEvents, NsMap};
-pub use pipeline::{Pipeline, RunsBatch};
+pub use pipeline::{Pipeline, RunsBatch, RunsBatchAsync};
 pub use subscriber::Subscriber;
 pub use typed::{Condition, End, Expiry, SetOptions};
 pub use value::{check, Error, FromReply, Result, ToArg};

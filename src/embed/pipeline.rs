@@ -4,9 +4,10 @@
 use std::future::Future;
 
 use bytes::Bytes;
+use futures::channel::oneshot;
 
-use super::client::{AsyncClient, Client, IntoArgs};
-use super::conn::Conn;
+use super::client::{replies, AsyncClient, Client, IntoArgs};
+use super::conn::{AsyncConn, Conn};
 use super::value::{check, Error, FromReply, Result};
 use crate::protocol::Reply;
 
@@ -36,6 +37,35 @@ impl RunsBatch for Conn {
         super::client::wait(self.send(cmds))
     }
 }
+
+/// What runs a pipeline's commands as one batch from async code: an [`AsyncClient`] or an
+/// [`AsyncConn`].
+pub trait RunsBatchAsync: sealed::SendsBatch {}
+
+mod sealed {
+    use super::*;
+
+    /// Sends a batch; the receiver gets one reply per command, or is cancelled when the
+    /// engine stopped.
+    pub trait SendsBatch {
+        fn send_batch(&self, cmds: Vec<Vec<Bytes>>) -> oneshot::Receiver<Vec<Reply>>;
+    }
+
+    impl SendsBatch for AsyncClient {
+        fn send_batch(&self, cmds: Vec<Vec<Bytes>>) -> oneshot::Receiver<Vec<Reply>> {
+            self.core.submit(self.db, self.home, cmds)
+        }
+    }
+
+    impl SendsBatch for AsyncConn {
+        fn send_batch(&self, cmds: Vec<Vec<Bytes>>) -> oneshot::Receiver<Vec<Reply>> {
+            self.send(cmds)
+        }
+    }
+}
+
+impl RunsBatchAsync for AsyncClient {}
+impl RunsBatchAsync for AsyncConn {}
 
 impl Pipeline {
     /// An empty pipeline.
@@ -82,10 +112,16 @@ impl Pipeline {
     }
 
     /// [`Pipeline::query`] from async code.
-    pub fn query_async(&self, on: &AsyncClient) -> impl Future<Output = Result<Vec<Reply>>> + Send + 'static {
-        let run = on.submit(self.batch());
+    pub fn query_async(&self, on: &impl RunsBatchAsync) -> impl Future<Output = Result<Vec<Reply>>> + Send + 'static {
+        let rx = on.send_batch(self.batch());
         let atomic = self.atomic;
-        async move { finish(atomic, run.await?) }
+        async move { finish(atomic, replies(rx).await?) }
+    }
+
+    /// [`Pipeline::query_as`] from async code.
+    pub fn query_as_async<T: FromReply>(&self, on: &impl RunsBatchAsync) -> impl Future<Output = Result<T>> + Send + 'static {
+        let run = self.query_async(on);
+        async move { T::from_reply(Reply::Array(run.await?)) }
     }
 
     fn batch(&self) -> Vec<Vec<Bytes>> {

@@ -66,12 +66,12 @@ impl Subscriber {
 
     /// [`Subscriber::subscribe`] from async code.
     pub fn subscribe_async<A: ToArg>(&self, channels: impl IntoIterator<Item = A>) -> impl Future<Output = Result<()>> + Send + 'static {
-        self.conn.call_async(Cmd::new("SUBSCRIBE").args(channels))
+        self.conn.to_async().call(Cmd::new("SUBSCRIBE").args(channels))
     }
 
     /// [`Subscriber::psubscribe`] from async code.
     pub fn psubscribe_async<A: ToArg>(&self, patterns: impl IntoIterator<Item = A>) -> impl Future<Output = Result<()>> + Send + 'static {
-        self.conn.call_async(Cmd::new("PSUBSCRIBE").args(patterns))
+        self.conn.to_async().call(Cmd::new("PSUBSCRIBE").args(patterns))
     }
 
     fn took(&self, m: Message) -> Message {

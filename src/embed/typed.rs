@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::client::{AsyncClient, Client, Cmd};
-use super::conn::Conn;
+use super::conn::{AsyncConn, Conn};
 use super::pipeline::Pipeline;
 use super::value::{FromReply, Result, ToArg};
 
@@ -113,6 +113,9 @@ macro_rules! typed_commands {
             $( $(#[$doc])* pub fn $name $(<$g: FromReply>)? (&self, $($arg: $ty),*) -> Result<$ret> { self.run($build.0) } )*
         }
         impl AsyncClient {
+            $( $(#[$doc])* pub fn $name $(<$g: FromReply + Send + 'static>)? (&self, $($arg: $ty),*) -> impl std::future::Future<Output = Result<$ret>> + Send + 'static { self.run($build.0) } )*
+        }
+        impl AsyncConn {
             $( $(#[$doc])* pub fn $name $(<$g: FromReply + Send + 'static>)? (&self, $($arg: $ty),*) -> impl std::future::Future<Output = Result<$ret>> + Send + 'static { self.run($build.0) } )*
         }
         impl Pipeline {
