@@ -22,6 +22,8 @@ use crate::store::now_ms;
 const EXPIRE_BUDGET: usize = 1000;
 /// Messages handled per inbox slice before yielding.
 const INBOX_BUDGET: usize = 256;
+/// Most turns of the task queue a stopping shard waits for its woken tasks to end.
+const STOP_TURNS: usize = 100;
 
 /// Why the shards could not start.
 #[derive(Debug, Error)]
@@ -194,9 +196,15 @@ async fn shard_main(id: usize, shared: Arc<Shared>, own: Vec<std::os::fd::OwnedF
     local.shared.mailboxes[id].close();
     local.embedded.borrow_mut().clear();
     local.stop.stop();
-    // Let the woken tasks end here, dropping what they hold (sessions, reply channels).
-    glommio::timer::sleep(Duration::from_millis(1)).await;
-    log::debug!("shard {id} stopped");
+    // Let the woken tasks end here, dropping what they hold (sessions, reply channels): each
+    // ends at its next poll, so a few turns of the task queue see them all out.
+    for _ in 0..STOP_TURNS {
+        if local.stop.running() == 0 {
+            break;
+        }
+        glommio::executor().yield_task_queue_now().await;
+    }
+    log::debug!("shard {id} stopped, {} tasks still running", local.stop.running());
 }
 
 /// Receives messages from other shards until shutdown.

@@ -14,6 +14,8 @@ use std::task::{Poll, Waker};
 pub struct StopSignal {
     stopped: Cell<bool>,
     next: Cell<u64>,
+    /// Work started through [`StopSignal::or_stop`] and not ended yet.
+    running: Cell<usize>,
     wakers: RefCell<ahash::AHashMap<u64, Waker>>,
 }
 
@@ -26,6 +28,7 @@ struct Registration<'a> {
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
         self.signal.wakers.borrow_mut().remove(&self.id);
+        self.signal.running.set(self.signal.running.get() - 1);
     }
 }
 
@@ -34,6 +37,7 @@ impl StopSignal {
     pub async fn or_stop<F: Future>(&self, work: F) -> Option<F::Output> {
         let id = self.next.get();
         self.next.set(id + 1);
+        self.running.set(self.running.get() + 1);
         let _registration = Registration { signal: self, id };
         let mut work = std::pin::pin!(work);
         // The waker last registered: a task's waker rarely changes, so most polls skip the map.
@@ -52,6 +56,12 @@ impl StopSignal {
             Poll::Pending
         })
         .await
+    }
+
+    /// How many pieces of work are running under [`StopSignal::or_stop`]: after
+    /// [`StopSignal::stop`], those not yet polled to their end.
+    pub fn running(&self) -> usize {
+        self.running.get()
     }
 
     /// Sets the flag and wakes every registered task, which then ends.
@@ -90,10 +100,13 @@ mod tests {
             .unwrap();
         pool.run_until_stalled();
         assert_eq!(Rc::strong_count(&held), 2, "the work waits");
+        assert_eq!(s.running(), 1);
         s.stop();
+        assert_eq!(s.running(), 1, "woken, not yet polled");
         pool.run_until_stalled();
         assert_eq!(out.get(), None);
         assert_eq!(Rc::strong_count(&held), 1, "what the work held is dropped");
+        assert_eq!(s.running(), 0);
         assert!(s.wakers.borrow().is_empty());
     }
 }
