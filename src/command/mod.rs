@@ -317,20 +317,17 @@ pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
         .collect()
 });
 
-static BY_NAME: LazyLock<ahash::AHashMap<&'static str, &'static CommandSpec>> =
-    LazyLock::new(|| TABLE.iter().map(|c| (c.name, *c)).collect());
+static BY_NAME: LazyLock<ahash::AHashMap<&'static [u8], &'static CommandSpec>> =
+    LazyLock::new(|| TABLE.iter().map(|c| (c.name.as_bytes(), *c)).collect());
 
 /// The top-level command named `name` (any case).
 pub fn find(name: &[u8]) -> Option<&'static CommandSpec> {
     let mut buf = [0u8; 32];
-    if name.len() > buf.len() {
-        return None;
-    }
-    for (d, s) in buf.iter_mut().zip(name) {
+    let lower = buf.get_mut(..name.len())?;
+    for (d, s) in lower.iter_mut().zip(name) {
         *d = s.to_ascii_lowercase();
     }
-    let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
-    BY_NAME.get(lower).copied()
+    BY_NAME.get(&*lower).copied()
 }
 
 /// Resolves a request to its command or subcommand, with Redis's errors for unknown ones.

@@ -56,6 +56,20 @@ enum Mode {
     Held,
 }
 
+/// A batch's reply slots, kept on the session between batches so that a batch does not
+/// allocate them (up to [`SLOTS_KEPT`] of them).
+#[derive(Default)]
+pub(crate) struct SlotBuf(Vec<(Pending, bool)>);
+
+/// Most slots a session keeps between batches (a longer pipeline allocates its own).
+const SLOTS_KEPT: usize = 1024;
+
+impl std::fmt::Debug for SlotBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SlotBuf({} kept)", self.0.capacity())
+    }
+}
+
 struct Batch {
     mode: Mode,
     slots: Vec<(Pending, bool)>,
@@ -66,10 +80,11 @@ struct Batch {
 }
 
 impl Batch {
-    /// An empty plan for `commands` commands; the per-shard vectors are allocated only when a
-    /// command is first sent to another shard, so an all-local batch allocates one vector.
-    fn new(commands: usize, mode: Mode) -> Self {
-        Batch { mode, slots: Vec::with_capacity(commands), groups: Vec::new(), counts: Vec::new(), inflight: Vec::new(), done: Vec::new() }
+    /// An empty plan for `commands` commands, its slots in `slots` (empty); the per-shard
+    /// vectors are allocated only when a command is first sent to another shard.
+    fn new(mut slots: Vec<(Pending, bool)>, commands: usize, mode: Mode) -> Self {
+        slots.reserve(commands);
+        Batch { mode, slots, groups: Vec::new(), counts: Vec::new(), inflight: Vec::new(), done: Vec::new() }
     }
 
     fn queue(&mut self, shards: usize, shard: usize, job: Job) -> Pending {
@@ -104,6 +119,18 @@ impl Batch {
         }
     }
 
+    /// The replies of a flushed batch, in order. (A new vector: collecting in place would
+    /// shrink the slots' allocation with a `realloc`, which costs more.)
+    fn replies(mut self) -> Vec<Reply> {
+        let slots = std::mem::take(&mut self.slots);
+        let mut out = Vec::with_capacity(slots.len());
+        for (p, _) in slots {
+            out.push(self.take(p));
+        }
+        out
+    }
+
+    /// The reply of one slot of a flushed batch.
     fn take(&mut self, p: Pending) -> Reply {
         match p {
             Pending::Ready(r) => r,
@@ -152,20 +179,25 @@ fn resolve(s: &Session, args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
 /// Runs one pipeline batch (draining `cmds`, whose capacity the caller reuses) and appends
 /// the encoded replies, in order, to `out`.
 pub async fn execute_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, out: &mut Vec<u8>) {
-    for (reply, resp3) in run_batch(s, cmds, Mode::Plain).await {
-        encode(&reply, resp3, out);
+    let mut b = run_batch(s, cmds, Mode::Plain).await;
+    let mut slots = std::mem::take(&mut b.slots);
+    for (p, resp3) in slots.drain(..) {
+        encode(&b.take(p), resp3, out);
+    }
+    if slots.capacity() <= SLOTS_KEPT {
+        s.slots.0 = slots;
     }
 }
 
 /// Runs one pipeline batch and returns the replies in order (the in-process engine's path).
 pub async fn execute_replies(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>) -> Vec<Reply> {
-    run_batch(s, cmds, Mode::Plain).await.into_iter().map(|r| r.0).collect()
+    run_batch(s, cmds, Mode::Plain).await.replies()
 }
 
 /// Runs a transaction's queued commands for an owner that already holds every lock they
 /// need, and returns their replies in order (EXEC).
 pub async fn execute_held(s: &mut Session, mut cmds: Vec<Vec<Bytes>>) -> Vec<Reply> {
-    run_batch(s, &mut cmds, Mode::Held).await.into_iter().map(|r| r.0).collect()
+    run_batch(s, &mut cmds, Mode::Held).await.replies()
 }
 
 /// What EXEC must lock for `cmds` (all already resolved when queued): their keys, plus
@@ -203,9 +235,11 @@ fn queue_in_multi(s: &mut Session, resolved: &Result<&'static CommandSpec, Reply
     }
 }
 
-async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> Vec<(Reply, bool)> {
+/// Plans and runs `cmds` (draining it); the returned batch has every reply in hand, in
+/// request order in its slots.
+async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> Batch {
     let local = s.local.clone();
-    let mut b = Batch::new(cmds.len(), mode);
+    let mut b = Batch::new(std::mem::take(&mut s.slots.0), cmds.len(), mode);
     let now = now_ms();
     for mut args in cmds.drain(..) {
         if s.close {
@@ -267,8 +301,7 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> V
         b.slots.push((pending, s.resp3));
     }
     b.flush(&local).await;
-    let slots = std::mem::take(&mut b.slots);
-    slots.into_iter().map(|(p, resp3)| (b.take(p), resp3)).collect()
+    b
 }
 
 async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardFn, args: Vec<Bytes>, now: u64) -> Pending {

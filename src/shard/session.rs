@@ -135,6 +135,8 @@ pub struct Session {
     pub push: Rc<Pushes>,
     /// Set by the connection loop when the peer went away (ends a blocked wait).
     pub gone: Rc<Cell<bool>>,
+    /// The reply slots of the last pipeline batch, kept for the next one.
+    pub(crate) slots: super::dispatch::SlotBuf,
 }
 
 /// An open MULTI block.
@@ -195,6 +197,7 @@ impl Session {
             watch: None,
             push,
             gone: Rc::new(Cell::new(false)),
+            slots: Default::default(),
         }
     }
 
