@@ -1,7 +1,7 @@
 //! Server configuration: typed parameters with named defaults, read from a redis.conf-style
 //! file and `--name value` flags, and the registry behind CONFIG GET / CONFIG SET.
 
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::RwLock;
 
 use thiserror::Error;
@@ -129,6 +129,13 @@ pub struct Config {
     pub maxmemory_samples: AtomicI64,
     /// `notify-keyspace-events`, as [`crate::notify`] flag bits (0 = off).
     pub notify_keyspace_events: AtomicU32,
+    /// `busy-reply-threshold` (alias `lua-time-limit`): ms after which a running script makes
+    /// the server answer `-BUSY` and may be killed (0: never).
+    pub busy_reply_threshold: AtomicI64,
+    /// `busy-reply-scope` (shardis's own): `all` (Redis's behaviour) answers `-BUSY` to every
+    /// command while a script is past `busy-reply-threshold`; `held` only to commands that
+    /// need a key the script holds (and to keyless ones), other keys being served.
+    pub busy_reply_held_only: AtomicBool,
 }
 
 impl Default for Config {
@@ -160,6 +167,8 @@ impl Default for Config {
             output_limits: OutputClass::DEFAULTS.map(|l| l.map(AtomicI64::new)),
             notify_keyspace_events: AtomicU32::new(0),
             maxmemory_samples: AtomicI64::new(5),
+            busy_reply_threshold: AtomicI64::new(5000),
+            busy_reply_held_only: AtomicBool::new(false),
         }
     }
 }
@@ -297,6 +306,16 @@ fn int(v: &str) -> Result<i64, &'static str> {
 /// An integer in `range`, or `outside` (Redis's error naming the range).
 fn int_in(v: &str, range: std::ops::RangeInclusive<i64>, outside: &'static str) -> Result<i64, &'static str> {
     Some(int(v)?).filter(|n| range.contains(n)).ok_or(outside)
+}
+
+fn get_busy_threshold(c: &Config) -> String {
+    c.busy_reply_threshold.load(Relaxed).to_string()
+}
+
+/// `busy-reply-threshold` and its alias `lua-time-limit`.
+fn set_busy_threshold(c: &Config, v: &str) -> Result<(), &'static str> {
+    c.busy_reply_threshold.store(int_in(v, 0..=i64::MAX, "argument must be a non-negative integer")?, Relaxed);
+    Ok(())
 }
 
 /// Redis's error for an int config outside `0..=INT_MAX`.
@@ -562,6 +581,22 @@ static PARAMS: &[Param] = &[
         set: |c, v| {
             let f = crate::notify::parse_flags(v).ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
             c.notify_keyspace_events.store(f, Relaxed);
+            Ok(())
+        },
+    },
+    Param { name: "busy-reply-threshold", mutable: true, get: get_busy_threshold, set: set_busy_threshold },
+    Param { name: "lua-time-limit", mutable: true, get: get_busy_threshold, set: set_busy_threshold },
+    Param {
+        name: "busy-reply-scope",
+        mutable: true,
+        get: |c| if c.busy_reply_held_only.load(Relaxed) { "held" } else { "all" }.into(),
+        set: |c, v| {
+            let held = match v.to_ascii_lowercase().as_str() {
+                "all" => false,
+                "held" => true,
+                _ => return Err("argument must be 'all' or 'held'"),
+            };
+            c.busy_reply_held_only.store(held, Relaxed);
             Ok(())
         },
     },

@@ -31,6 +31,7 @@
 //! - [`alloc`]: the counting global allocator behind `used_memory` and `maxmemory`.
 //! - [`notify`]: keyspace notification flags and channels.
 //! - [`pubsub`]: the subscription registry shared by all shards.
+//! - [`script`]: Lua scripts and function libraries, atomic across shards.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod alloc;
@@ -43,6 +44,7 @@ pub mod notify;
 pub mod num;
 pub mod protocol;
 pub mod pubsub;
+pub mod script;
 pub mod shard;
 pub mod store;
 

@@ -19,7 +19,7 @@
 
 mod common;
 
-use common::{Frame, Raw};
+use common::{show, Frame, Raw};
 
 /// The oracle and the server under test, side by side.
 struct Pair {
@@ -140,20 +140,6 @@ impl Pair {
         if want != got {
             self.fail(format!("SCAN mismatch\n redis:   {want:?}\n shardis: {got:?}"));
         }
-    }
-}
-
-/// A frame as readable text for failure messages.
-fn show(f: &Frame) -> String {
-    match f {
-        Frame::Simple(b) => format!("+{}", s(b)),
-        Frame::Error(b) => format!("-{}", s(b)),
-        Frame::Int(i) => format!(":{i}"),
-        Frame::Bulk(None) => "(nil)".into(),
-        Frame::Bulk(Some(b)) => format!("{:?}", s(b)),
-        Frame::Array(None) => "(nil array)".into(),
-        Frame::Array(Some(v)) => format!("[{}]", v.iter().map(show).collect::<Vec<_>>().join(", ")),
-        Frame::Other(t, b, v) => format!("{}{} {:?}", *t as char, s(b), v.iter().map(show).collect::<Vec<_>>()),
     }
 }
 

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use super::args::{at_least, eq_ic, index_range, parse_int, parse_mpop};
 use super::blocking::{attempt, parse_timeout, BlockSpec, MoveHalves};
 use super::error::{CmdError, CmdResult};
-use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::flags::{DENYOOM, FAST, NOSCRIPT, READONLY, WRITE};
 use super::{typed, CommandSpec, Route};
 use crate::notify;
 use crate::protocol::Reply;
@@ -120,25 +120,25 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
         "numkeys:integer key... LEFT|RIGHT [COUNT count:integer]",
     ),
-    CommandSpec::new("blpop", -3, WRITE, (1, -2, 1), "list", Route::Shard(blpop)).blocking(&BLPOP).doc(
+    CommandSpec::new("blpop", -3, NOSCRIPT | WRITE, (1, -2, 1), "list", Route::Shard(blpop)).blocking(&BLPOP).doc(
         "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
         "2.0.0",
         "O(N) where N is the number of provided keys.",
         "key... timeout:double",
     ),
-    CommandSpec::new("brpop", -3, WRITE, (1, -2, 1), "list", Route::Shard(brpop)).blocking(&BRPOP).doc(
+    CommandSpec::new("brpop", -3, NOSCRIPT | WRITE, (1, -2, 1), "list", Route::Shard(brpop)).blocking(&BRPOP).doc(
         "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
         "2.0.0",
         "O(N) where N is the number of provided keys.",
         "key... timeout:double",
     ),
-    CommandSpec::new("blmove", 6, WRITE | DENYOOM, K2, "list", Route::Shard(blmove)).blocking(&BLMOVE).doc(
+    CommandSpec::new("blmove", 6, NOSCRIPT | WRITE | DENYOOM, K2, "list", Route::Shard(blmove)).blocking(&BLMOVE).doc(
         "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
         "6.2.0",
         "O(1)",
         "source:key destination:key LEFT|RIGHT LEFT|RIGHT timeout:double",
     ),
-    CommandSpec::new("brpoplpush", 4, WRITE | DENYOOM, K2, "list", Route::Shard(brpoplpush)).blocking(&BRPOPLPUSH).doc(
+    CommandSpec::new("brpoplpush", 4, NOSCRIPT | WRITE | DENYOOM, K2, "list", Route::Shard(brpoplpush)).blocking(&BRPOPLPUSH).doc(
         "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.",
         "2.2.0",
         "O(1)",

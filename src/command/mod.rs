@@ -6,6 +6,7 @@
 
 mod args;
 pub mod blocking;
+mod debug;
 mod docs;
 mod error;
 mod hashes;
@@ -14,6 +15,7 @@ mod keyspace;
 mod lists;
 mod memory;
 mod pubsub;
+mod scripting;
 mod server;
 mod sets;
 mod sort;
@@ -106,6 +108,9 @@ pub mod flags {
     /// Allowed while a RESP2 client is subscribed (the SUBSCRIBE family, PING, QUIT, RESET).
     /// Internal.
     pub const SUBSCRIBED_OK: u32 = 1 << 16;
+    /// Runs a script (EVAL, FCALL...): the command takes its own locks, and a transaction
+    /// holding it locks every shard whole. Internal.
+    pub const SCRIPT: u32 = 1 << 17;
     /// Names, in bit order, for COMMAND INFO.
     pub const NAMES: [&str; 15] = [
         "write",
@@ -310,10 +315,12 @@ pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
         .chain(sort::COMMANDS)
         .chain(pubsub::COMMANDS)
         .chain(transactions::COMMANDS)
+        .chain(scripting::COMMANDS)
         .chain(keyspace::COMMANDS)
         .chain(server::COMMANDS)
         .chain(memory::COMMANDS)
         .chain(introspection::COMMANDS)
+        .chain(debug::COMMANDS)
         .collect()
 });
 

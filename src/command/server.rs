@@ -9,7 +9,7 @@ use futures::future::LocalBoxFuture;
 
 use super::args::{eq_ic, parse_db, parse_int, printable};
 use super::error::{CmdError, CmdResult};
-use super::flags::{ADMIN, FAST, LOADING, NOSCRIPT, NOT_QUEUED, NO_AUTH, NO_MULTI, RANDOM, STALE, SUBSCRIBED_OK};
+use super::flags::{ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NOT_QUEUED, NO_AUTH, NO_MULTI, RANDOM, STALE, SUBSCRIBED_OK};
 use super::{CommandSpec, Route};
 use crate::protocol::Reply;
 use crate::shard::{call_all, route::key_slot, CallStats, Session};
@@ -23,43 +23,49 @@ pub const REDIS_VERSION: &str = "7.0.15";
 
 /// Connection, server and cluster commands.
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("ping", -1, FAST | CONN | SUBSCRIBED_OK, NOKEY, "connection", Route::Session(ping)).doc(
+    CommandSpec::new("ping", -1, FAST | LOADING | STALE | SUBSCRIBED_OK, NOKEY, "connection", Route::Session(ping)).doc(
         "Returns the server's liveliness response.",
         "1.0.0",
         "O(1)",
         "[message]",
     ),
-    CommandSpec::new("echo", 2, FAST | CONN, NOKEY, "connection", Route::Session(echo)).doc(
+    CommandSpec::new("echo", 2, FAST | LOADING | STALE, NOKEY, "connection", Route::Session(echo)).doc(
         "Returns the given string.",
         "1.0.0",
         "O(1)",
         "message",
     ),
-    CommandSpec::new("quit", -1, FAST | CONN | NO_AUTH | NOT_QUEUED | SUBSCRIBED_OK, NOKEY, "connection", Route::Session(quit)).doc(
-        "Closes the connection.",
-        "1.0.0",
-        "O(1)",
-        "",
-    ),
-    CommandSpec::new("reset", 1, FAST | CONN | NO_AUTH | NOT_QUEUED | SUBSCRIBED_OK, NOKEY, "connection", Route::Session(reset)).doc(
-        "Resets the connection.",
-        "6.2.0",
-        "O(1)",
-        "",
-    ),
-    CommandSpec::new("auth", -2, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(auth)).doc(
+    CommandSpec::new(
+        "quit",
+        -1,
+        FAST | CONN | NO_AUTH | NOT_QUEUED | SUBSCRIBED_OK | ALLOW_BUSY,
+        NOKEY,
+        "connection",
+        Route::Session(quit),
+    )
+    .doc("Closes the connection.", "1.0.0", "O(1)", ""),
+    CommandSpec::new(
+        "reset",
+        1,
+        FAST | CONN | NO_AUTH | NOT_QUEUED | SUBSCRIBED_OK | ALLOW_BUSY,
+        NOKEY,
+        "connection",
+        Route::Session(reset),
+    )
+    .doc("Resets the connection.", "6.2.0", "O(1)", ""),
+    CommandSpec::new("auth", -2, FAST | CONN | NO_AUTH | ALLOW_BUSY, NOKEY, "connection", Route::Session(auth)).doc(
         "Authenticates the connection.",
         "1.0.0",
         "O(N) where N is the number of passwords defined for the user",
         "[username] password",
     ),
-    CommandSpec::new("hello", -1, FAST | CONN | NO_AUTH, NOKEY, "connection", Route::Session(hello)).doc(
+    CommandSpec::new("hello", -1, FAST | CONN | NO_AUTH | ALLOW_BUSY, NOKEY, "connection", Route::Session(hello)).doc(
         "Handshakes with the Redis server.",
         "6.0.0",
         "O(1)",
         "[protover:integer [AUTH username password] [SETNAME clientname]]",
     ),
-    CommandSpec::new("select", 2, FAST | CONN, NOKEY, "connection", Route::Session(select)).doc(
+    CommandSpec::new("select", 2, FAST | LOADING | STALE, NOKEY, "connection", Route::Session(select)).doc(
         "Changes the selected database.",
         "1.0.0",
         "O(1)",
@@ -71,7 +77,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Depends on subcommand.",
         "",
     ),
-    CommandSpec::new("info", -1, CONN, NOKEY, "server", Route::Coordinator(info)).doc(
+    CommandSpec::new("info", -1, LOADING | STALE, NOKEY, "server", Route::Coordinator(info)).doc(
         "Returns information and statistics about the server.",
         "1.0.0",
         "O(1)",
@@ -89,12 +95,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         "",
     ),
-    CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, NOKEY, "server", Route::Session(shutdown)).doc(
-        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
-        "1.0.0",
-        "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
-        "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]",
-    ),
+    CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NOKEY, "server", Route::Session(shutdown))
+        .doc(
+            "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+            "1.0.0",
+            "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+            "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]",
+        ),
     CommandSpec::new("cluster", -2, 0, NOKEY, "cluster", Route::Parent).subs(CLUSTER_SUBS).doc(
         "A container for Redis Cluster commands.",
         "3.0.0",
@@ -148,6 +155,12 @@ static CLUSTER_SUBS: &[CommandSpec] = &[
         "3.0.0",
         "O(N) where N is the number of bytes in the key",
         "key:string",
+    ),
+    CommandSpec::new("cluster|reset", -2, ADMIN | STALE | NOSCRIPT, NOKEY, "cluster", Route::Session(cluster_disabled)).doc(
+        "Resets a Redis Cluster node.",
+        "3.0.0",
+        "O(N) where N is the number of known nodes. The command may execute a FLUSHALL as a side effect.",
+        "[HARD|SOFT]",
     ),
     CommandSpec::new("cluster|help", 2, LOADING | STALE, NOKEY, "cluster", Route::Session(cluster_help)).doc(
         "Returns helpful text about the different subcommands.",
@@ -569,6 +582,10 @@ fn cluster_keyslot(_s: &mut Session, a: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(i64::from(key_slot(&a[2]))))
 }
 
+fn cluster_disabled(_s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    Err(CmdError::other("This instance has cluster support disabled"))
+}
+
 fn cluster_help(_s: &mut Session, _a: &[Bytes]) -> CmdResult {
     Ok(help_reply("CLUSTER", &["KEYSLOT <key>", "    Return the hash slot for <key>."]))
 }
@@ -583,6 +600,23 @@ struct ShardInfo {
     remote_jobs: u64,
     blocking_keys: u64,
     evicted: u64,
+    lua_memory: u64,
+}
+
+/// INFO memory's script fields: the interpreters' memory (summed over shards), the script
+/// cache and the function libraries.
+fn scripts_memory(shared: &crate::shard::Shared, lua: u64) -> String {
+    let (cached, script_bytes) = shared.scripts.scripts_usage();
+    let libs = shared.scripts.libraries.read().expect("libraries lock");
+    let (nlibs, nfuncs) = (libs.libs.len(), libs.functions.len());
+    let lib_bytes: u64 = libs.libs.values().map(|l| l.code.code.len() as u64).sum();
+    format!(
+        "used_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{script_bytes}\r\nnumber_of_cached_scripts:{cached}\r\nnumber_of_functions:{nfuncs}\r\nnumber_of_libraries:{nlibs}\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:{lua}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{lib_bytes}\r\nused_memory_scripts:{}\r\nused_memory_scripts_human:{}\r\n",
+        human(lua),
+        human(lua),
+        script_bytes + lib_bytes,
+        human(script_bytes + lib_bytes),
+    )
 }
 
 fn rusage() -> (f64, f64) {
@@ -642,6 +676,7 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
                 remote_jobs: sh.remote_jobs.get(),
                 blocking_keys: sh.blocking_keys() as u64,
                 evicted,
+                lua_memory: sh.scripting.used_memory() as u64,
             }
         })
         .await;
@@ -708,7 +743,7 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
                     cfg.maxmemory_samples.load(Relaxed),
                     rss as f64 / used.max(1) as f64,
                     crate::alloc::ALLOCATOR,
-                ),
+                ) + &scripts_memory(shared, per_shard.iter().map(|p| p.lua_memory).sum()),
             );
         }
         if want("persistence", true) {

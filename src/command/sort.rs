@@ -177,8 +177,9 @@ async fn sort_generic(s: &mut Session, a: Vec<Bytes>, readonly: bool) -> CmdResu
     })
     .await?;
     let is_set = matches!(source, Source::Set(_));
-    if dontsort && is_set && store.is_some() {
-        // A set's order is its table's: stored results are sorted so they are reproducible.
+    if dontsort && is_set && (store.is_some() || s.from_script) {
+        // A set's order is its table's: stored results and those a script sees are sorted so
+        // they are reproducible.
         dontsort = false;
         alpha = true;
         by = None;

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures::future::LocalBoxFuture;
 
 use super::error::{CmdError, CmdResult};
-use super::flags::{FAST, LOADING, NOSCRIPT, NOT_QUEUED, STALE};
+use super::flags::{ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NOT_QUEUED, STALE};
 use super::{CommandSpec, Route};
 use crate::protocol::Reply;
 use crate::shard::{call, execute_held, route::by_shard, transaction_plan, under_locks, Session, WatchState};
@@ -26,10 +26,12 @@ use crate::store::now_ms;
 
 const NOKEY: (i32, i32, i32) = (0, 0, 0);
 const TX: u32 = NOSCRIPT | LOADING | STALE;
+/// Transaction commands Redis accepts while a script is busy.
+const TX_BUSY: u32 = TX | ALLOW_BUSY;
 
 /// The transaction commands.
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("multi", 1, TX | FAST | NOT_QUEUED, NOKEY, "transactions", Route::Session(multi)).doc(
+    CommandSpec::new("multi", 1, TX_BUSY | FAST | NOT_QUEUED, NOKEY, "transactions", Route::Session(multi)).doc(
         "Starts a transaction.",
         "1.2.0",
         "O(1)",
@@ -41,19 +43,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Depends on commands in the transaction",
         "",
     ),
-    CommandSpec::new("discard", 1, TX | FAST | NOT_QUEUED, NOKEY, "transactions", Route::Session(discard)).doc(
+    CommandSpec::new("discard", 1, TX_BUSY | FAST | NOT_QUEUED, NOKEY, "transactions", Route::Session(discard)).doc(
         "Discards a transaction.",
         "2.0.0",
         "O(N), when N is the number of queued commands",
         "",
     ),
-    CommandSpec::new("watch", -2, TX | FAST | NOT_QUEUED, (1, -1, 1), "transactions", Route::Coordinator(watch)).doc(
+    CommandSpec::new("watch", -2, TX_BUSY | FAST | NOT_QUEUED, (1, -1, 1), "transactions", Route::Coordinator(watch)).doc(
         "Monitors changes to keys to determine the execution of a transaction.",
         "2.2.0",
         "O(1) for every key.",
         "key...",
     ),
-    CommandSpec::new("unwatch", 1, TX | FAST, NOKEY, "transactions", Route::Session(unwatch)).doc(
+    CommandSpec::new("unwatch", 1, TX_BUSY | FAST, NOKEY, "transactions", Route::Session(unwatch)).doc(
         "Forgets about watched keys of a transaction.",
         "2.2.0",
         "O(1)",
@@ -133,7 +135,10 @@ fn exec(s: &mut Session, _a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             if watched_key_changed(s).await {
                 Reply::NilArray
             } else {
-                Reply::Array(execute_held(s, m.queued).await)
+                s.in_exec = true;
+                let replies = execute_held(s, m.queued).await;
+                s.in_exec = false;
+                Reply::Array(replies)
             }
         })
         .await;

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::args::{at_least, eq_ic, index_range, parse_int, parse_mpop, parse_rand_count, random_picks};
 use super::blocking::{attempt, parse_timeout, BlockSpec};
 use super::error::{CmdError, CmdResult};
-use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
+use super::flags::{DENYOOM, FAST, NOSCRIPT, RANDOM, READONLY, WRITE};
 use super::keyspace::{parse_cursor, scan_options, scan_reply};
 use super::{typed, CommandSpec, Route};
 use crate::notify;
@@ -215,13 +215,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
         "key cursor:integer [MATCH pattern] [COUNT count:integer]",
     ),
-    CommandSpec::new("bzpopmin", -3, WRITE | FAST, (1, -2, 1), "sorted-set", Route::Shard(bzpopmin)).blocking(&BZPOPMIN).doc(
+    CommandSpec::new("bzpopmin", -3, NOSCRIPT | WRITE | FAST, (1, -2, 1), "sorted-set", Route::Shard(bzpopmin)).blocking(&BZPOPMIN).doc(
         "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
         "5.0.0",
         "O(log(N)) with N being the number of elements in the sorted set.",
         "key... timeout:double",
     ),
-    CommandSpec::new("bzpopmax", -3, WRITE | FAST, (1, -2, 1), "sorted-set", Route::Shard(bzpopmax)).blocking(&BZPOPMAX).doc(
+    CommandSpec::new("bzpopmax", -3, NOSCRIPT | WRITE | FAST, (1, -2, 1), "sorted-set", Route::Shard(bzpopmax)).blocking(&BZPOPMAX).doc(
         "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.",
         "5.0.0",
         "O(log(N)) with N being the number of elements in the sorted set.",

@@ -4,7 +4,7 @@
 
 mod parse;
 mod reply;
-mod splitargs;
+pub mod splitargs;
 
 pub use parse::{Limits, ProtoError, RequestParser, INLINE_MAX_SIZE};
 pub use reply::{encode, Reply};

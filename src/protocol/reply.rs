@@ -34,6 +34,10 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     /// A set: a plain array in RESP2.
     Set(Vec<Reply>),
+    /// A boolean (`#t`/`#f` in RESP3; the integer 1 or 0 in RESP2).
+    Bool(bool),
+    /// A big number (`(` in RESP3; a bulk string in RESP2).
+    BigNumber(Bytes),
     /// A verbatim text string (INFO in RESP3); a bulk string in RESP2.
     Verbatim(Bytes),
     /// An out-of-band push (`>` in RESP3, an array in RESP2): pub/sub messages and the
@@ -156,6 +160,14 @@ pub fn encode(reply: &Reply, resp3: bool, out: &mut Vec<u8>) {
             out.extend_from_slice(b"\r\n");
         }
         Reply::Verbatim(b) => bulk(out, b),
+        Reply::Bool(b) if resp3 => out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
+        Reply::Bool(b) => out.extend_from_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
+        Reply::BigNumber(n) if resp3 => {
+            out.push(b'(');
+            out.extend_from_slice(n);
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::BigNumber(n) => bulk(out, n),
     }
 }
 

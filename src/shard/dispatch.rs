@@ -72,6 +72,8 @@ impl std::fmt::Debug for SlotBuf {
 
 struct Batch {
     mode: Mode,
+    /// The session's frozen clock (a script's), passed to the shards the batch visits.
+    at: Option<u64>,
     slots: Vec<(Pending, bool)>,
     groups: Vec<Vec<Job>>,
     counts: Vec<usize>,
@@ -84,7 +86,7 @@ impl Batch {
     /// vectors are allocated only when a command is first sent to another shard.
     fn new(mut slots: Vec<(Pending, bool)>, commands: usize, mode: Mode) -> Self {
         slots.reserve(commands);
-        Batch { mode, slots, groups: Vec::new(), counts: Vec::new(), inflight: Vec::new(), done: Vec::new() }
+        Batch { mode, at: None, slots, groups: Vec::new(), counts: Vec::new(), inflight: Vec::new(), done: Vec::new() }
     }
 
     fn queue(&mut self, shards: usize, shard: usize, job: Job) -> Pending {
@@ -107,7 +109,7 @@ impl Batch {
             }
             let (tx, rx) = oneshot::channel();
             let jobs = std::mem::take(group);
-            local.shared.mailboxes[shard].push(Msg::Exec { origin: local.id, jobs, reply: tx, held });
+            local.shared.mailboxes[shard].push(Msg::Exec { origin: local.id, jobs, reply: tx, held, at: self.at });
             self.inflight.push((shard, rx));
         }
         for (shard, rx) in self.inflight.drain(..) {
@@ -164,6 +166,23 @@ fn merge_replies(merge: Merge, nunits: usize, parts: Vec<(Reply, Vec<usize>)>) -
     }
 }
 
+/// Whether a command must be answered `-BUSY` while a script runs past its time limit:
+/// every command under `busy-reply-scope all` (Redis's behaviour, the default); under
+/// `held`, one without keys, another script, or one whose keys on this shard are held (by
+/// the script, or by someone waiting behind it), keys of other shards being checked there.
+fn busy_blocks(local: &ShardLocal, spec: &CommandSpec, args: &[Bytes]) -> bool {
+    if !local.shared.config.busy_reply_held_only.load(Relaxed) {
+        return true;
+    }
+    let mut keys = spec.key_positions(args).peekable();
+    if keys.peek().is_none() || spec.flags & flags::SCRIPT != 0 {
+        return true;
+    }
+    let locks = local.locks.borrow();
+    let shards = local.shared.shards();
+    keys.any(|i| key_shard(&args[i], shards) == local.id && !locks.is_free(&args[i]))
+}
+
 /// Resolves a command in the table and checks arity and authentication.
 fn resolve(s: &Session, args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
     let spec = lookup(args).map_err(Reply::from)?;
@@ -207,7 +226,7 @@ pub fn transaction_plan(shards: usize, cmds: &[Vec<Bytes>], extra: &[Bytes]) -> 
     let mut keys: Vec<Bytes> = extra.to_vec();
     for args in cmds {
         let Ok(spec) = lookup(args) else { continue };
-        if spec.whole_keyspace() {
+        if spec.whole_keyspace() || spec.flags & flags::SCRIPT != 0 {
             return lock_plan(shards, [], true);
         }
         keys.extend(spec.key_positions(args).map(|i| args[i].clone()));
@@ -240,7 +259,8 @@ fn queue_in_multi(s: &mut Session, resolved: &Result<&'static CommandSpec, Reply
 async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> Batch {
     let local = s.local.clone();
     let mut b = Batch::new(std::mem::take(&mut s.slots.0), cmds.len(), mode);
-    let now = now_ms();
+    b.at = s.clock;
+    let now = s.clock.unwrap_or_else(now_ms);
     for mut args in cmds.drain(..) {
         if s.close {
             break;
@@ -250,8 +270,21 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> B
         if let Ok(spec) = resolved {
             // Over maxmemory: shards evict; a command that may grow memory is refused when
             // nothing may be evicted (always under noeviction).
-            if local.shared.over_budget() && local.check_memory() && spec.flags & flags::DENYOOM != 0 {
+            if b.mode == Mode::Plain && local.shared.over_budget() && local.check_memory() && spec.flags & flags::DENYOOM != 0 {
                 resolved = Err(CmdError::OutOfMemory.into());
+            } else if spec.flags & flags::ALLOW_BUSY == 0 && b.mode == Mode::Plain {
+                if let Some(e) = local.shared.scripts.busy_error() {
+                    if busy_blocks(&local, spec, &args) {
+                        // EXEC refused ends the transaction, as Redis's rejectCommand does.
+                        if s.multi.is_some() && spec.name == "exec" {
+                            s.end_multi();
+                            s.unwatch();
+                            resolved = Err(CmdError::Line(format!("EXECABORT Transaction discarded because of: {e}").into()).into());
+                        } else {
+                            resolved = Err(e.into());
+                        }
+                    }
+                }
             }
         }
         if s.multi.is_some() {
@@ -289,8 +322,10 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> B
                 let start = local.clock.raw();
                 // Plain: under the locks of what it touches, its keys or every shard whole.
                 let plan = match b.mode {
-                    Mode::Plain => lock_plan(local.shared.shards(), spec.key_positions(&args).map(|i| &args[i]), spec.whole_keyspace()),
-                    Mode::Held => Vec::new(),
+                    Mode::Plain if spec.flags & flags::SCRIPT == 0 => {
+                        lock_plan(local.shared.shards(), spec.key_positions(&args).map(|i| &args[i]), spec.whole_keyspace())
+                    }
+                    _ => Vec::new(),
                 };
                 let reply = into_reply(under_locks(&local, plan, f(s, args)).await);
                 local.record(spec.name, start, reply.is_error());
@@ -383,7 +418,7 @@ async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: Shar
             let w = waiter.insert(new_waiter()).clone();
             let (tx, rx) = oneshot::channel();
             let job = Job { handler, spec, db: s.db, args: args.clone(), resp3: s.resp3, waiter: Some(w) };
-            local.shared.mailboxes[t].push(Msg::Exec { origin: local.id, jobs: vec![job], reply: tx, held: Held::No });
+            local.shared.mailboxes[t].push(Msg::Exec { origin: local.id, jobs: vec![job], reply: tx, held: Held::No, at: None });
             match rx.await {
                 Ok(mut r) => r.pop().unwrap_or(Reply::Nil),
                 Err(_) => futures::future::pending().await,

@@ -91,6 +91,8 @@ pub enum Msg {
         reply: oneshot::Sender<Vec<Reply>>,
         /// Whether a lock holder sent them.
         held: Held,
+        /// The time to run them at (Unix ms): a script's frozen clock; `None` is now.
+        at: Option<u64>,
     },
     /// Take locks for `owner` here; `granted` fires once all are held.
     Lock {
@@ -193,6 +195,8 @@ pub struct Shared {
     pub evictable_keys: Vec<AtomicU64>,
     /// When (ms) shards were last told to evict.
     pub evict_nudged_ms: AtomicU64,
+    /// The script cache and function libraries.
+    pub scripts: crate::script::Registry,
 }
 
 impl Shared {
@@ -269,6 +273,8 @@ pub struct ShardLocal {
     pub embedded: RefCell<Vec<Session>>,
     /// Ends the shard's tasks when it stops ([`ShardLocal::spawn`]).
     pub stop: StopSignal,
+    /// This shard's Lua interpreter and script state.
+    pub scripting: crate::script::ShardScripts,
 }
 
 impl std::fmt::Debug for ShardLocal {
@@ -332,6 +338,7 @@ impl ShardLocal {
             evict_db: Cell::new(0),
             embedded: RefCell::new(Vec::new()),
             stop: StopSignal::default(),
+            scripting: Default::default(),
         }
     }
 

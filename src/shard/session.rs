@@ -137,6 +137,13 @@ pub struct Session {
     pub gone: Rc<Cell<bool>>,
     /// The reply slots of the last pipeline batch, kept for the next one.
     pub(crate) slots: super::dispatch::SlotBuf,
+    /// Set while EXEC runs the queued commands (a script inside it runs under EXEC's locks).
+    pub in_exec: bool,
+    /// The session scripts run their commands on (SORT then orders a set's output).
+    pub from_script: bool,
+    /// A frozen clock (Unix ms): commands run as at that time (a script's start, as in Redis
+    /// 7, so a key cannot expire halfway through a script). `None`: the current time.
+    pub clock: Option<u64>,
 }
 
 /// An open MULTI block.
@@ -160,6 +167,16 @@ pub struct WatchState {
 impl Session {
     /// Registers a new client on `local`.
     pub fn new(local: Rc<ShardLocal>, addr: String, laddr: String, fd: i32) -> Session {
+        Session::make(local, addr, laddr, fd, true)
+    }
+
+    /// A session of the server's own that no client list shows: the one scripts run their
+    /// commands on.
+    pub fn detached(local: Rc<ShardLocal>) -> Session {
+        Session::make(local, String::new(), String::new(), -1, false)
+    }
+
+    fn make(local: Rc<ShardLocal>, addr: String, laddr: String, fd: i32, listed: bool) -> Session {
         let shared = &local.shared;
         let id = shared.next_client_id.fetch_add(1, Relaxed) + 1;
         let now = now_ms();
@@ -182,10 +199,12 @@ impl Session {
             lib_name: Mutex::new(Bytes::new()),
             lib_ver: Mutex::new(Bytes::new()),
         });
-        shared.clients.insert(id, meta.clone());
-        let authenticated = shared.config.requirepass.read().expect("config lock").is_empty();
+        let authenticated = !listed || shared.config.requirepass.read().expect("config lock").is_empty();
         let push = Rc::new(Pushes::new(id));
-        local.conns.borrow_mut().insert(id, push.clone());
+        if listed {
+            shared.clients.insert(id, meta.clone());
+            local.conns.borrow_mut().insert(id, push.clone());
+        }
         Session {
             local,
             meta,
@@ -198,6 +217,9 @@ impl Session {
             push,
             gone: Rc::new(Cell::new(false)),
             slots: Default::default(),
+            in_exec: false,
+            from_script: !listed,
+            clock: None,
         }
     }
 

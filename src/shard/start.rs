@@ -123,6 +123,7 @@ impl ShardSet {
             evict_nudged_ms: AtomicU64::new(0),
             evictable_keys: (0..n).map(|_| AtomicU64::new(0)).collect(),
             startup_memory: AtomicU64::new(0),
+            scripts: Default::default(),
         });
         // Bind the first shard's listeners here so that bind errors (and port 0) are known
         // before any shard runs; the other shards bind the same port with SO_REUSEPORT.
@@ -219,9 +220,9 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
         let mut handled = 0;
         while let Some(msg) = mb.pop() {
             match msg {
-                Msg::Exec { origin, jobs, reply, held } => {
+                Msg::Exec { origin, jobs, reply, held, at } => {
                     local.remote_jobs.set(local.remote_jobs.get() + jobs.len() as u64);
-                    match run_jobs(&local, jobs, held) {
+                    match run_jobs(&local, jobs, held, at) {
                         Ok(out) => replies[origin].push((reply, out)),
                         Err((out, rest)) => {
                             local.spawn(finish_blocked(local.clone(), origin, out, rest, reply));
@@ -280,12 +281,17 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
 /// Runs remote jobs in order. A plain job whose keys another owner holds or awaits stops the
 /// run: the replies so far and the jobs left (that one first) are returned for
 /// [`finish_blocked`], as one client's commands must run in order.
-fn run_jobs(local: &Rc<ShardLocal>, mut jobs: Vec<Job>, held: Held) -> Result<Vec<Reply>, (Vec<Reply>, Vec<Job>)> {
-    let now = now_ms();
+fn run_jobs(local: &Rc<ShardLocal>, mut jobs: Vec<Job>, held: Held, at: Option<u64>) -> Result<Vec<Reply>, (Vec<Reply>, Vec<Job>)> {
+    let now = at.unwrap_or_else(now_ms);
     let mut out = Vec::with_capacity(jobs.len());
     let check = held == Held::No && !local.locks.borrow().is_idle();
     for (i, j) in jobs.iter().enumerate() {
         if check && !local.keys_free(j.spec, &j.args) {
+            // Held by a script past its time limit: answered -BUSY rather than waiting.
+            if let Some(e) = local.shared.scripts.busy_error().filter(|_| j.spec.flags & crate::command::flags::ALLOW_BUSY == 0) {
+                out.push(Reply::from(e));
+                continue;
+            }
             let rest = jobs.split_off(i);
             return Err((out, rest));
         }
@@ -371,6 +377,11 @@ async fn expiry_loop(local: Rc<ShardLocal>) {
             }
         }
         local.expiry_wake_at.set(0);
+        // A shard held whole (by a script or transaction) keeps its keys until released, as
+        // Redis's clock stands still while a script runs.
+        while local.locks.borrow().is_held_whole() {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
         loop {
             let more = {
                 let mut st = local.store.borrow_mut();

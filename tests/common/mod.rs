@@ -123,6 +123,8 @@ pub fn redis_server() -> Server {
         let port = free_port();
         let child = Command::new(bin)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"])
+            // Never load a dump.rdb left in the working directory (it may hold functions).
+            .args(["--dir", &std::env::temp_dir().display().to_string(), "--dbfilename", &format!("shardis-oracle-{port}.rdb")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -145,6 +147,21 @@ pub fn redis_server() -> Server {
         }
     }
     panic!("could not start redis-server");
+}
+
+/// A frame as readable text for failure messages.
+pub fn show(f: &Frame) -> String {
+    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match f {
+        Frame::Simple(b) => format!("+{}", s(b)),
+        Frame::Error(b) => format!("-{}", s(b)),
+        Frame::Int(i) => format!(":{i}"),
+        Frame::Bulk(None) => "(nil)".into(),
+        Frame::Bulk(Some(b)) => format!("{:?}", s(b)),
+        Frame::Array(None) => "(nil array)".into(),
+        Frame::Array(Some(v)) => format!("[{}]", v.iter().map(show).collect::<Vec<_>>().join(", ")),
+        Frame::Other(t, b, v) => format!("{}{} {:?}", *t as char, s(b), v.iter().map(show).collect::<Vec<_>>()),
+    }
 }
 
 /// A raw RESP connection returning whole reply frames as bytes.

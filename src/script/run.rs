@@ -1,0 +1,367 @@
+//! Running a script: EVAL/EVALSHA and FCALL, with the locks that make it atomic (see the
+//! module docs of [`crate::script`]), and `redis.call` from inside it.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+
+use ahash::AHashSet;
+use bytes::Bytes;
+use mlua::{Function, Lua, MultiValue, Value, Variadic};
+
+use super::convert::{error_table, reply_to_lua};
+use super::vm::{call_result, Outcome, Vm};
+use super::{sha1_hex, FunctionFlags};
+use crate::command::{flags, lookup, CmdError, CmdResult, Route};
+use crate::protocol::Reply;
+use crate::shard::{execute_held, lock_plan, under_locks, LockPlan, Session};
+
+/// What a script may touch without stopping.
+#[derive(Debug, Clone)]
+enum Access {
+    /// Only its declared keys (locked for it).
+    Keys(AHashSet<Bytes>),
+    /// Anything: every shard is locked for it (the gate, or an EXEC holding it).
+    All,
+}
+
+/// A script running past the busy threshold.
+#[derive(Debug, Clone)]
+pub struct BusyScript {
+    /// The shard it runs on.
+    pub shard: usize,
+    /// EVAL (true) or FCALL.
+    pub eval: bool,
+    /// Its name: the SHA1 or the function's name.
+    pub name: String,
+    /// The command that started it.
+    pub command: Vec<Bytes>,
+    /// When it started (Unix ms).
+    pub started_ms: u64,
+    /// Set once it has written.
+    pub wrote: Arc<AtomicBool>,
+    /// Set by SCRIPT KILL / FUNCTION KILL.
+    pub kill: Arc<AtomicBool>,
+}
+
+/// The state of one script run, reachable from `redis.call`.
+#[derive(Debug)]
+pub struct RunCtx {
+    /// The session its commands run on (taken while a command runs).
+    session: Option<Session>,
+    access: Access,
+    read_only: bool,
+    allow_oom: bool,
+    oom_at_start: bool,
+    /// Set once it has written.
+    pub wrote: Arc<AtomicBool>,
+    /// Set when it asked to run again under the gate.
+    restart: bool,
+    /// Set when it touched something outside its locks (its later runs take the gate).
+    needs_all: bool,
+    resp3: bool,
+    deny_disabled: bool,
+}
+
+impl RunCtx {
+    /// Whether the script speaks RESP3 (`redis.setresp(3)`).
+    pub fn resp3(&self) -> bool {
+        self.resp3
+    }
+
+    /// Switches the script's protocol version.
+    pub fn set_resp3(&mut self, resp3: bool) {
+        self.resp3 = resp3;
+        if let Some(s) = self.session.as_mut() {
+            s.set_resp3(resp3);
+        }
+    }
+}
+
+/// The Rust half of `redis.call` / `redis.pcall`: checks the command as Redis does, runs it
+/// through the dispatcher for a lock holder, and converts its reply.
+pub async fn call_from_script(lua: &Lua, cell: &Rc<RefCell<Option<RunCtx>>>, args: Variadic<Value>) -> mlua::Result<MultiValue> {
+    let fail = |lua: &Lua, msg: &str| -> mlua::Result<MultiValue> { Ok(call_result(1, error_table(lua, msg, true)?)) };
+    if args.is_empty() {
+        return fail(lua, "Please specify at least one argument for this redis lib call");
+    }
+    let mut argv = Vec::with_capacity(args.len());
+    for a in args.iter() {
+        match a {
+            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(i) => argv.push(Bytes::from(crate::num::format_f64(*i as f64))),
+            Value::Number(n) => argv.push(Bytes::from(crate::num::format_f64(*n))),
+            _ => return fail(lua, "Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    let Some(mut run) = cell.borrow_mut().take() else {
+        return fail(lua, "redis.call/pcall can only be called inside a script invocation");
+    };
+    let verdict = check(&mut run, &argv);
+    let mut session = match (verdict, run.session.take()) {
+        (Ok(()), Some(s)) => s,
+        (verdict, s) => {
+            run.session = s;
+            let restart = run.restart;
+            *cell.borrow_mut() = Some(run);
+            return match verdict {
+                Err(e) if !restart => fail(lua, &e),
+                _ => Ok(call_result(2, Value::Nil)),
+            };
+        }
+    };
+    *cell.borrow_mut() = Some(run);
+    let reply = execute_held(&mut session, vec![argv]).await.pop().unwrap_or(Reply::Nil);
+    let resp3 = session.resp3;
+    if let Some(run) = cell.borrow_mut().as_mut() {
+        run.session = Some(session);
+    }
+    match &reply {
+        Reply::Error(_) => Ok(call_result(1, reply_to_lua(lua, &reply, resp3)?)),
+        _ => Ok(call_result(0, reply_to_lua(lua, &reply, resp3)?)),
+    }
+}
+
+/// Redis's checks before a script's command runs (`scriptCall`), and ours: whether the
+/// script's locks cover what the command touches. `Err` carries the error text; a restart
+/// sets `run.restart`.
+fn check(run: &mut RunCtx, argv: &[Bytes]) -> Result<(), String> {
+    if run.restart {
+        return Err(String::new());
+    }
+    let spec = match lookup(argv) {
+        Ok(spec) if spec.arity_ok(argv.len()) => spec,
+        Ok(_) => return Err("Wrong number of args calling Redis command from script".into()),
+        Err(_) => return Err("Unknown Redis command called from script".into()),
+    };
+    if spec.flags & flags::NOSCRIPT != 0 && !run.deny_disabled {
+        return Err("This Redis command is not allowed from script".into());
+    }
+    if run.read_only && spec.is_write() {
+        return Err("Write commands are not allowed from read-only scripts.".into());
+    }
+    let wrote = run.wrote.load(Relaxed);
+    if !run.allow_oom && run.oom_at_start && !wrote && spec.flags & flags::DENYOOM != 0 {
+        return Err(CmdError::OutOfMemory.to_string().replacen("OOM", "-OOM", 1));
+    }
+    if let Access::Keys(declared) = &run.access {
+        let outside = spec.whole_keyspace() || spec.key_positions(argv).any(|i| !declared.contains(&argv[i]));
+        if outside {
+            run.needs_all = true;
+            if !wrote {
+                run.restart = true;
+                return Err(String::new());
+            }
+            return Err("Script attempted to access a key it did not declare after writing; declare every key in KEYS (its next runs lock the whole keyspace)".into());
+        }
+    }
+    if spec.is_write() {
+        run.wrote.store(true, Relaxed);
+    }
+    Ok(())
+}
+
+/// What to run.
+#[derive(Debug)]
+pub struct Invocation {
+    /// The compiled function.
+    pub function: Function,
+    /// SHA1 (EVAL) or function name (FCALL): error messages and the gate memory.
+    pub name: String,
+    /// EVAL (KEYS and ARGV as globals) or FCALL (as arguments).
+    pub eval: bool,
+    /// Flags (`None`: an EVAL script without shebang).
+    pub flags: Option<FunctionFlags>,
+    /// Called as EVAL_RO / EVALSHA_RO / FCALL_RO.
+    pub ro_command: bool,
+    /// The command as sent (FUNCTION STATS shows it).
+    pub command: Vec<Bytes>,
+}
+
+/// Checks numkeys (`args[2]`) and splits the rest into keys and arguments; `bad` is the
+/// error for a numkeys that is not a number.
+pub fn split_keys(args: &[Bytes], bad: CmdError) -> Result<(Vec<Bytes>, Vec<Bytes>), CmdError> {
+    let n = crate::num::parse_i64(&args[2]).ok_or(bad)?;
+    if n > (args.len() - 3) as i64 {
+        return Err(CmdError::other("Number of keys can't be greater than number of args"));
+    }
+    if n < 0 {
+        return Err(CmdError::other("Number of keys can't be negative"));
+    }
+    let n = n as usize;
+    Ok((args[3..3 + n].to_vec(), args[3 + n..].to_vec()))
+}
+
+/// Runs a script for the client of `s` (EVAL, EVALSHA, FCALL and their _RO forms).
+pub async fn invoke(s: &mut Session, inv: Invocation, keys: Vec<Bytes>, argv: Vec<Bytes>) -> CmdResult {
+    let local = s.local.clone();
+    let shared = local.shared.clone();
+    let oom = shared.over_budget() && local.check_memory();
+    let mut read_only = inv.ro_command;
+    let mut allow_oom = false;
+    if let Some(f) = inv.flags {
+        if inv.ro_command && !f.contains(FunctionFlags::NO_WRITES) {
+            return Err(CmdError::other("Can not execute a script with write flag using *_ro command."));
+        }
+        if oom && !f.contains(FunctionFlags::ALLOW_OOM) && !f.contains(FunctionFlags::NO_WRITES) {
+            return Err(CmdError::Line(
+                "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'".into(),
+            ));
+        }
+        read_only |= f.contains(FunctionFlags::NO_WRITES);
+        allow_oom = f.contains(FunctionFlags::ALLOW_OOM);
+    }
+    let vm = local.scripting.vm()?;
+    let shards = shared.shards();
+    let mut all = s.in_exec || local.scripting.needs_all.borrow().contains(inv.name.as_str());
+    loop {
+        let (access, plan): (Access, LockPlan) = if s.in_exec {
+            (Access::All, Vec::new())
+        } else if all {
+            (Access::All, lock_plan(shards, [], true))
+        } else {
+            (Access::Keys(keys.iter().cloned().collect()), lock_plan(shards, &keys, false))
+        };
+        let session = local.scripting.session.borrow_mut().take().unwrap_or_else(|| Session::detached(local.clone()));
+        let run = RunCtx {
+            session: Some(session),
+            access,
+            read_only,
+            allow_oom,
+            oom_at_start: oom,
+            wrote: Arc::new(AtomicBool::new(false)),
+            restart: false,
+            needs_all: false,
+            resp3: false,
+            deny_disabled: shared.scripts.disable_deny_scripts.load(Relaxed),
+        };
+        let (db, name) = (s.db, inv.name.clone());
+        let busy = BusyScript {
+            shard: local.id,
+            eval: inv.eval,
+            name: name.clone(),
+            command: inv.command.clone(),
+            started_ms: crate::store::now_ms(),
+            wrote: run.wrote.clone(),
+            kill: Arc::new(AtomicBool::new(false)),
+        };
+        let threshold = shared.config.busy_reply_threshold.load(Relaxed);
+        let outcome = under_locks(&local, plan, async {
+            let _turn = local.scripting.turn.lock().await;
+            super::busy::watch_script(busy, shared.clone(), threshold);
+            let out = run_once(&vm, run, db, inv.function.clone(), &keys, &argv, inv.eval).await;
+            super::busy::unwatch();
+            out
+        })
+        .await;
+        let (outcome, needs_all) = outcome.map_err(|e| CmdError::Other(format!("Error running script {name}: {e}").into()))?;
+        if needs_all {
+            local.scripting.needs_all.borrow_mut().insert(name.clone().into_boxed_str());
+        }
+        match outcome {
+            Outcome::Restart if !all => all = true,
+            Outcome::Restart => return Err(CmdError::other("script could not run under the whole-keyspace lock")),
+            Outcome::Returned(r) => return Ok(r),
+            Outcome::Failed { msg, at } => {
+                let text = match at {
+                    Some((source, line)) => format!("{msg} script: {name}, on {source}:{line}."),
+                    None => msg,
+                };
+                return Err(CmdError::Line(text.into()));
+            }
+        }
+    }
+}
+
+/// One run of a script under its locks and its shard's turn: installs the run's context,
+/// runs the driver, and keeps the script session for the next script.
+async fn run_once(
+    vm: &Rc<Vm>,
+    mut run: RunCtx,
+    db: usize,
+    f: Function,
+    keys: &[Bytes],
+    argv: &[Bytes],
+    eval: bool,
+) -> mlua::Result<(Outcome, bool)> {
+    if let Some(sess) = run.session.as_mut() {
+        sess.select(db);
+        sess.set_resp3(false);
+        sess.clock = Some(crate::store::now_ms());
+    }
+    let local = run.session.as_ref().map(|s| s.local.clone());
+    *vm.ctx.borrow_mut() = Some(run);
+    let outcome = vm.run(f, keys, argv, eval).await;
+    let run = vm.ctx.borrow_mut().take();
+    let mut needs_all = false;
+    if let Some(mut run) = run {
+        needs_all = run.needs_all;
+        if let (Some(sess), Some(local)) = (run.session.take(), local) {
+            *local.scripting.session.borrow_mut() = Some(sess);
+        }
+    }
+    Ok((outcome?, needs_all))
+}
+
+/// EVAL / EVAL_RO (`sha_given` false) and EVALSHA / EVALSHA_RO: finds or compiles the
+/// script, then runs it.
+pub async fn eval(s: &mut Session, args: Vec<Bytes>, sha_given: bool, ro_command: bool) -> CmdResult {
+    let local = s.local.clone();
+    let registry = &local.shared.scripts;
+    let (keys, argv) = split_keys(&args, CmdError::NotInteger)?;
+    let (sha, script) = if sha_given {
+        let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+        match (sha.len() == 40).then(|| registry.script(&sha)).flatten() {
+            Some(sc) => (sha, sc),
+            None => return Err(CmdError::Line("NOSCRIPT No matching script. Please use EVAL.".into())),
+        }
+    } else {
+        let sha = sha1_hex(&args[1]);
+        match registry.script(&sha) {
+            Some(sc) => (sha, sc),
+            None => {
+                let flags = super::functions::shebang_flags(&args[1]).map_err(|e| CmdError::Other(e.into()))?;
+                let vm = local.scripting.vm()?;
+                vm.script(registry.scripts_generation(), &sha, &args[1]).map_err(compile_error)?;
+                let sc = registry.add_script(&sha, args[1].clone(), flags);
+                (sha, sc)
+            }
+        }
+    };
+    let vm = local.scripting.vm()?;
+    let function = vm.script(registry.scripts_generation(), &sha, &script.body).map_err(compile_error)?;
+    invoke(s, Invocation { function, name: sha, eval: true, flags: script.flags, ro_command, command: args }, keys, argv).await
+}
+
+/// The reply to a script that does not compile.
+pub fn compile_error(text: String) -> CmdError {
+    CmdError::Other(format!("Error compiling script (new function): {text}").into())
+}
+
+/// FCALL / FCALL_RO: finds the function, then runs it.
+pub async fn fcall(s: &mut Session, args: Vec<Bytes>, ro_command: bool) -> CmdResult {
+    let local = s.local.clone();
+    let registry = &local.shared.scripts;
+    let name = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    let info = registry.libraries.read().expect("libraries lock").functions.get(&name).cloned();
+    let Some(info) = info else { return Err(CmdError::other("Function not found")) };
+    let (keys, argv) = split_keys(&args, CmdError::other("Bad number of keys provided"))?;
+    let vm = local.scripting.vm()?;
+    let generation = registry.libraries_generation();
+    let loaded = vm.function(generation, &name, || registry.libraries.read().expect("libraries lock").codes());
+    let Some(loaded) = loaded else { return Err(CmdError::other("Function not found")) };
+    invoke(
+        s,
+        Invocation { function: loaded.callback, name: info.name, eval: false, flags: Some(info.flags), ro_command, command: args },
+        keys,
+        argv,
+    )
+    .await
+}
+
+/// Whether a command is one of those a script run may not be part of the dispatcher's own
+/// locking for (EVAL, FCALL...): they take their own locks.
+pub fn takes_own_locks(spec: &crate::command::CommandSpec) -> bool {
+    spec.flags & flags::SCRIPT != 0 && matches!(spec.route, Route::Coordinator(_))
+}
