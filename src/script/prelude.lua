@@ -10,19 +10,13 @@ local type, error, select, unpack, tostring, next = type, error, select, unpack,
 local native_pcall, native_xpcall, loadstring_, setfenv_ = pcall, xpcall, loadstring, setfenv
 local RESTART = I.restart
 
-local function pack(...) return { n = select('#', ...), ... } end
-
--- Runs f(...) in a coroutine and passes each of its yields (a command waiting for another
--- shard, a long script letting its shard serve) on to the calling coroutine. Returns true
--- and the packed results, or false, the error value and the coroutine.
-local function run(f, ...)
-  local co = create(f)
-  local r = pack(resume(co, ...))
-  while true do
-    if not r[1] then return false, r[2], co end
-    if status(co) == 'dead' then return true, r end
-    r = pack(resume(co, yield(unpack(r, 2, r.n))))
-  end
+-- Drives a coroutine to its end, passing each of its yields (a command waiting for another
+-- shard, a long script letting its shard serve) on to the calling coroutine: true and the
+-- coroutine's results, or false and its error value.
+local function step(co, ok, ...)
+  if not ok then return false, ... end
+  if status(co) == 'dead' then return true, ... end
+  return step(co, resume(co, yield(...)))
 end
 
 -- The position in the script's own code where an error was raised (skipping C functions
@@ -46,11 +40,45 @@ local function errinfo(co, err)
   return err
 end
 
--- The script driver: runs a script function; returns true and its first result, or false
--- and Redis's error table {err=..., source=..., line=...}.
-local function driver(f, ...)
-  local ok, r, co = run(f, ...)
-  if ok then return true, r[2] end
+-- Scripts run in one long-lived coroutine, the worker, so that a run creates no coroutine
+-- of its own: it takes a job, runs it, and yields DONE with the job's first result. A
+-- script's error ends the worker; the next run starts another.
+local DONE = {}
+local worker
+local function work_loop(f, a, b)
+  while true do
+    local r = f(a, b)
+    f, a, b = nil, nil, nil
+    f, a, b = yield(DONE, r)
+  end
+end
+
+-- Passes the worker's yields on (a command waiting for another shard, a long script
+-- letting its shard serve) until it yields DONE or fails.
+local function finish(co, ok, first, ...)
+  if not ok then return false, first end
+  if first == DONE then return true, (...) end
+  return finish(co, resume(co, yield(first, ...)))
+end
+
+-- The script driver: runs a script function, an EVAL script with KEYS and ARGV as globals
+-- of its environment, a function with them as arguments. Returns true and its first
+-- result, or false and Redis's error table {err=..., source=..., line=...}.
+local eval_env
+local function driver(eval, f, keys, argv)
+  if not worker or status(worker) == 'dead' then worker = create(work_loop) end
+  local co = worker
+  local ok, r
+  if eval then
+    rawset_(eval_env, 'KEYS', keys)
+    rawset_(eval_env, 'ARGV', argv)
+    ok, r = finish(co, resume(co, f))
+    rawset_(eval_env, 'KEYS', nil)
+    rawset_(eval_env, 'ARGV', nil)
+  else
+    ok, r = finish(co, resume(co, f, keys, argv))
+  end
+  if ok then return true, r end
   return false, errinfo(co, r)
 end
 
@@ -62,21 +90,31 @@ local function lua_fn(f)
   return f
 end
 
-local function pcall_(f, ...)
-  if type(f) ~= 'function' then return native_pcall(f, ...) end
-  local ok, r = run(lua_fn(f), ...)
-  if ok then return true, unpack(r, 2, r.n) end
+local function pcall_done(ok, ...)
+  if ok then return true, ... end
+  local r = ...
   if r == RESTART then error(r, 0) end
   if type(r) == 'table' and type(rawget_(r, 'err')) == 'string' then r = r.err end
   return false, r
 end
 
-local function xpcall_(f, handler)
-  if type(f) ~= 'function' then return native_xpcall(f, handler) end
-  local ok, r = run(lua_fn(f))
-  if ok then return true, unpack(r, 2, r.n) end
+local function pcall_(f, ...)
+  if type(f) ~= 'function' then return native_pcall(f, ...) end
+  local co = create(lua_fn(f))
+  return pcall_done(step(co, resume(co, ...)))
+end
+
+local function xpcall_done(handler, ok, ...)
+  if ok then return true, ... end
+  local r = ...
   if r == RESTART then error(r, 0) end
   return false, handler(r)
+end
+
+local function xpcall_(f, handler)
+  if type(f) ~= 'function' then return native_xpcall(f, handler) end
+  local co = create(lua_fn(f))
+  return xpcall_done(handler, step(co, resume(co)))
 end
 
 -- Read-only views: a protected table is an empty proxy whose reads go to the real table
@@ -130,7 +168,7 @@ G.math.random = I.random
 G.math.randomseed = I.randomseed
 
 -- The redis table.
-local raw_call, log, setresp, sha1hex = I.call, I.log, I.setresp, I.sha1hex
+local call_now, raw_call, log, setresp, sha1hex = I.call_now, I.call, I.log, I.setresp, I.sha1hex
 local redis = {}
 
 local function push_error(s)
@@ -146,15 +184,26 @@ local function push_error(s)
   return { err = code .. ' ' .. msg }
 end
 
+-- A command runs at once when it can (call_now), else through the dispatcher (raw_call),
+-- whose coroutine may wait for another shard. Thousands of arguments go the second way
+-- (mlua's synchronous callbacks take fewer).
+local function call(...)
+  if select('#', ...) < 1000 then
+    local kind, v = call_now(...)
+    if kind ~= 3 then return kind, v end
+  end
+  return raw_call(...)
+end
+
 function redis.call(...)
-  local kind, v = raw_call(...)
+  local kind, v = call(...)
   if kind == 0 then return v end
   if kind == 2 then error(RESTART, 0) end
   error(v, 0)
 end
 
 function redis.pcall(...)
-  local kind, v = raw_call(...)
+  local kind, v = call(...)
   if kind == 2 then error(RESTART, 0) end
   return v
 end
@@ -303,7 +352,7 @@ string_mt.__metatable = protect(string_mt)
 
 -- EVAL scripts' globals: a read-only view of the globals, holding KEYS and ARGV. The real
 -- globals refuse writes too (getfenv(0) reaches them).
-local eval_env = protect(G)
+eval_env = protect(G)
 rawset_(G, '_G', eval_env)
 setmetatable_(G, { __index = missing, __newindex = readonly, __metatable = protect({}) })
 protected[G] = true
@@ -317,7 +366,8 @@ local function load_library(chunk)
   setfenv_(chunk, fn_env)
   registered = { byname = {} }
   fn_mt.__index = load_api
-  local ok, r, co = run(chunk)
+  local co = create(chunk)
+  local ok, r = step(co, resume(co))
   fn_mt.__index = G
   local got = registered
   registered = nil

@@ -79,37 +79,92 @@ impl RunCtx {
     }
 }
 
-/// The Rust half of `redis.call` / `redis.pcall`: checks the command as Redis does, runs it
-/// through the dispatcher for a lock holder, and converts its reply.
-pub async fn call_from_script(lua: &Lua, cell: &Rc<RefCell<Option<RunCtx>>>, args: Variadic<Value>) -> mlua::Result<MultiValue> {
-    let fail = |lua: &Lua, msg: &str| -> mlua::Result<MultiValue> { Ok(call_result(1, error_table(lua, msg, true)?)) };
+/// The arguments of `redis.call`, or the error the call returns.
+fn lua_args(args: &Variadic<Value>) -> Result<Vec<Bytes>, &'static str> {
     if args.is_empty() {
-        return fail(lua, "Please specify at least one argument for this redis lib call");
+        return Err("Please specify at least one argument for this redis lib call");
     }
-    let mut argv = Vec::with_capacity(args.len());
-    for a in args.iter() {
-        match a {
-            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Integer(i) => argv.push(Bytes::from(crate::num::format_f64(*i as f64))),
-            Value::Number(n) => argv.push(Bytes::from(crate::num::format_f64(*n))),
-            _ => return fail(lua, "Lua redis lib command arguments must be strings or integers"),
-        }
-    }
-    let Some(mut run) = cell.borrow_mut().take() else {
-        return fail(lua, "redis.call/pcall can only be called inside a script invocation");
+    args.iter()
+        .map(|a| match a {
+            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(i) => Ok(Bytes::from(crate::num::format_f64(*i as f64))),
+            Value::Number(n) => Ok(Bytes::from(crate::num::format_f64(*n))),
+            _ => Err("Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect()
+}
+
+/// What `redis.call`'s Rust half answers: (0, reply), (1, error table), (2) restart, or
+/// (3) "run me through the dispatcher" (the synchronous half cannot).
+fn call_value(lua: &Lua, reply: &Reply, resp3: bool) -> mlua::Result<MultiValue> {
+    Ok(call_result(if reply.is_error() { 1 } else { 0 }, reply_to_lua(lua, reply, resp3)?))
+}
+
+/// The checks every `redis.call` passes, with the run's context taken out of `cell`:
+/// `Ok` with the arguments, or the values to return to Lua.
+fn prepare(lua: &Lua, cell: &Rc<RefCell<Option<RunCtx>>>, args: &Variadic<Value>) -> Result<(RunCtx, Vec<Bytes>), mlua::Result<MultiValue>> {
+    let fail = |msg: &str| Err(error_table(lua, msg, true).map(|t| call_result(1, t)));
+    let argv = match lua_args(args) {
+        Ok(a) => a,
+        Err(e) => return fail(e),
     };
-    let verdict = check(&mut run, &argv);
-    let mut session = match (verdict, run.session.take()) {
-        (Ok(()), Some(s)) => s,
-        (verdict, s) => {
-            run.session = s;
+    let Some(mut run) = cell.borrow_mut().take() else {
+        return fail("redis.call/pcall can only be called inside a script invocation");
+    };
+    match check(&mut run, &argv) {
+        Ok(()) => Ok((run, argv)),
+        Err(e) => {
             let restart = run.restart;
             *cell.borrow_mut() = Some(run);
-            return match verdict {
-                Err(e) if !restart => fail(lua, &e),
-                _ => Ok(call_result(2, Value::Nil)),
-            };
+            if restart {
+                Err(Ok(call_result(2, Value::Nil)))
+            } else {
+                fail(&e)
+            }
         }
+    }
+}
+
+/// The synchronous half of `redis.call` / `redis.pcall`: a command on this shard's keys
+/// (the common case) runs here at once, on the store, without the dispatcher's batch or
+/// Lua's coroutine machinery; any other answers (3) for [`call_from_script`].
+pub fn call_now(lua: &Lua, cell: &Rc<RefCell<Option<RunCtx>>>, args: Variadic<Value>) -> mlua::Result<MultiValue> {
+    let (run, argv) = match prepare(lua, cell, &args) {
+        Ok(x) => x,
+        Err(done) => return done,
+    };
+    let ran = run.session.as_ref().and_then(|s| {
+        let spec = lookup(&argv).ok()?;
+        let Route::Shard(handler) = spec.route else { return None };
+        let local = &s.local;
+        let shards = local.shared.shards();
+        if spec.block.is_some() || spec.key_positions(&argv).any(|i| crate::shard::route::key_shard(&argv[i], shards) != local.id) {
+            return None;
+        }
+        let now = s.clock.unwrap_or_else(crate::store::now_ms);
+        Some((local.run(handler, s.db, &argv, spec.name, now, s.resp3), s.resp3))
+    });
+    let Some((reply, resp3)) = ran else {
+        // The dispatcher's path runs the same checks again, with the same outcome.
+        *cell.borrow_mut() = Some(run);
+        return Ok(call_result(3, Value::Nil));
+    };
+    *cell.borrow_mut() = Some(run);
+    call_value(lua, &reply, resp3)
+}
+
+/// The Rust half of `redis.call` / `redis.pcall` for what [`call_now`] cannot run: checks
+/// the command as Redis does, runs it through the dispatcher for a lock holder (a command
+/// on another shard's key travels there while the script's coroutine waits), and converts
+/// its reply.
+pub async fn call_from_script(lua: &Lua, cell: &Rc<RefCell<Option<RunCtx>>>, args: Variadic<Value>) -> mlua::Result<MultiValue> {
+    let (mut run, argv) = match prepare(lua, cell, &args) {
+        Ok(x) => x,
+        Err(done) => return done,
+    };
+    let Some(mut session) = run.session.take() else {
+        *cell.borrow_mut() = Some(run);
+        return Ok(call_result(1, error_table(lua, "redis.call/pcall can only be called inside a script invocation", true)?));
     };
     *cell.borrow_mut() = Some(run);
     let reply = execute_held(&mut session, vec![argv]).await.pop().unwrap_or(Reply::Nil);
@@ -117,10 +172,7 @@ pub async fn call_from_script(lua: &Lua, cell: &Rc<RefCell<Option<RunCtx>>>, arg
     if let Some(run) = cell.borrow_mut().as_mut() {
         run.session = Some(session);
     }
-    match &reply {
-        Reply::Error(_) => Ok(call_result(1, reply_to_lua(lua, &reply, resp3)?)),
-        _ => Ok(call_result(0, reply_to_lua(lua, &reply, resp3)?)),
-    }
+    call_value(lua, &reply, resp3)
 }
 
 /// Redis's checks before a script's command runs (`scriptCall`), and ours: whether the

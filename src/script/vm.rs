@@ -9,7 +9,7 @@ use ahash::AHashMap;
 use bytes::Bytes;
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic};
 
-use super::run::{call_from_script, RunCtx};
+use super::run::{call_from_script, call_now, RunCtx};
 use super::{sha1_hex, FunctionFlags, LibraryCode};
 
 /// What a script's run ended with.
@@ -97,6 +97,8 @@ impl Vm {
         internals.raw_set("restart", restart.clone())?;
         internals.raw_set("version", crate::command::REDIS_VERSION)?;
         internals.raw_set("version_num", version_num())?;
+        let c = ctx.clone();
+        internals.raw_set("call_now", lua.create_function(move |lua, args: Variadic<Value>| call_now(lua, &c, args))?)?;
         let c = ctx.clone();
         internals.raw_set(
             "call",
@@ -305,21 +307,9 @@ impl Vm {
     /// Runs `f` through the driver as a coroutine: EVAL scripts with KEYS and ARGV as
     /// globals (`eval`), functions with them as arguments.
     pub async fn run(&self, f: Function, keys: &[Bytes], argv: &[Bytes], eval: bool) -> mlua::Result<Outcome> {
-        let keys_t = self.lua.create_sequence_from(keys.iter().map(|k| self.lua.create_string(k)).collect::<mlua::Result<Vec<_>>>()?)?;
-        let argv_t = self.lua.create_sequence_from(argv.iter().map(|a| self.lua.create_string(a)).collect::<mlua::Result<Vec<_>>>()?)?;
+        let (keys_t, argv_t) = self.arg_tables(keys, argv)?;
         let thread = self.lua.create_thread(self.driver.clone())?;
-        let result = if eval {
-            self.eval_env.raw_set("KEYS", keys_t)?;
-            self.eval_env.raw_set("ARGV", argv_t)?;
-            thread.into_async::<(bool, Value)>(f).await
-        } else {
-            thread.into_async::<(bool, Value)>((f, keys_t, argv_t)).await
-        };
-        if eval {
-            self.eval_env.raw_set("KEYS", Value::Nil)?;
-            self.eval_env.raw_set("ARGV", Value::Nil)?;
-        }
-        let (ok, value) = result?;
+        let (ok, value) = thread.into_async::<(bool, Value)>((eval, f, keys_t, argv_t)).await?;
         let resp3 = self.ctx.borrow().as_ref().is_some_and(|c| c.resp3());
         if ok {
             return Ok(Outcome::Returned(super::convert::lua_to_reply(&value, resp3)));
@@ -336,6 +326,25 @@ impl Vm {
                 Ok(Outcome::Failed { msg, at: source.zip(line) })
             }
             other => Ok(Outcome::Failed { msg: format!("ERR {}", other.to_string().unwrap_or_default()), at: None }),
+        }
+    }
+
+    /// The KEYS and ARGV tables of a run, built in one protected call (not a Lua value per
+    /// string).
+    fn arg_tables(&self, keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<(Table, Table)> {
+        // SAFETY: exec_raw runs the closure protected, with stack room checked below; it only
+        // pushes two tables of strings, which it leaves as its results.
+        unsafe {
+            self.lua.exec_raw((), |state| {
+                for list in [keys, argv] {
+                    mlua::ffi::luaL_checkstack(state, 4, std::ptr::null());
+                    mlua::ffi::lua_createtable(state, list.len() as i32, 0);
+                    for (i, s) in list.iter().enumerate() {
+                        mlua::ffi::lua_pushlstring(state, s.as_ptr().cast(), s.len());
+                        mlua::ffi::lua_rawseti(state, -2, i as mlua::ffi::lua_Integer + 1);
+                    }
+                }
+            })
         }
     }
 

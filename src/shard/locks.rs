@@ -47,11 +47,12 @@ struct KeyLock {
     waiting: VecDeque<Owner>,
 }
 
-/// The locks of one shard (touched only by that shard's thread).
+/// The locks of one shard (touched only by that shard's thread). `S` hashes owners and keys
+/// (the server passes a faster hasher than std's default; the file stays std-only for loom).
 #[derive(Debug)]
-pub struct LockTable<K> {
-    requests: HashMap<Owner, Request<K>>,
-    keys: HashMap<K, KeyLock>,
+pub struct LockTable<K, S = std::collections::hash_map::RandomState> {
+    requests: HashMap<Owner, Request<K>, S>,
+    keys: HashMap<K, KeyLock, S>,
     /// Requests waiting to pass the gate, in arrival order.
     gate: VecDeque<Owner>,
     /// Key requests past the gate (holding or waiting for keys).
@@ -60,18 +61,20 @@ pub struct LockTable<K> {
     exclusive: Option<Owner>,
 }
 
-impl<K> Default for LockTable<K> {
+impl<K, S: Default> Default for LockTable<K, S> {
     fn default() -> Self {
-        LockTable { requests: HashMap::new(), keys: HashMap::new(), gate: VecDeque::new(), intents: 0, exclusive: None }
+        LockTable { requests: HashMap::default(), keys: HashMap::default(), gate: VecDeque::new(), intents: 0, exclusive: None }
     }
 }
 
 impl<K: Hash + Eq + Ord + Clone> LockTable<K> {
-    /// An empty table.
+    /// An empty table with std's hasher.
     pub fn new() -> Self {
         Self::default()
     }
+}
 
+impl<K: Hash + Eq + Ord + Clone, S: std::hash::BuildHasher + Default> LockTable<K, S> {
     /// Whether nobody holds or waits for anything (the fast path: no check per command).
     pub fn is_idle(&self) -> bool {
         self.requests.is_empty()

@@ -245,7 +245,7 @@ pub struct ShardLocal {
     /// Commands this shard received from other shards.
     pub remote_jobs: Cell<u64>,
     /// Key locks held and waited for on this shard.
-    pub locks: RefCell<LockTable<Bytes>>,
+    pub locks: RefCell<LockTable<Bytes, ahash::RandomState>>,
     /// Owners waiting for locks here, with what tells them they were granted.
     lock_waiters: RefCell<ahash::AHashMap<Owner, oneshot::Sender<()>>>,
     /// Lock owners created on this shard so far.
@@ -322,7 +322,7 @@ impl ShardLocal {
             cmdstats: RefCell::new(ahash::AHashMap::new()),
             clock: quanta::Clock::new(),
             remote_jobs: Cell::new(0),
-            locks: RefCell::new(LockTable::new()),
+            locks: RefCell::new(LockTable::default()),
             lock_waiters: RefCell::new(ahash::AHashMap::new()),
             owners_made: Cell::new(0),
             expiry_wake_at: Cell::new(u64::MAX),
@@ -436,6 +436,17 @@ impl ShardLocal {
         }
         self.lock_waiters.borrow_mut().insert(owner, granted);
         false
+    }
+
+    /// Takes `want` for `owner` on this shard from its own thread: `None` when granted at
+    /// once (no channel is made), else what fires when it is.
+    pub fn lock_here(&self, owner: Owner, want: Want<Bytes>) -> Option<oneshot::Receiver<()>> {
+        if self.locks.borrow_mut().acquire(owner, want) {
+            return None;
+        }
+        let (granted, rx) = oneshot::channel();
+        self.lock_waiters.borrow_mut().insert(owner, granted);
+        Some(rx)
     }
 
     /// Releases `owner`'s locks here and tells the owners that became fully granted.

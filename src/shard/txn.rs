@@ -50,14 +50,16 @@ pub fn lock_plan<'a>(shards: usize, keys: impl IntoIterator<Item = &'a Bytes>, a
 pub async fn lock_all(local: &Rc<ShardLocal>, owner: Owner, plan: LockPlan) {
     debug_assert!(plan.windows(2).all(|w| w[0].0 < w[1].0), "shards in ascending order");
     for (shard, want) in plan {
-        let (granted, rx) = oneshot::channel();
-        if shard == local.id {
-            if local.lock(owner, want, granted) {
-                continue;
+        let rx = if shard == local.id {
+            match local.lock_here(owner, want) {
+                None => continue,
+                Some(rx) => rx,
             }
         } else {
+            let (granted, rx) = oneshot::channel();
             local.shared.mailboxes[shard].push(Msg::Lock { owner, want, granted });
-        }
+            rx
+        };
         if rx.await.is_err() {
             // The shard stopped: the server is shutting down and this task ends with it.
             futures::future::pending::<()>().await;
