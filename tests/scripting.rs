@@ -100,7 +100,12 @@ fn scripts_and_functions_match_redis() {
             &["EVAL", "return 1", "3", "a"],
             &["EVAL", "return 1", "x"],
             &["EVAL", "return {KEYS[1], KEYS[2], ARGV[1], ARGV[2]}", "2", "{a}x", "{b}y", "1", "2"],
-            &["EVAL", "local a = {} for i = 1, 7999 do a[i] = i end local r = redis.call('rpush', KEYS[1], unpack(a)) return r", "1", "{a}big"],
+            &[
+                "EVAL",
+                "local a = {} for i = 1, 7999 do a[i] = i end local r = redis.call('rpush', KEYS[1], unpack(a)) return r",
+                "1",
+                "{a}big",
+            ],
             &["EVAL", "local r = redis.call('lrange', KEYS[1], 7990, -1) return r", "1", "{a}big"],
             &["EVAL", "return cjson.encode({1, 2, {a=1}})", "0"],
             &["EVAL", "local t = cjson.decode('[1,2,{\"a\":3.5}]') return {t[1], t[2], tostring(t[3].a)}", "0"],

@@ -259,6 +259,7 @@ impl CommandSpec {
 
     /// Argument positions holding keys in `args` (the command name included): the fixed
     /// positions, then the keys counted by a numkeys argument.
+    #[inline]
     pub fn key_positions(&self, args: &[Bytes]) -> impl Iterator<Item = usize> {
         let argc = args.len() as i64;
         let first = i64::from(self.first_key);

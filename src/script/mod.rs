@@ -131,11 +131,18 @@ impl Registry {
         self.libraries_gen.load(Relaxed)
     }
 
-    /// The `-BUSY` error while a script runs past `busy-reply-threshold`, else `None`.
+    /// The `-BUSY` error while a script runs past `busy-reply-threshold`, else `None` (one
+    /// atomic load on every command's path).
+    #[inline]
     pub fn busy_error(&self) -> Option<crate::command::CmdError> {
         if self.busy_count.load(Relaxed) == 0 {
             return None;
         }
+        self.busy_error_now()
+    }
+
+    #[cold]
+    fn busy_error_now(&self) -> Option<crate::command::CmdError> {
         let eval = self.busy.lock().expect("busy lock").first().is_none_or(|b| b.eval);
         Some(crate::command::CmdError::Line(if eval { SLOW_EVAL } else { SLOW_FUNCTION }.into()))
     }

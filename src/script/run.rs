@@ -102,7 +102,11 @@ fn call_value(lua: &Lua, reply: &Reply, resp3: bool) -> mlua::Result<MultiValue>
 
 /// The checks every `redis.call` passes, with the run's context taken out of `cell`:
 /// `Ok` with the arguments, or the values to return to Lua.
-fn prepare(lua: &Lua, cell: &Rc<RefCell<Option<RunCtx>>>, args: &Variadic<Value>) -> Result<(RunCtx, Vec<Bytes>), mlua::Result<MultiValue>> {
+fn prepare(
+    lua: &Lua,
+    cell: &Rc<RefCell<Option<RunCtx>>>,
+    args: &Variadic<Value>,
+) -> Result<(RunCtx, Vec<Bytes>), mlua::Result<MultiValue>> {
     let fail = |msg: &str| Err(error_table(lua, msg, true).map(|t| call_result(1, t)));
     let argv = match lua_args(args) {
         Ok(a) => a,
