@@ -446,3 +446,19 @@ fn redis_py_lock_works() {
         );
     }
 }
+
+/// Scripts and functions from the in-process engine, keys on several shards.
+#[test]
+fn embedded_engine_runs_scripts() {
+    let engine = shardis::embed::Engine::builder().shards(2).unpinned().start().unwrap();
+    let c = engine.client();
+    let sum = "local n = 0 for _, k in ipairs(KEYS) do n = n + redis.call('incr', k) end return n";
+    assert_eq!(c.call::<i64>(["EVAL", sum, "4", "a", "b", "c", "d"]), Ok(4));
+    assert_eq!(c.call::<i64>(["EVAL", sum, "4", "a", "b", "c", "d"]), Ok(8));
+    let lib = "#!lua name=emb\nredis.register_function('double', function(keys) return 2 * redis.call('get', keys[1]) end)";
+    assert_eq!(c.call::<String>(["FUNCTION", "LOAD", lib]).as_deref(), Ok("emb"));
+    assert_eq!(c.call::<i64>(["FCALL", "double", "1", "a"]), Ok(4));
+    let e = c.call::<i64>(["EVAL", "return redis.call('lpush', KEYS[1], 'x')", "1", "a"]);
+    assert!(matches!(&e, Err(shardis::embed::Error::Command(err)) if err.to_string().starts_with("WRONGTYPE")), "{e:?}");
+    engine.stop();
+}

@@ -215,7 +215,12 @@ static CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
 
 /// Appends an RDB length-prefixed string.
 fn rdb_string(out: &mut Vec<u8>, s: &[u8]) {
-    let n = s.len();
+    rdb_len(out, s.len());
+    out.extend_from_slice(s);
+}
+
+/// Appends an RDB length.
+fn rdb_len(out: &mut Vec<u8>, n: usize) {
     if n < 64 {
         out.push(n as u8);
     } else if n < 16384 {
@@ -227,7 +232,6 @@ fn rdb_string(out: &mut Vec<u8>, s: &[u8]) {
         out.push(0x81);
         out.extend_from_slice(&(n as u64).to_be_bytes());
     }
-    out.extend_from_slice(s);
 }
 
 /// Reads an RDB length at `*pos`: the length, or for a special encoding its type tagged as
@@ -257,8 +261,9 @@ fn read_rdb_len(data: &[u8], pos: &mut usize) -> Option<Result<usize, u8>> {
     }))
 }
 
-/// Largest library code a payload may unpack to.
-const MAX_CODE: usize = 512 << 20;
+/// LZF expands a byte of input to at most this many bytes (a 3-byte back reference copies
+/// 264): a declared length past it is a lie, refused before anything is allocated.
+const LZF_MAX_RATIO: usize = 100;
 
 /// Reads an RDB string at `*pos`: plain, or LZF-compressed as Redis writes long strings.
 fn read_rdb_string(data: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
@@ -273,7 +278,7 @@ fn read_rdb_string(data: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
             let len = read_rdb_len(data, pos)?.ok()?;
             let packed = data.get(*pos..pos.checked_add(clen)?)?;
             *pos += clen;
-            if len > MAX_CODE {
+            if len > clen.saturating_mul(LZF_MAX_RATIO) {
                 return None;
             }
             lzf::decompress(packed, len).ok().filter(|v| v.len() == len)
@@ -357,8 +362,8 @@ mod tests {
         let code = format!("#!lua name=z\n{}", "redis.register_function('f', function() return 1 end)\n".repeat(20));
         let packed = lzf::compress(code.as_bytes()).unwrap();
         let mut body = vec![RDB_OPCODE_FUNCTION2, 0xC3];
-        rdb_string_len(&mut body, packed.len());
-        rdb_string_len(&mut body, code.len());
+        rdb_len(&mut body, packed.len());
+        rdb_len(&mut body, code.len());
         body.extend_from_slice(&packed);
         body.extend_from_slice(&RDB_VERSION.to_le_bytes());
         let crc = CRC64.checksum(&body);
@@ -366,9 +371,15 @@ mod tests {
         assert_eq!(parse_dump(&body).unwrap(), vec![Bytes::from(code)]);
     }
 
-    fn rdb_string_len(out: &mut Vec<u8>, n: usize) {
-        let mut s = Vec::new();
-        rdb_string(&mut s, &vec![0; n]);
-        out.extend_from_slice(&s[..s.len() - n]);
+    #[test]
+    fn a_lying_lzf_length_is_refused() {
+        let mut body = vec![RDB_OPCODE_FUNCTION2, 0xC3];
+        rdb_len(&mut body, 3);
+        rdb_len(&mut body, 1 << 30);
+        body.extend_from_slice(&[0, b'x', 0]);
+        body.extend_from_slice(&RDB_VERSION.to_le_bytes());
+        let crc = CRC64.checksum(&body);
+        body.extend_from_slice(&crc.to_le_bytes());
+        assert_eq!(parse_dump(&body), Err("failed loading the given functions payload".into()));
     }
 }
