@@ -15,7 +15,7 @@ use super::vm::{call_result, Outcome, Vm};
 use super::{sha1_hex, FunctionFlags};
 use crate::command::{flags, lookup, CmdError, CmdResult, Route};
 use crate::protocol::Reply;
-use crate::shard::{execute_held, lock_plan, under_locks, LockPlan, Session};
+use crate::shard::{execute_held, lock_plan, under_locks, LockPlan, Session, ShardLocal};
 
 /// What a script may touch without stopping.
 #[derive(Debug, Clone)]
@@ -199,7 +199,7 @@ fn check(run: &mut RunCtx, argv: &[Bytes]) -> Result<(), String> {
     }
     let wrote = run.wrote.load(Relaxed);
     if !run.allow_oom && run.oom_at_start && !wrote && spec.flags & flags::DENYOOM != 0 {
-        return Err(CmdError::OutOfMemory.to_string().replacen("OOM", "-OOM", 1));
+        return Err(format!("-{}", CmdError::OutOfMemory));
     }
     if let Access::Keys(declared) = &run.access {
         let outside = spec.whole_keyspace() || spec.key_positions(argv).any(|i| !declared.contains(&argv[i]));
@@ -279,9 +279,8 @@ pub async fn invoke(s: &mut Session, inv: Invocation, keys: Vec<Bytes>, argv: Ve
         } else {
             (Access::Keys(keys.iter().cloned().collect()), lock_plan(shards, &keys, false))
         };
-        let session = local.scripting.session.borrow_mut().take().unwrap_or_else(|| Session::detached(local.clone()));
         let run = RunCtx {
-            session: Some(session),
+            session: None,
             access,
             read_only,
             allow_oom,
@@ -306,7 +305,7 @@ pub async fn invoke(s: &mut Session, inv: Invocation, keys: Vec<Bytes>, argv: Ve
         let outcome = under_locks(&local, plan, async {
             let _turn = local.scripting.turn.lock().await;
             super::busy::watch_script(busy, shared.clone(), threshold);
-            let out = run_once(&vm, run, db, inv.function.clone(), &keys, &argv, inv.eval).await;
+            let out = run_once(&local, &vm, run, db, inv.function.clone(), &keys, &argv, inv.eval).await;
             super::busy::unwatch();
             out
         })
@@ -330,9 +329,12 @@ pub async fn invoke(s: &mut Session, inv: Invocation, keys: Vec<Bytes>, argv: Ve
     }
 }
 
-/// One run of a script under its locks and its shard's turn: installs the run's context,
-/// runs the driver, and keeps the script session for the next script.
+/// One run of a script under its locks and its shard's turn: gives the run the shard's
+/// script session, installs the run's context, runs the driver, and keeps the session for
+/// the next script.
+#[allow(clippy::too_many_arguments)]
 async fn run_once(
+    local: &Rc<ShardLocal>,
     vm: &Rc<Vm>,
     mut run: RunCtx,
     db: usize,
@@ -341,19 +343,18 @@ async fn run_once(
     argv: &[Bytes],
     eval: bool,
 ) -> mlua::Result<(Outcome, bool)> {
-    if let Some(sess) = run.session.as_mut() {
-        sess.select(db);
-        sess.set_resp3(false);
-        sess.clock = Some(crate::store::now_ms());
-    }
-    let local = run.session.as_ref().map(|s| s.local.clone());
+    let mut sess = local.scripting.session.borrow_mut().take().unwrap_or_else(|| Session::detached(local.clone()));
+    sess.select(db);
+    sess.set_resp3(false);
+    sess.clock = Some(crate::store::now_ms());
+    run.session = Some(sess);
     *vm.ctx.borrow_mut() = Some(run);
     let outcome = vm.run(f, keys, argv, eval).await;
     let run = vm.ctx.borrow_mut().take();
     let mut needs_all = false;
     if let Some(mut run) = run {
         needs_all = run.needs_all;
-        if let (Some(sess), Some(local)) = (run.session.take(), local) {
+        if let Some(sess) = run.session.take() {
             *local.scripting.session.borrow_mut() = Some(sess);
         }
     }
@@ -414,10 +415,4 @@ pub async fn fcall(s: &mut Session, args: Vec<Bytes>, ro_command: bool) -> CmdRe
         argv,
     )
     .await
-}
-
-/// Whether a command is one of those a script run may not be part of the dispatcher's own
-/// locking for (EVAL, FCALL...): they take their own locks.
-pub fn takes_own_locks(spec: &crate::command::CommandSpec) -> bool {
-    spec.flags & flags::SCRIPT != 0 && matches!(spec.route, Route::Coordinator(_))
 }

@@ -364,8 +364,8 @@ pub fn lua_error_text(e: &mlua::Error) -> String {
     }
 }
 
-/// Values returned to Lua by `redis.call`'s Rust half: (0, value) for a reply, (1, error
-/// table) for an error, (2) to restart the script.
+/// Values returned to Lua by `redis.call`'s Rust halves: (0, value) for a reply, (1, error
+/// table) for an error, (2) to restart the script, (3) to take the dispatcher's path.
 pub fn call_result(kind: u8, v: Value) -> MultiValue {
     MultiValue::from_vec(vec![Value::Integer(i64::from(kind) as _), v])
 }
