@@ -415,14 +415,20 @@ fn script_memory_is_reported_and_freed() {
         let text = c.cmds(&["INFO", "memory"]).text();
         text.lines().find_map(|l| l.strip_prefix(&format!("{field}:"))).unwrap_or_else(|| panic!("no {field}")).trim().parse().unwrap()
     };
-    for i in 0..100 {
-        c.cmds(&["SCRIPT", "LOAD", &format!("return {i}")]);
+    // Each script compiled on this connection's shard holds Lua memory until SCRIPT FLUSH.
+    c.cmds(&["SCRIPT", "LOAD", "return 0"]);
+    let base = info(&mut c, "used_memory_lua");
+    for i in 0..300 {
+        c.cmds(&["SCRIPT", "LOAD", &format!("local t = {{}} for j = 1, 10 do t[j] = j * {i} end return t")]);
     }
-    assert_eq!(info(&mut c, "number_of_cached_scripts"), 100);
-    assert!(info(&mut c, "used_memory_lua") > 0);
+    assert_eq!(info(&mut c, "number_of_cached_scripts"), 301);
+    let loaded = info(&mut c, "used_memory_lua");
+    assert!(loaded > base + 100_000, "300 compiled scripts should hold Lua memory: {base} -> {loaded}");
     assert_eq!(c.cmds(&["SCRIPT", "FLUSH"]), Frame::Simple(b"OK".to_vec()));
     assert_eq!(info(&mut c, "number_of_cached_scripts"), 0);
     assert_eq!(info(&mut c, "used_memory_scripts_eval"), 0);
+    let flushed = info(&mut c, "used_memory_lua");
+    assert!(flushed < loaded - 100_000, "SCRIPT FLUSH should free the compiled scripts: {loaded} -> {flushed}");
 }
 
 /// redis-py's Lock (EVALSHA of its scripts) and register_script, from the venv the test
