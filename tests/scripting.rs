@@ -200,14 +200,9 @@ fn scripts_reach_keys_on_every_shard() {
         vec!["EVAL", "local n = 0 for _, k in ipairs(ARGV) do n = n + tonumber(redis.call('get', k)) end return n", "0"];
     args.extend(keys.iter().map(String::as_str));
     assert_eq!(c.cmds(&args), Frame::Int(136));
-    // A script that wrote before reaching an undeclared key gets an error from that call.
-    let e = c.cmds(&["EVAL", "redis.call('set', KEYS[1], 'x') local r = redis.call('get', 'undeclared{zz}') return r", "1", "w{aa}"]);
-    assert!(matches!(&e, Frame::Error(m) if String::from_utf8_lossy(m).contains("did not declare")), "{e:?}");
-    // Its next run takes the whole keyspace at once, and succeeds.
-    assert_eq!(
-        c.cmds(&["EVAL", "redis.call('set', KEYS[1], 'x') local r = redis.call('get', 'undeclared{zz}') return r", "1", "w{aa}"]),
-        Frame::Bulk(None)
-    );
+    // A script that wrote and then reaches a free undeclared key adds it to its locks.
+    let w = "redis.call('set', KEYS[1], 'x') local r = redis.call('get', 'undeclared{zz}') return r";
+    assert_eq!(c.cmds(&["EVAL", w, "1", "w{aa}"]), Frame::Bulk(None));
     // KEYS and DBSIZE from a script see every shard.
     assert_eq!(c.cmds(&["EVAL", "local r = redis.call('dbsize') return r", "0"]), Frame::Int(17));
     // Scripts inside MULTI/EXEC.
@@ -467,4 +462,41 @@ fn embedded_engine_runs_scripts() {
     let e = c.call::<i64>(["EVAL", "return redis.call('lpush', KEYS[1], 'x')", "1", "a"]);
     assert!(matches!(&e, Err(shardis::embed::Error::Command(err)) if err.to_string().starts_with("WRONGTYPE")), "{e:?}");
     engine.stop();
+}
+
+/// Undeclared keys under contention: while another owner holds a key, a script that reads
+/// it before writing waits for it under the whole-keyspace gate (and runs when it is
+/// released); one that wrote first gets an error from that call; a free undeclared key is
+/// simply added to the script's locks.
+#[test]
+fn undeclared_keys_held_by_another_owner() {
+    use shardis::shard::locks::Want;
+    use shardis::shard::{route::key_shard, Msg};
+    let engine = std::sync::Arc::new(shardis::embed::Engine::builder().shards(2).unpinned().start().unwrap());
+    let c = engine.client();
+    let shared = engine.shared();
+    let held = bytes::Bytes::from_static(b"contended");
+    let shard = key_shard(&held, 2);
+    c.call::<()>(["SET", "contended", "7"]).unwrap();
+    let owner = 1 << 60;
+    let (granted, rx) = futures::channel::oneshot::channel();
+    shared.mailboxes[shard].push(Msg::Lock { owner, want: Want::Keys(vec![held.clone()]), granted });
+    futures::executor::block_on(rx).expect("granted");
+
+    // A free undeclared key: no gate, no wait.
+    assert_eq!(c.call::<i64>(["EVAL", "return redis.call('incr', 'free-key')", "0"]), Ok(1));
+    // Wrote, then reached the held key: an error from that call, the write stands.
+    let e = c.call::<()>(["EVAL", "redis.call('set', KEYS[1], 'w') return redis.call('get', 'contended')", "1", "wrote-first"]);
+    assert!(matches!(&e, Err(shardis::embed::Error::Command(err)) if err.to_string().contains("another client holds it")), "{e:?}");
+    assert_eq!(c.call::<String>(["GET", "wrote-first"]).as_deref(), Ok("w"));
+    // Read the held key before writing: waits under the gate until the key is released.
+    let e2 = engine.clone();
+    let reader = std::thread::spawn(move || {
+        e2.client().call::<i64>(["EVAL", "local v = redis.call('get', 'contended') return tonumber(v) + 1", "0"])
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!reader.is_finished(), "the script ran while another owner held its key");
+    shared.mailboxes[shard].push(Msg::Unlock(owner));
+    assert_eq!(reader.join().unwrap(), Ok(8));
+    std::sync::Arc::into_inner(engine).expect("threads joined").stop();
 }

@@ -21,14 +21,16 @@
 //!   machinery ([`crate::shard::lock_all`]) in the global order before it runs; nothing else
 //!   touches them until it ends;
 //! - one script runs at a time per shard (`ShardScripts::turn`, taken after the locks);
-//! - when the script calls a command on a key it did not declare, or one that reads or
-//!   writes the whole keyspace (KEYS, SCAN, FLUSHALL...), and it has not written yet, it is
-//!   stopped and run again from the start with every shard locked whole (the whole-keyspace
-//!   gate). That is safe: nothing it did is visible, and a script is deterministic in what
-//!   it sees under the same locks. The script (its SHA1, or the function's name) is
-//!   remembered, so its later runs take the gate at once. A script that has already written
-//!   when it first reaches an undeclared key gets an error from that call instead (its
-//!   writes so far stand, as with any script error) and takes the gate from then on;
+//! - a key the script did not declare is added to its locks when nobody holds or awaits it
+//!   ([`crate::shard::locks::LockTable::try_extend`]: never waiting, so it cannot close a
+//!   cycle of waits; two-phase locking extended before anything is released);
+//! - when that key is held by someone else, or the command reads or writes the whole
+//!   keyspace (KEYS, SCAN, FLUSHALL...), a script that has not written yet is stopped and
+//!   run again from the start with every shard locked whole (the whole-keyspace gate). That
+//!   is safe: nothing it did is visible. The script (its SHA1, or the function's name) is
+//!   remembered, so its later runs take the gate at once. A script that has already
+//!   written gets an error from that call instead (its writes so far stand, as with any
+//!   script error) and takes the gate from then on;
 //! - inside MULTI/EXEC, a transaction holding a script locks every shard whole.
 //!
 //! ## Time limits

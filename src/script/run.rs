@@ -15,7 +15,8 @@ use super::vm::{call_result, Outcome, Vm};
 use super::{sha1_hex, FunctionFlags};
 use crate::command::{flags, lookup, CmdError, CmdResult, Route};
 use crate::protocol::Reply;
-use crate::shard::{execute_held, lock_plan, under_locks, LockPlan, Session, ShardLocal};
+use crate::shard::locks::Owner;
+use crate::shard::{execute_held, lock_all, lock_plan, unlock_all, LockPlan, Session, ShardLocal};
 
 /// What a script may touch without stopping.
 #[derive(Debug, Clone)]
@@ -62,6 +63,11 @@ pub struct RunCtx {
     needs_all: bool,
     resp3: bool,
     deny_disabled: bool,
+    /// The lock owner the run's key locks belong to (`None` when every shard is its own:
+    /// inside EXEC).
+    owner: Option<Owner>,
+    /// Shards where the run added undeclared keys to its locks (released with the others).
+    locked_shards: Vec<usize>,
 }
 
 impl RunCtx {
@@ -101,31 +107,41 @@ fn call_value(lua: &Lua, reply: &Reply, resp3: bool) -> mlua::Result<MultiValue>
 }
 
 /// The checks every `redis.call` passes, with the run's context taken out of `cell`:
-/// `Ok` with the arguments, or the values to return to Lua.
+/// `Ok` with the arguments (and the remote keys to lock first, if any), or the values to
+/// return to Lua.
+#[allow(clippy::type_complexity)]
 fn prepare(
     lua: &Lua,
     cell: &Rc<RefCell<Option<RunCtx>>>,
     args: &Variadic<Value>,
-) -> Result<(RunCtx, Vec<Bytes>), mlua::Result<MultiValue>> {
-    let fail = |msg: &str| Err(error_table(lua, msg, true).map(|t| call_result(1, t)));
+) -> Result<(RunCtx, Vec<Bytes>, Vec<(usize, Bytes)>), mlua::Result<MultiValue>> {
     let argv = match lua_args(args) {
         Ok(a) => a,
-        Err(e) => return fail(e),
+        Err(e) => return Err(fail(lua, e)),
     };
     let Some(mut run) = cell.borrow_mut().take() else {
-        return fail("redis.call/pcall can only be called inside a script invocation");
+        return Err(fail(lua, "redis.call/pcall can only be called inside a script invocation"));
     };
     match check(&mut run, &argv) {
-        Ok(()) => Ok((run, argv)),
-        Err(e) => {
-            let restart = run.restart;
+        Ok(()) => Ok((run, argv, Vec::new())),
+        Err(Refusal::LockRemote(keys)) => Ok((run, argv, keys)),
+        Err(refusal) => {
             *cell.borrow_mut() = Some(run);
-            if restart {
-                Err(Ok(call_result(2, Value::Nil)))
-            } else {
-                fail(&e)
-            }
+            Err(refused(lua, refusal))
         }
+    }
+}
+
+/// `redis.call`'s (1, error table) for `msg`.
+fn fail(lua: &Lua, msg: &str) -> mlua::Result<MultiValue> {
+    error_table(lua, msg, true).map(|t| call_result(1, t))
+}
+
+/// What Lua gets for a refusal: the restart signal or the error.
+fn refused(lua: &Lua, r: Refusal) -> mlua::Result<MultiValue> {
+    match r {
+        Refusal::Fail(e) => fail(lua, &e),
+        Refusal::Restart | Refusal::LockRemote(_) => Ok(call_result(2, Value::Nil)),
     }
 }
 
@@ -133,11 +149,11 @@ fn prepare(
 /// (the common case) runs here at once, on the store, without the dispatcher's batch or
 /// Lua's coroutine machinery; any other answers (3) for [`call_from_script`].
 pub fn call_now(lua: &Lua, cell: &Rc<RefCell<Option<RunCtx>>>, args: Variadic<Value>) -> mlua::Result<MultiValue> {
-    let (run, argv) = match prepare(lua, cell, &args) {
+    let (run, argv, remote) = match prepare(lua, cell, &args) {
         Ok(x) => x,
         Err(done) => return done,
     };
-    let ran = run.session.as_ref().and_then(|s| {
+    let ran = run.session.as_ref().filter(|_| remote.is_empty()).and_then(|s| {
         let spec = lookup(&argv).ok()?;
         let Route::Shard(handler) = spec.route else { return None };
         let local = &s.local;
@@ -162,14 +178,45 @@ pub fn call_now(lua: &Lua, cell: &Rc<RefCell<Option<RunCtx>>>, args: Variadic<Va
 /// on another shard's key travels there while the script's coroutine waits), and converts
 /// its reply.
 pub async fn call_from_script(lua: &Lua, cell: &Rc<RefCell<Option<RunCtx>>>, args: Variadic<Value>) -> mlua::Result<MultiValue> {
-    let (mut run, argv) = match prepare(lua, cell, &args) {
+    let (mut run, argv, remote) = match prepare(lua, cell, &args) {
         Ok(x) => x,
         Err(done) => return done,
     };
     let Some(mut session) = run.session.take() else {
         *cell.borrow_mut() = Some(run);
-        return Ok(call_result(1, error_table(lua, "redis.call/pcall can only be called inside a script invocation", true)?));
+        return fail(lua, "redis.call/pcall can only be called inside a script invocation");
     };
+    if !remote.is_empty() {
+        // Lock the undeclared keys of other shards (without waiting there), then check again.
+        let owner = run.owner.expect("remote keys are only asked for under key locks");
+        *cell.borrow_mut() = Some(run);
+        let local = session.local.clone();
+        let tries = remote.into_iter().map(|(sh, key)| {
+            let (local, k) = (local.clone(), key.clone());
+            async move { (sh, key, crate::shard::call(&local, sh, move |l| l.locks.borrow_mut().try_extend(owner, k)).await) }
+        });
+        let results = futures::future::join_all(tries).await;
+        run = cell.borrow_mut().take().expect("the run's context is back");
+        let mut all_locked = true;
+        for (sh, key, ok) in results {
+            if ok {
+                if let Access::Keys(declared) = &mut run.access {
+                    declared.insert(key);
+                }
+                if !run.locked_shards.contains(&sh) {
+                    run.locked_shards.push(sh);
+                }
+            }
+            all_locked &= ok;
+        }
+        run.session = Some(session);
+        let verdict = if all_locked { check(&mut run, &argv) } else { Err(outside_locks(&mut run)) };
+        if let Err(refusal) = verdict {
+            *cell.borrow_mut() = Some(run);
+            return refused(lua, refusal);
+        }
+        session = run.session.take().expect("the session was just put back");
+    }
     *cell.borrow_mut() = Some(run);
     let reply = execute_held(&mut session, vec![argv]).await.pop().unwrap_or(Reply::Nil);
     let resp3 = session.resp3;
@@ -179,43 +226,103 @@ pub async fn call_from_script(lua: &Lua, cell: &Rc<RefCell<Option<RunCtx>>>, arg
     call_value(lua, &reply, resp3)
 }
 
+/// Why a script's command may not run (yet).
+enum Refusal {
+    /// An error for the script, Redis's text.
+    Fail(String),
+    /// Stop and run the script again under the whole-keyspace gate.
+    Restart,
+    /// Undeclared keys on other shards: their locks are to be added first.
+    LockRemote(Vec<(usize, Bytes)>),
+}
+
+/// The error of a script that wrote and then needed a key it could not lock.
+const UNDECLARED_AFTER_WRITE: &str = "Script attempted to access a key it did not declare after writing, and another client holds it; declare every key in KEYS (its next runs lock the whole keyspace)";
+
 /// Redis's checks before a script's command runs (`scriptCall`), and ours: whether the
-/// script's locks cover what the command touches. `Err` carries the error text; a restart
-/// sets `run.restart`.
-fn check(run: &mut RunCtx, argv: &[Bytes]) -> Result<(), String> {
+/// script's locks cover what the command touches. A key the script did not declare is
+/// added to its locks when nobody holds or awaits it (at once on this shard; other shards'
+/// keys come back as [`Refusal::LockRemote`]); when that cannot be, or the command reads or
+/// writes the whole keyspace, the script restarts under the gate if it has not written.
+fn check(run: &mut RunCtx, argv: &[Bytes]) -> Result<(), Refusal> {
     if run.restart {
-        return Err(String::new());
+        return Err(Refusal::Restart);
     }
     let spec = match lookup(argv) {
         Ok(spec) if spec.arity_ok(argv.len()) => spec,
-        Ok(_) => return Err("Wrong number of args calling Redis command from script".into()),
-        Err(_) => return Err("Unknown Redis command called from script".into()),
+        Ok(_) => return Err(Refusal::Fail("Wrong number of args calling Redis command from script".into())),
+        Err(_) => return Err(Refusal::Fail("Unknown Redis command called from script".into())),
     };
     if spec.flags & flags::NOSCRIPT != 0 && !run.deny_disabled {
-        return Err("This Redis command is not allowed from script".into());
+        return Err(Refusal::Fail("This Redis command is not allowed from script".into()));
     }
     if run.read_only && spec.is_write() {
-        return Err("Write commands are not allowed from read-only scripts.".into());
+        return Err(Refusal::Fail("Write commands are not allowed from read-only scripts.".into()));
     }
     let wrote = run.wrote.load(Relaxed);
     if !run.allow_oom && run.oom_at_start && !wrote && spec.flags & flags::DENYOOM != 0 {
-        return Err(format!("-{}", CmdError::OutOfMemory));
+        return Err(Refusal::Fail(format!("-{}", CmdError::OutOfMemory)));
     }
-    if let Access::Keys(declared) = &run.access {
-        let outside = spec.whole_keyspace() || spec.key_positions(argv).any(|i| !declared.contains(&argv[i]));
-        if outside {
-            run.needs_all = true;
-            if !wrote {
-                run.restart = true;
-                return Err(String::new());
-            }
-            return Err("Script attempted to access a key it did not declare after writing; declare every key in KEYS (its next runs lock the whole keyspace)".into());
+    if let (Access::Keys(declared), Some(owner)) = (&mut run.access, run.owner) {
+        let covered = !spec.whole_keyspace() && extend_locally(run.session.as_ref(), owner, declared, &mut run.locked_shards, spec, argv);
+        if !covered {
+            return Err(outside_locks(run));
+        }
+        let (Access::Keys(declared), Some(s)) = (&run.access, &run.session) else { unreachable!("checked above") };
+        let shards = s.local.shared.shards();
+        let remote: Vec<(usize, Bytes)> = spec
+            .key_positions(argv)
+            .filter(|&i| !declared.contains(&argv[i]))
+            .map(|i| (crate::shard::route::key_shard(&argv[i], shards), argv[i].clone()))
+            .collect();
+        if !remote.is_empty() {
+            return Err(Refusal::LockRemote(remote));
         }
     }
     if spec.is_write() {
         run.wrote.store(true, Relaxed);
     }
     Ok(())
+}
+
+/// Adds this shard's undeclared keys of a command to the script's locks when they are free;
+/// false when one is not (other shards' keys are left to the caller).
+fn extend_locally(
+    session: Option<&Session>,
+    owner: Owner,
+    declared: &mut AHashSet<Bytes>,
+    locked: &mut Vec<usize>,
+    spec: &crate::command::CommandSpec,
+    argv: &[Bytes],
+) -> bool {
+    let Some(s) = session else { return false };
+    let local = &s.local;
+    let shards = local.shared.shards();
+    for i in spec.key_positions(argv) {
+        let k = &argv[i];
+        if declared.contains(k) || crate::shard::route::key_shard(k, shards) != local.id {
+            continue;
+        }
+        if !local.locks.borrow_mut().try_extend(owner, k.clone()) {
+            return false;
+        }
+        declared.insert(k.clone());
+        if !locked.contains(&local.id) {
+            locked.push(local.id);
+        }
+    }
+    true
+}
+
+/// The refusal for a command the script's locks cannot cover: a restart under the gate
+/// before any write, an error after one. Either way the script takes the gate from now on.
+fn outside_locks(run: &mut RunCtx) -> Refusal {
+    run.needs_all = true;
+    if run.wrote.load(Relaxed) {
+        return Refusal::Fail(UNDECLARED_AFTER_WRITE.into());
+    }
+    run.restart = true;
+    Refusal::Restart
 }
 
 /// What to run.
@@ -290,7 +397,10 @@ pub async fn invoke(s: &mut Session, inv: Invocation, keys: Vec<Bytes>, argv: Ve
             needs_all: false,
             resp3: false,
             deny_disabled: shared.scripts.disable_deny_scripts.load(Relaxed),
+            owner: (!s.in_exec).then(|| local.new_owner()),
+            locked_shards: Vec::new(),
         };
+        let owner = run.owner;
         let (db, name) = (s.db, inv.name.clone());
         let busy = BusyScript {
             shard: local.id,
@@ -302,15 +412,26 @@ pub async fn invoke(s: &mut Session, inv: Invocation, keys: Vec<Bytes>, argv: Ve
             kill: Arc::new(AtomicBool::new(false)),
         };
         let threshold = shared.config.busy_reply_threshold.load(Relaxed);
-        let outcome = under_locks(&local, plan, async {
+        // Phase one as a transaction's: the declared keys (or every shard) in the global
+        // order; the run may add free undeclared keys; all are released together.
+        let mut release: Vec<usize> = plan.iter().map(|p| p.0).collect();
+        if let Some(o) = owner {
+            lock_all(&local, o, plan).await;
+        }
+        let out = {
             let _turn = local.scripting.turn.lock().await;
             super::busy::watch_script(busy, shared.clone(), threshold);
             let out = run_once(&local, &vm, run, db, inv.function.clone(), &keys, &argv, inv.eval).await;
             super::busy::unwatch();
             out
-        })
-        .await;
-        let (outcome, needs_all) = outcome.map_err(|e| CmdError::Other(format!("Error running script {name}: {e}").into()))?;
+        };
+        let (outcome, needs_all, locked) = out.map_err(|e| CmdError::Other(format!("Error running script {name}: {e}").into()))?;
+        if let Some(o) = owner {
+            release.extend(locked);
+            release.sort_unstable();
+            release.dedup();
+            unlock_all(&local, o, release);
+        }
         if needs_all {
             local.scripting.needs_all.borrow_mut().insert(name.clone().into_boxed_str());
         }
@@ -342,7 +463,7 @@ async fn run_once(
     keys: &[Bytes],
     argv: &[Bytes],
     eval: bool,
-) -> mlua::Result<(Outcome, bool)> {
+) -> mlua::Result<(Outcome, bool, Vec<usize>)> {
     let mut sess = local.scripting.session.borrow_mut().take().unwrap_or_else(|| Session::detached(local.clone()));
     sess.select(db);
     sess.set_resp3(false);
@@ -351,14 +472,16 @@ async fn run_once(
     *vm.ctx.borrow_mut() = Some(run);
     let outcome = vm.run(f, keys, argv, eval).await;
     let run = vm.ctx.borrow_mut().take();
-    let mut needs_all = false;
+    let (mut needs_all, mut locked) = (false, Vec::new());
     if let Some(mut run) = run {
         needs_all = run.needs_all;
+        locked = std::mem::take(&mut run.locked_shards);
         if let Some(sess) = run.session.take() {
             *local.scripting.session.borrow_mut() = Some(sess);
         }
     }
-    Ok((outcome?, needs_all))
+    // Released by the caller even when the run failed.
+    Ok((outcome?, needs_all, locked))
 }
 
 /// EVAL / EVAL_RO (`sha_given` false) and EVALSHA / EVALSHA_RO: finds or compiles the

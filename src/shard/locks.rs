@@ -201,6 +201,37 @@ impl<K: Hash + Eq + Ord + Clone, S: std::hash::BuildHasher + Default> LockTable<
         }
     }
 
+    /// Adds `key` to what `owner` holds here if nobody holds or waits for it, without
+    /// waiting: true when `owner` holds it now (or held it, or holds the whole shard). A
+    /// lock taken this way never waits, so it cannot close a cycle of waits whatever order
+    /// it comes in (two-phase locking extended while nothing has been released). An owner
+    /// new to this shard passes the gate only when nobody waits there.
+    pub fn try_extend(&mut self, owner: Owner, key: K) -> bool {
+        match self.requests.get(&owner) {
+            Some(r) if r.all && r.passed => return true,
+            Some(r) if !r.passed || r.all || r.held < r.keys.len() => return false,
+            Some(r) if r.keys.contains(&key) => return true,
+            Some(_) => {}
+            None if self.exclusive.is_some() || !self.gate.is_empty() => return false,
+            None => {}
+        }
+        if self.keys.contains_key(&key) {
+            return false;
+        }
+        self.keys.insert(key.clone(), KeyLock { holder: owner, waiting: VecDeque::new() });
+        match self.requests.get_mut(&owner) {
+            Some(r) => {
+                r.keys.push(key);
+                r.held += 1;
+            }
+            None => {
+                self.requests.insert(owner, Request { keys: vec![key], held: 1, all: false, passed: true });
+                self.intents += 1;
+            }
+        }
+        true
+    }
+
     /// The owner holding `key`, if any (for tests and INFO).
     pub fn holder(&self, key: &K) -> Option<Owner> {
         self.keys.get(key).map(|l| l.holder)
@@ -214,6 +245,28 @@ impl<K: Hash + Eq + Ord + Clone, S: std::hash::BuildHasher + Default> LockTable<
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn try_extend_takes_only_free_keys_and_release_frees_them() {
+        let mut t = LockTable::new();
+        assert!(t.acquire(1, Want::Keys(vec!["a".to_string()])));
+        assert!(t.try_extend(1, "z".to_string()), "a free key is added");
+        assert!(t.try_extend(1, "a".to_string()), "a held key is held");
+        assert!(!t.acquire(2, Want::Keys(vec!["z".to_string()])), "the added key is held");
+        assert!(!t.try_extend(3, "z".to_string()), "held or awaited keys are refused");
+        assert!(t.try_extend(3, "q".to_string()), "a new owner takes a free key");
+        assert_eq!(t.release(1), vec![2]);
+        assert_eq!(t.holder(&"z".to_string()), Some(2));
+        t.release(2);
+        t.release(3);
+        assert!(t.is_idle());
+        assert!(t.acquire(4, Want::All));
+        assert!(t.try_extend(4, "x".to_string()), "a whole-shard holder holds every key");
+        assert!(!t.try_extend(5, "x".to_string()), "nobody passes a held gate");
+        t.release(4);
+        assert!(t.is_idle());
+    }
+
     use super::*;
 
     fn keys(ks: &[&str]) -> Want<String> {
