@@ -5,7 +5,9 @@
 //! the releases). In every interleaving loom explores, no transaction waits forever (a
 //! deadlock or a lost wake-up would show as loom's deadlock error), and the outcome is
 //! serializable: readers see the total intact and the final state is what some serial
-//! order of the transactions gives.
+//! order of the transactions gives. A script's out-of-order lock extension (`try_extend`,
+//! which never waits, with a restart under whole-shard locks when it is refused) is modelled
+//! the same way.
 #![cfg(loom)]
 
 use std::collections::HashMap;
@@ -27,6 +29,8 @@ enum Msg {
     Value(i64),
     Unlock(Owner),
     Finished,
+    TryExtend { owner: Owner, key: u8, origin: usize },
+    Extended(bool),
 }
 
 /// One transaction: what it locks, and what it does once it holds the locks.
@@ -38,6 +42,10 @@ enum Txn {
     Audit(Vec<Key>, i64),
     /// Takes every listed shard whole, then reads each one's first key and checks the total.
     Whole(Vec<usize>, i64),
+    /// A script that declared only the first key and moves `amount` to the second, which it
+    /// adds to its locks out of the global order; refused, it releases and restarts with
+    /// both shards whole.
+    Script(Key, Key, i64),
 }
 
 impl Txn {
@@ -47,6 +55,7 @@ impl Txn {
             Txn::Transfer(a, b, _) => vec![*a, *b],
             Txn::Audit(ks, _) => ks.clone(),
             Txn::Whole(shards, _) => return shards.iter().map(|&s| (s, Want::All)).collect(),
+            Txn::Script(declared, _, _) => vec![*declared],
         };
         let mut per: std::collections::BTreeMap<usize, Vec<u8>> = Default::default();
         for (s, k) in keys {
@@ -109,18 +118,19 @@ impl Shard {
             Msg::Add { key, delta } => self.data[key as usize] += delta,
             Msg::Read { key, origin } => self.send(origin, Msg::Value(self.data[key as usize])),
             Msg::Finished => self.finished += 1,
-            reply @ (Msg::Granted | Msg::Value(_)) => self.inbox.push_back(reply),
+            Msg::TryExtend { owner, key, origin } => {
+                let ok = self.locks.try_extend(owner, key);
+                self.send(origin, Msg::Extended(ok));
+            }
+            reply @ (Msg::Granted | Msg::Value(_) | Msg::Extended(_)) => self.inbox.push_back(reply),
         }
     }
 
     /// Coordinates `txn` as owner `owner`: phase one in shard order, then the work, then the
     /// releases; finally tells every shard it is done.
     async fn coordinate(&mut self, owner: Owner, txn: Txn) {
-        let plan = txn.plan();
-        for (shard, want) in &plan {
-            self.send(*shard, Msg::Lock { owner, want: want.clone(), origin: self.id });
-            let Msg::Granted = self.next_reply().await else { panic!("expected a grant") };
-        }
+        let mut plan = txn.plan();
+        self.lock_plan(owner, &plan).await;
         match &txn {
             Txn::Transfer(a, b, amount) => {
                 self.send(a.0, Msg::Add { key: a.1, delta: -amount });
@@ -131,12 +141,39 @@ impl Shard {
                 let keys: Vec<Key> = shards.iter().map(|&s| (s, 0)).collect();
                 self.audit(&keys, *total).await;
             }
+            Txn::Script(from, to, amount) => {
+                self.send(to.0, Msg::TryExtend { owner, key: to.1, origin: self.id });
+                let Msg::Extended(ok) = self.next_reply().await else { panic!("expected an answer") };
+                if ok {
+                    plan.push((to.0, Want::Keys(vec![to.1])));
+                } else {
+                    // Nothing written yet: release, then rerun under both shards whole.
+                    for (shard, _) in &plan {
+                        self.send(*shard, Msg::Unlock(owner));
+                    }
+                    let mut shards = vec![from.0, to.0];
+                    shards.sort();
+                    shards.dedup();
+                    plan = shards.into_iter().map(|s| (s, Want::All)).collect();
+                    self.lock_plan(owner, &plan).await;
+                }
+                self.send(from.0, Msg::Add { key: from.1, delta: -amount });
+                self.send(to.0, Msg::Add { key: to.1, delta: *amount });
+            }
         }
         for (shard, _) in &plan {
             self.send(*shard, Msg::Unlock(owner));
         }
         for s in 0..self.boxes.len() {
             self.send(s, Msg::Finished);
+        }
+    }
+
+    /// Phase one: `plan` in shard order, each grant awaited before the next request.
+    async fn lock_plan(&mut self, owner: Owner, plan: &[(usize, Want<u8>)]) {
+        for (shard, want) in plan {
+            self.send(*shard, Msg::Lock { owner, want: want.clone(), origin: self.id });
+            let Msg::Granted = self.next_reply().await else { panic!("expected a grant") };
         }
     }
 
@@ -234,5 +271,26 @@ fn three_shards_with_a_whole_keyspace_transaction() {
             run(vec![Some(Txn::Transfer((0, 0), (2, 0), 1)), Some(Txn::Transfer((2, 0), (1, 0), 2)), Some(Txn::Whole(vec![0, 1, 2], 30))]);
         assert_eq!(out.iter().flatten().sum::<i64>(), 60);
         assert_eq!((out[0][0], out[1][0], out[2][0]), (9, 12, 9));
+    });
+}
+
+/// A script that declared a key on shard 1 adds a key of shard 0 to its locks (against the
+/// global order) while a transfer takes both keys in order: the extension never waits, so
+/// no deadlock; refused, the script restarts with both shards whole; either way both
+/// transfers land once each.
+#[test]
+fn a_script_extending_its_locks_out_of_order_never_deadlocks() {
+    model(Some(2), || {
+        let out = run(vec![Some(Txn::Transfer((0, 0), (1, 0), 3)), Some(Txn::Script((1, 0), (0, 0), 5))]);
+        assert_eq!((out[0][0], out[1][0]), (12, 8));
+    });
+}
+
+/// The same script beside an audit of both keys: the audit never sees it half done.
+#[test]
+fn an_audit_never_sees_half_a_script() {
+    model(Some(2), || {
+        let out = run(vec![Some(Txn::Audit(vec![(0, 1), (1, 1)], 20)), Some(Txn::Script((1, 1), (0, 1), 4))]);
+        assert_eq!((out[0][1], out[1][1]), (14, 6));
     });
 }
