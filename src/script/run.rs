@@ -263,18 +263,39 @@ fn check(run: &mut RunCtx, argv: &[Bytes]) -> Result<(), Refusal> {
     if !run.allow_oom && run.oom_at_start && !wrote && spec.flags & flags::DENYOOM != 0 {
         return Err(Refusal::Fail(format!("-{}", CmdError::OutOfMemory)));
     }
-    if let (Access::Keys(declared), Some(owner)) = (&mut run.access, run.owner) {
-        let covered = !spec.whole_keyspace() && extend_locally(run.session.as_ref(), owner, declared, &mut run.locked_shards, spec, argv);
+    if let Access::Keys(declared) = &mut run.access {
+        // One pass over the command's keys: declared ones pass, free ones of this shard are
+        // added to the locks, other shards' are handed back to lock there.
+        let mut remote = Vec::new();
+        let mut covered = !spec.whole_keyspace();
+        if covered {
+            for i in spec.key_positions(argv) {
+                let k = &argv[i];
+                if declared.contains(k) {
+                    continue;
+                }
+                let (Some(owner), Some(s)) = (run.owner, run.session.as_ref()) else {
+                    covered = false;
+                    break;
+                };
+                let (local, shards) = (&s.local, s.local.shared.shards());
+                let shard = crate::shard::route::key_shard(k, shards);
+                if shard != local.id {
+                    remote.push((shard, k.clone()));
+                } else if local.locks.borrow_mut().try_extend(owner, k.clone()) {
+                    declared.insert(k.clone());
+                    if !run.locked_shards.contains(&shard) {
+                        run.locked_shards.push(shard);
+                    }
+                } else {
+                    covered = false;
+                    break;
+                }
+            }
+        }
         if !covered {
             return Err(outside_locks(run));
         }
-        let (Access::Keys(declared), Some(s)) = (&run.access, &run.session) else { unreachable!("checked above") };
-        let shards = s.local.shared.shards();
-        let remote: Vec<(usize, Bytes)> = spec
-            .key_positions(argv)
-            .filter(|&i| !declared.contains(&argv[i]))
-            .map(|i| (crate::shard::route::key_shard(&argv[i], shards), argv[i].clone()))
-            .collect();
         if !remote.is_empty() {
             return Err(Refusal::LockRemote(remote));
         }
@@ -283,35 +304,6 @@ fn check(run: &mut RunCtx, argv: &[Bytes]) -> Result<(), Refusal> {
         run.wrote.store(true, Relaxed);
     }
     Ok(())
-}
-
-/// Adds this shard's undeclared keys of a command to the script's locks when they are free;
-/// false when one is not (other shards' keys are left to the caller).
-fn extend_locally(
-    session: Option<&Session>,
-    owner: Owner,
-    declared: &mut AHashSet<Bytes>,
-    locked: &mut Vec<usize>,
-    spec: &crate::command::CommandSpec,
-    argv: &[Bytes],
-) -> bool {
-    let Some(s) = session else { return false };
-    let local = &s.local;
-    let shards = local.shared.shards();
-    for i in spec.key_positions(argv) {
-        let k = &argv[i];
-        if declared.contains(k) || crate::shard::route::key_shard(k, shards) != local.id {
-            continue;
-        }
-        if !local.locks.borrow_mut().try_extend(owner, k.clone()) {
-            return false;
-        }
-        declared.insert(k.clone());
-        if !locked.contains(&local.id) {
-            locked.push(local.id);
-        }
-    }
-    true
 }
 
 /// The refusal for a command the script's locks cannot cover: a restart under the gate
