@@ -80,11 +80,6 @@ impl<K: Hash + Eq + Ord + Clone, S: std::hash::BuildHasher + Default> LockTable<
         self.requests.is_empty()
     }
 
-    /// Whether an owner holds the whole shard (a whole-keyspace command, EXEC or script).
-    pub fn is_held_whole(&self) -> bool {
-        self.exclusive.is_some()
-    }
-
     /// Whether a command on `key` may run now without waiting: nobody holds or waits for
     /// the key, and nobody holds or waits for the whole shard.
     pub fn is_free(&self, key: &K) -> bool {

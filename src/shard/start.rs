@@ -377,9 +377,10 @@ async fn expiry_loop(local: Rc<ShardLocal>) {
             }
         }
         local.expiry_wake_at.set(0);
-        // A shard held whole (by a script or transaction) keeps its keys until released, as
-        // Redis's clock stands still while a script runs.
-        while local.locks.borrow().is_held_whole() {
+        // While a script or transaction holds (or waits for) locks here, keys are not
+        // expired actively: a held key must not vanish halfway through its owner's work, as
+        // Redis's clock stands still while a script runs. Lazy expiry on access still works.
+        while !local.locks.borrow().is_idle() {
             glommio::timer::sleep(Duration::from_millis(1)).await;
         }
         loop {
