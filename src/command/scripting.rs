@@ -15,7 +15,7 @@ use super::server::help_reply;
 use super::{eq_ic, CommandSpec, Route};
 use crate::protocol::Reply;
 use crate::script::functions::{library_name, parse_dump, FunctionInfo, Library, LibraryCode};
-use crate::script::{run, sha1_hex};
+use crate::script::run;
 use crate::shard::{call_all, Session};
 use crate::store::glob_match;
 
@@ -196,14 +196,7 @@ fn fcall_ro(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
 
 /// `SCRIPT LOAD script`: compiles and caches the script, replies its SHA1.
 fn script_load(s: &mut Session, a: &[Bytes]) -> CmdResult {
-    let registry = &s.local.shared.scripts;
-    let sha = sha1_hex(&a[2]);
-    if registry.script(&sha).is_none() {
-        let flags = crate::script::functions::shebang_flags(&a[2]).map_err(|e| CmdError::Other(e.into()))?;
-        let vm = s.local.scripting.vm()?;
-        vm.script(registry.scripts_generation(), &sha, &a[2]).map_err(run::compile_error)?;
-        registry.add_script(&sha, a[2].clone(), flags);
-    }
+    let (sha, _) = run::load_script(&s.local, &a[2])?;
     Ok(Reply::Bulk(Bytes::from(sha)))
 }
 

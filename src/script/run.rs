@@ -61,7 +61,6 @@ pub struct RunCtx {
     restart: bool,
     /// Set when it touched something outside its locks (its later runs take the gate).
     needs_all: bool,
-    resp3: bool,
     deny_disabled: bool,
     /// The lock owner the run's key locks belong to (`None` when every shard is its own:
     /// inside EXEC).
@@ -71,14 +70,13 @@ pub struct RunCtx {
 }
 
 impl RunCtx {
-    /// Whether the script speaks RESP3 (`redis.setresp(3)`).
+    /// Whether the script speaks RESP3 (`redis.setresp(3)`): its session's protocol.
     pub fn resp3(&self) -> bool {
-        self.resp3
+        self.session.as_ref().is_some_and(|s| s.resp3)
     }
 
     /// Switches the script's protocol version.
     pub fn set_resp3(&mut self, resp3: bool) {
-        self.resp3 = resp3;
         if let Some(s) = self.session.as_mut() {
             s.set_resp3(resp3);
         }
@@ -387,7 +385,6 @@ pub async fn invoke(s: &mut Session, inv: Invocation, keys: Vec<Bytes>, argv: Ve
             wrote: Arc::new(AtomicBool::new(false)),
             restart: false,
             needs_all: false,
-            resp3: false,
             deny_disabled: shared.scripts.disable_deny_scripts.load(Relaxed),
             owner: (!s.in_exec).then(|| local.new_owner()),
             locked_shards: Vec::new(),
@@ -489,21 +486,25 @@ pub async fn eval(s: &mut Session, args: Vec<Bytes>, sha_given: bool, ro_command
             None => return Err(CmdError::Line("NOSCRIPT No matching script. Please use EVAL.".into())),
         }
     } else {
-        let sha = sha1_hex(&args[1]);
-        match registry.script(&sha) {
-            Some(sc) => (sha, sc),
-            None => {
-                let flags = super::functions::shebang_flags(&args[1]).map_err(|e| CmdError::Other(e.into()))?;
-                let vm = local.scripting.vm()?;
-                vm.script(registry.scripts_generation(), &sha, &args[1]).map_err(compile_error)?;
-                let sc = registry.add_script(&sha, args[1].clone(), flags);
-                (sha, sc)
-            }
-        }
+        load_script(&local, &args[1])?
     };
     let vm = local.scripting.vm()?;
     let function = vm.script(registry.scripts_generation(), &sha, &script.body).map_err(compile_error)?;
     invoke(s, Invocation { function, name: sha, eval: true, flags: script.flags, ro_command, command: args }, keys, argv).await
+}
+
+/// The cached script `body` (SCRIPT LOAD, EVAL): its SHA1 and entry, checked (shebang) and
+/// compiled on this shard's interpreter and cached first when new.
+pub fn load_script(local: &ShardLocal, body: &Bytes) -> Result<(String, Arc<super::EvalScript>), CmdError> {
+    let registry = &local.shared.scripts;
+    let sha = sha1_hex(body);
+    if let Some(sc) = registry.script(&sha) {
+        return Ok((sha, sc));
+    }
+    let flags = super::functions::shebang_flags(body).map_err(|e| CmdError::Other(e.into()))?;
+    local.scripting.vm()?.script(registry.scripts_generation(), &sha, body).map_err(compile_error)?;
+    let sc = registry.add_script(&sha, body.clone(), flags);
+    Ok((sha, sc))
 }
 
 /// The reply to a script that does not compile.
