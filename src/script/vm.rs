@@ -206,11 +206,6 @@ impl Vm {
         })
     }
 
-    /// The interpreter.
-    pub fn lua(&self) -> &Lua {
-        &self.lua
-    }
-
     /// Bytes the interpreter has allocated.
     pub fn used_memory(&self) -> usize {
         self.lua.used_memory()
@@ -346,11 +341,6 @@ impl Vm {
                 }
             })
         }
-    }
-
-    /// The restart sentinel, raised when a script touches a key outside its locks.
-    pub fn restart_value(&self) -> Value {
-        Value::Table(self.restart.clone())
     }
 }
 
