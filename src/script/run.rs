@@ -524,11 +524,6 @@ pub async fn fcall(s: &mut Session, args: Vec<Bytes>, ro_command: bool) -> CmdRe
     let generation = registry.libraries_generation();
     let loaded = vm.function(generation, &name, || registry.libraries.read().expect("libraries lock").codes());
     let Some(loaded) = loaded else { return Err(CmdError::other("Function not found")) };
-    invoke(
-        s,
-        Invocation { function: loaded.callback, name: info.name, eval: false, flags: Some(info.flags), ro_command, command: args },
-        keys,
-        argv,
-    )
-    .await
+    invoke(s, Invocation { function: loaded, name: info.name, eval: false, flags: Some(info.flags), ro_command, command: args }, keys, argv)
+        .await
 }

@@ -28,15 +28,6 @@ pub enum Outcome {
     Restart,
 }
 
-/// A compiled library function.
-#[derive(Debug, Clone)]
-pub struct LoadedFunction {
-    /// The Lua callback.
-    pub callback: Function,
-    /// Its flags.
-    pub flags: FunctionFlags,
-}
-
 /// A function library as registered by its code: (name, description, flags) per function.
 pub type Registered = Vec<(String, Option<String>, FunctionFlags, Function)>;
 
@@ -50,7 +41,7 @@ pub struct Vm {
     /// Compiled EVAL scripts by SHA1, for the script cache generation `.0`.
     scripts: RefCell<(u64, AHashMap<Box<str>, Function>)>,
     /// Loaded functions by name, for the library generation `.0`.
-    functions: RefCell<(u64, AHashMap<Box<str>, LoadedFunction>)>,
+    functions: RefCell<(u64, AHashMap<Box<str>, Function>)>,
     /// The run in progress (one at a time per shard).
     pub(crate) ctx: Rc<RefCell<Option<RunCtx>>>,
 }
@@ -273,16 +264,17 @@ impl Vm {
         Ok(out)
     }
 
-    /// The function `name` as loaded for library generation `generation`, reloading every
-    /// library from `libraries` first when this VM holds an older generation.
-    pub fn function(&self, generation: u64, name: &str, libraries: impl FnOnce() -> Vec<LibraryCode>) -> Option<LoadedFunction> {
+    /// The callback of function `name` (lower case) as loaded for library generation
+    /// `generation`, reloading every library from `libraries` first when this VM holds an
+    /// older generation (its flags are the registry's).
+    pub fn function(&self, generation: u64, name: &str, libraries: impl FnOnce() -> Vec<LibraryCode>) -> Option<Function> {
         let mut cache = self.functions.borrow_mut();
         if cache.0 != generation {
             let mut map = AHashMap::new();
             for lib in libraries() {
                 if let Ok(fns) = self.load_library(&lib.code) {
-                    for (n, _, flags, callback) in fns {
-                        map.insert(n.to_ascii_lowercase().into_boxed_str(), LoadedFunction { callback, flags });
+                    for (n, _, _, callback) in fns {
+                        map.insert(n.to_ascii_lowercase().into_boxed_str(), callback);
                     }
                 }
             }
