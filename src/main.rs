@@ -37,7 +37,7 @@ fn main() {
     let cfg = match Config::from_args(&args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("*** FATAL CONFIG FILE ERROR ***\n{e}");
+            eprintln!("{e}");
             std::process::exit(1);
         }
     };

@@ -113,6 +113,42 @@ fn scan_walks_every_shard_and_returns_every_key() {
 }
 
 #[test]
+fn scan_count_spans_shards_so_a_small_keyspace_comes_back_whole() {
+    for shards in [1, 2, 4] {
+        let s = common::shardis(shards, &[]);
+        let mut c = s.client();
+        for i in 0..6 {
+            let _: () = c.set(format!("a{i}"), i).unwrap();
+        }
+        let _: () = c.sadd("aset", "m").unwrap();
+        let _: () = c.sadd("bset", "m").unwrap();
+        // Like Redis's: fewer keys than COUNT come back in one call, cursor 0.
+        let (next, mut keys): (u64, Vec<String>) = redis::cmd("SCAN").arg(0).query(&mut c).unwrap();
+        keys.sort();
+        assert_eq!((next, keys.len()), (0, 8), "{shards} shards: {keys:?}");
+        // Filters do not end a call early.
+        let (next, keys): (u64, Vec<String>) =
+            redis::cmd("SCAN").arg(0).arg("MATCH").arg("a*").arg("TYPE").arg("set").query(&mut c).unwrap();
+        assert_eq!((next, keys), (0, vec!["aset".to_string()]), "{shards} shards");
+        // A small COUNT still walks every key, a few per call.
+        let (mut cursor, mut seen, mut calls) = (0u64, Vec::new(), 0);
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN").arg(cursor).arg("COUNT").arg(2).query(&mut c).unwrap();
+            seen.extend(keys);
+            calls += 1;
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 8, "{shards} shards");
+        assert!(calls > 1, "{shards} shards: COUNT 2 took one call");
+    }
+}
+
+#[test]
 fn resp3_hello_returns_a_map_and_auth_is_enforced() {
     let s = common::shardis(2, &["--requirepass", "secret"]);
     let mut raw = s.raw();

@@ -1,68 +1,201 @@
-//! DEBUG: the subcommands Redis's test suite uses around scripts (PROTOCOL, SLEEP,
-//! SET-DISABLE-DENY-SCRIPTS, SET-ACTIVE-EXPIRE).
+//! DEBUG: the subcommands Redis's test suite and operators use (OBJECT, POPULATE, SLEEP,
+//! PROTOCOL, SET-ACTIVE-EXPIRE, QUICKLIST-PACKED-THRESHOLD, CONFIG-REWRITE-FORCE-ALL...).
+//! `enable-debug-command` decides who may run it.
 
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
+use futures::future::LocalBoxFuture;
 
 use super::error::{CmdError, CmdResult};
 use super::flags::{ADMIN, LOADING, NOSCRIPT, STALE};
-use super::server::help_reply;
-use super::{eq_ic, CommandSpec, Route};
+use super::server::{help_reply, is_local_client};
+use super::{CommandSpec, Route};
+use crate::config::{protected_allowed, P};
 use crate::protocol::Reply;
-use crate::shard::Session;
+use crate::shard::route::key_shard;
+use crate::shard::{call, call_all, Session};
+use crate::store::{now_ms, StrValue, Value};
 
 /// The DEBUG command.
 pub static COMMANDS: &[CommandSpec] =
-    &[CommandSpec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "server", Route::Session(debug)).doc(
+    &[CommandSpec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "server", Route::Coordinator(debug)).doc(
         "A container for debugging commands.",
         "1.0.0",
         "Depends on subcommand.",
         "subcommand [arg...]",
     )];
 
-fn debug(s: &mut Session, a: &[Bytes]) -> CmdResult {
-    let sub = &a[1];
-    if eq_ic(sub, "help") {
-        return Ok(help_reply(
-            "DEBUG",
-            &[
-                "PROTOCOL <type>",
-                "    Reply with a test value of the specified type. <type> can be: string,",
-                "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
-                "    true, false.",
-                "SET-ACTIVE-EXPIRE <0|1>",
-                "    Setting it to 0 disables expiring keys in background when they are not",
-                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
-                "    default.",
-                "SET-DISABLE-DENY-SCRIPTS <0|1>",
-                "    Enable or disable scripts' refusal of commands flagged noscript.",
-                "SLEEP <seconds>",
-                "    Stop the server for <seconds>. Decimals allowed.",
-            ],
-        ));
-    }
-    if eq_ic(sub, "protocol") && a.len() == 3 {
-        return protocol(&a[2]);
-    }
-    if eq_ic(sub, "sleep") && a.len() == 3 {
-        let secs = crate::num::parse_f64(&a[2]).filter(|v| *v >= 0.0).ok_or(CmdError::NotFloat)?;
-        // As Redis's: the whole shard stops for that long.
-        std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
-        return Ok(Reply::OK);
-    }
-    if eq_ic(sub, "set-disable-deny-scripts") && a.len() == 3 {
-        let on = crate::command::parse_int(&a[2])? != 0;
-        s.local.shared.scripts.disable_deny_scripts.store(on, Relaxed);
-        return Ok(Reply::OK);
-    }
-    if eq_ic(sub, "set-active-expire") && a.len() == 3 {
-        crate::command::parse_int(&a[2])?;
-        return Ok(Reply::OK);
-    }
-    Err(CmdError::Other(
+const HELP: &[&str] = &[
+    "CHANGE-REPL-ID",
+    "    Change the replication IDs of the instance.",
+    "CONFIG-REWRITE-FORCE-ALL",
+    "    Like CONFIG REWRITE but writes all configuration options, including",
+    "    keywords not listed in original configuration file or default values.",
+    "JMAP",
+    "    Accepted for compatibility (shardis has no Java heap to map).",
+    "LISTPACK <key>",
+    "    Show low level info about the listpack encoding of <key>.",
+    "OBJECT <key>",
+    "    Show low level info about `key` and associated value.",
+    "PAUSE-CRON <0|1>",
+    "    Stop periodic cron job processing.",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+    "    it is used instead of the 'key' prefix. These are not propagated to",
+    "    replicas. Cluster slots are not respected so keys not belonging to the",
+    "    current node can be created in cluster mode.",
+    "PROTOCOL <type>",
+    "    Reply with a test value of the specified type. <type> can be: string,",
+    "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+    "    true, false.",
+    "QUICKLIST-PACKED-THRESHOLD <size>",
+    "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+    "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
+    "SET-ACTIVE-EXPIRE <0|1>",
+    "    Setting it to 0 disables expiring keys in background when they are not",
+    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+    "    default.",
+    "SET-DISABLE-DENY-SCRIPTS <0|1>",
+    "    Enable or disable scripts' refusal of commands flagged noscript.",
+    "SLEEP <seconds>",
+    "    Stop the server for <seconds>. Decimals allowed.",
+    "STRINGMATCH-LEN <pattern> <string>",
+    "    Run a fuzz tester against the stringmatchlen() function.",
+];
+
+fn unknown(sub: &[u8]) -> CmdError {
+    CmdError::Other(
         format!("unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.", String::from_utf8_lossy(sub)).into(),
-    ))
+    )
+}
+
+fn debug(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
+    Box::pin(async move {
+        if !protected_allowed(s.local.shared.config.num(P::EnableDebugCommand), is_local_client(s)) {
+            return Err(CmdError::other(
+                "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+            ));
+        }
+        let sub = a[1].to_ascii_lowercase();
+        let n = a.len();
+        match (sub.as_slice(), n) {
+            (b"help", 2) => Ok(help_reply("DEBUG", HELP)),
+            (b"protocol", 3) => protocol(&a[2]),
+            (b"sleep", 3) => {
+                let secs = crate::num::parse_f64(&a[2]).filter(|v| *v >= 0.0).ok_or(CmdError::NotFloat)?;
+                // As Redis's: the whole shard stops for that long.
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+                Ok(Reply::OK)
+            }
+            (b"set-disable-deny-scripts", 3) => {
+                let on = crate::command::parse_int(&a[2])? != 0;
+                s.local.shared.scripts.disable_deny_scripts.store(on, Relaxed);
+                Ok(Reply::OK)
+            }
+            (b"set-active-expire", 3) => {
+                let on = crate::command::parse_int(&a[2])? != 0;
+                s.local.shared.active_expire.store(on, Relaxed);
+                Ok(Reply::OK)
+            }
+            (b"quicklist-packed-threshold", 3) => {
+                let ok = std::str::from_utf8(&a[2]).ok().and_then(crate::config::parse_memory).is_some_and(|v| (0..1 << 32).contains(&v));
+                if ok {
+                    Ok(Reply::OK)
+                } else {
+                    Err(CmdError::other("argument must be a memory value bigger than 1 and smaller than 4gb"))
+                }
+            }
+            (b"stringmatch-len", 4) => {
+                crate::store::glob_match(&a[2], &a[3], false);
+                Ok(Reply::Status("Apparently Redis did not crash: test passed"))
+            }
+            (b"jmap" | b"change-repl-id", 2) | (b"pause-cron", 3) => Ok(Reply::OK),
+            (b"config-rewrite-force-all", 2) => match s.local.shared.config.rewrite(true) {
+                Ok(()) => Ok(Reply::OK),
+                Err(e) => Err(CmdError::Other(format!("CONFIG-REWRITE-FORCE-ALL failed: {e}").into())),
+            },
+            (b"object", 3) => object(s, a[2].clone()).await,
+            (b"listpack", 3) => listpack(s, a[2].clone()).await,
+            (b"populate", 3..=5) => populate(s, &a).await,
+            _ => Err(unknown(&a[1])),
+        }
+    })
+}
+
+/// `DEBUG OBJECT <key>`: Redis's line (address, refcount, encoding, serialized length, LRU).
+async fn object(s: &Session, key: Bytes) -> CmdResult {
+    let (db, shard) = (s.db, key_shard(&key, s.local.shared.shards()));
+    let line = call(&s.local, shard, move |sh| {
+        let mut st = sh.store.borrow_mut();
+        let e = st.db(db).peek(&key, now_ms())?;
+        let extra = match &e.value {
+            Value::List(l) => {
+                let nodes = l.len().div_ceil(128).max(1);
+                format!(
+                    " ql_nodes:{nodes} ql_avg_node:{:.2} ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:{}",
+                    l.len() as f64 / nodes as f64,
+                    e.memory_usage(0)
+                )
+            }
+            _ => String::new(),
+        };
+        Some(format!(
+            "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}{extra}",
+            &e.value as *const Value,
+            e.value.encoding(),
+            e.memory_usage(0),
+            e.access & ((1 << 24) - 1),
+            crate::store::idle_ms(e.access, now_ms()) / 1000,
+        ))
+    })
+    .await;
+    line.map(|l| Reply::StatusOwned(Bytes::from(l))).ok_or(CmdError::NoSuchKey)
+}
+
+/// `DEBUG LISTPACK <key>`: Redis prints the listpack on its stdout; shardis has nothing to print.
+async fn listpack(s: &Session, key: Bytes) -> CmdResult {
+    let (db, shard) = (s.db, key_shard(&key, s.local.shared.shards()));
+    let enc = call(&s.local, shard, move |sh| sh.store.borrow_mut().db(db).peek(&key, now_ms()).map(|e| e.value.encoding())).await;
+    match enc {
+        None => Err(CmdError::NoSuchKey),
+        Some("listpack") => Ok(Reply::Status("Listpack structure printed on stdout")),
+        Some(_) => Err(CmdError::other("Not a listpack encoded object.")),
+    }
+}
+
+/// `DEBUG POPULATE <count> [prefix] [size]`: string keys `prefix:N` = `value:N` (padded or
+/// cut to `size`), each made by the shard that owns it; existing keys are left alone.
+async fn populate(s: &Session, a: &[Bytes]) -> CmdResult {
+    let positive =
+        |b: &Bytes| crate::command::parse_int(b).ok().filter(|n| *n >= 0).ok_or(CmdError::other("value is out of range, must be positive"));
+    let count = positive(&a[2])? as u64;
+    let prefix = a.get(3).cloned().unwrap_or_else(|| Bytes::from_static(b"key"));
+    let size = a.get(4).map(positive).transpose()?.unwrap_or(0) as usize;
+    let db = s.db;
+    call_all(&s.local, move |sh| {
+        let shards = sh.shared.shards();
+        let now = now_ms();
+        let mut st = sh.store.borrow_mut();
+        let d = st.db(db);
+        let mut key = Vec::with_capacity(prefix.len() + 21);
+        for j in 0..count {
+            key.clear();
+            key.extend_from_slice(&prefix);
+            key.push(b':');
+            key.extend_from_slice(itoa::Buffer::new().format(j).as_bytes());
+            if key_shard(&key, shards) != sh.id || d.contains(&key, now) {
+                continue;
+            }
+            let mut val = format!("value:{j}").into_bytes();
+            if size > 0 {
+                val.resize(size, 0);
+            }
+            d.set(&key, Value::Str(StrValue::from_input(&val)), crate::store::Expiry::Clear, now);
+        }
+    })
+    .await;
+    Ok(Reply::OK)
 }
 
 /// `DEBUG PROTOCOL <type>`: a sample reply of each RESP type, as Redis's.

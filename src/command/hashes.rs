@@ -1,7 +1,5 @@
 //! Hash commands: fields and values, counters, random fields and HSCAN.
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use bytes::Bytes;
 
 use super::args::{eq_ic, parse_int, parse_rand_count, random_picks};
@@ -120,8 +118,8 @@ pub static COMMANDS: &[CommandSpec] = &[
 fn limits(ctx: &ShardCtx<'_>) -> PackLimits {
     let c = ctx.config;
     PackLimits {
-        entries: c.hash_max_listpack_entries.load(Relaxed).max(0) as usize,
-        value: c.hash_max_listpack_value.load(Relaxed).max(0) as usize,
+        entries: c.num(crate::config::P::HashMaxListpackEntries).max(0) as usize,
+        value: c.num(crate::config::P::HashMaxListpackValue).max(0) as usize,
     }
 }
 

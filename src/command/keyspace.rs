@@ -1,8 +1,6 @@
 //! Keyspace commands: DEL/EXISTS/TYPE/RENAME/COPY/MOVE, expiry, OBJECT, and the commands that
 //! visit every shard (KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB).
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use bytes::Bytes;
 use futures::future::LocalBoxFuture;
 
@@ -440,42 +438,58 @@ fn scan(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             }
             i += 2;
         }
+        // As Redis, COUNT bounds the keys looked at (before MATCH and TYPE filter them), and
+        // a call visits at most 10 × COUNT table slots; a shard that runs out hands the rest of
+        // the budget to the next one, so a small keyspace comes back whole in one call.
         let shards = s.local.shared.shards();
-        let shard = (cursor & ((1 << SHARD_BITS) - 1)) as usize;
+        let mut shard = (cursor & ((1 << SHARD_BITS) - 1)) as usize;
         if shard >= shards {
             return Ok(scan_reply(0, Vec::new()));
         }
-        let local_cursor = cursor >> SHARD_BITS;
-        let db = s.db;
-        let (next, found) = call(&s.local, shard, move |sh| {
-            let now = crate::store::now_ms();
-            let mut st = sh.store.borrow_mut();
-            let d = st.db(db);
-            let mut keys: Vec<Bytes> = Vec::new();
-            let mut c = local_cursor;
-            let mut steps = 0i64;
-            loop {
-                c = d.scan(c, now, |e| {
-                    let type_ok = typ.as_ref().is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
-                    let pat_ok = pattern.as_ref().is_none_or(|p| glob_match(p, &e.key, false));
-                    if type_ok && pat_ok {
-                        keys.push(Bytes::copy_from_slice(&e.key));
+        let mut local_cursor = cursor >> SHARD_BITS;
+        let (mut budget, mut steps) = (count as u64, (count as u64).saturating_mul(10));
+        let (db, pattern, typ) = (s.db, std::sync::Arc::new(pattern), std::sync::Arc::new(typ));
+        let mut found: Vec<Reply> = Vec::new();
+        loop {
+            let (pattern, typ) = (pattern.clone(), typ.clone());
+            let (next, keys, seen, used) = call(&s.local, shard, move |sh| {
+                let now = crate::store::now_ms();
+                let mut st = sh.store.borrow_mut();
+                let d = st.db(db);
+                let (mut keys, mut seen, mut used) = (Vec::new(), 0u64, 0u64);
+                let mut c = local_cursor;
+                loop {
+                    c = d.scan(c, now, |e| {
+                        seen += 1;
+                        let type_ok = typ.as_ref().as_ref().is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
+                        let pat_ok = pattern.as_ref().as_ref().is_none_or(|p| glob_match(p, &e.key, false));
+                        if type_ok && pat_ok {
+                            keys.push(Bytes::copy_from_slice(&e.key));
+                        }
+                    });
+                    used += 1;
+                    if c == 0 || seen >= budget || used >= steps {
+                        break;
                     }
-                });
-                steps += 1;
-                if c == 0 || keys.len() as i64 >= count || steps >= count.saturating_mul(10) {
-                    break;
                 }
+                (c, keys, seen, used)
+            })
+            .await;
+            found.extend(keys.into_iter().map(Reply::Bulk));
+            budget = budget.saturating_sub(seen);
+            steps = steps.saturating_sub(used);
+            if next != 0 {
+                return Ok(scan_reply((next << SHARD_BITS) | shard as u64, found));
             }
-            (c, keys)
-        })
-        .await;
-        let next_cursor = match (next, shard + 1 < shards) {
-            (0, true) => (shard + 1) as u64,
-            (0, false) => 0,
-            (c, _) => (c << SHARD_BITS) | shard as u64,
-        };
-        Ok(scan_reply(next_cursor, found.into_iter().map(Reply::Bulk).collect()))
+            if shard + 1 == shards {
+                return Ok(scan_reply(0, found));
+            }
+            shard += 1;
+            local_cursor = 0;
+            if budget == 0 || steps == 0 {
+                return Ok(scan_reply(shard as u64, found));
+            }
+        }
     })
 }
 
@@ -569,7 +583,7 @@ fn swapdb(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
         };
         let a1 = idx(&a[1], "invalid first DB index")?;
         let a2 = idx(&a[2], "invalid second DB index")?;
-        let n = s.local.shared.config.databases.load(Relaxed) as i64;
+        let n = s.local.shared.config.databases() as i64;
         if a1 < 0 || a1 >= n || a2 < 0 || a2 >= n {
             return Err(CmdError::DbOutOfRange);
         }

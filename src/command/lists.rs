@@ -557,13 +557,25 @@ fn moved(r: Reply) -> Option<Reply> {
     (r != Reply::Nil).then_some(r)
 }
 
+/// Serves a blocked move from `key`: nothing while the source is not a list with elements;
+/// a destination of another type ends the wait with WRONGTYPE, the element left in place.
+fn serve_move(ctx: &mut ShardCtx<'_>, key: &[u8], dst: &[u8], from: End, to: End) -> Result<Option<Reply>, CmdError> {
+    if read_list(ctx, key)?.is_none_or(|l| l.is_empty()) {
+        return Ok(None);
+    }
+    match move_generic(ctx, key, dst, from, to) {
+        Ok(r) => Ok(moved(r)),
+        Err(e) => Ok(Some(Reply::from(e))),
+    }
+}
+
 fn serve_blmove(ctx: &mut ShardCtx<'_>, a: &[Bytes], key: &[u8]) -> Result<Option<Reply>, CmdError> {
     let (from, to) = (parse_end(&a[3])?, parse_end(&a[4])?);
-    move_generic(ctx, key, &a[2], from, to).map(moved)
+    serve_move(ctx, key, &a[2], from, to)
 }
 
 fn serve_brpoplpush(ctx: &mut ShardCtx<'_>, a: &[Bytes], key: &[u8]) -> Result<Option<Reply>, CmdError> {
-    move_generic(ctx, key, &a[2], End::Right, End::Left).map(moved)
+    serve_move(ctx, key, &a[2], End::Right, End::Left)
 }
 
 fn serve_blmpop(ctx: &mut ShardCtx<'_>, a: &[Bytes], key: &[u8]) -> Result<Option<Reply>, CmdError> {

@@ -141,6 +141,12 @@ static CONFIG_SUBS: &[CommandSpec] = &[
         "O(1)",
         "",
     ),
+    CommandSpec::new("config|rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, NOKEY, "server", Route::Session(config_rewrite)).doc(
+        "Persists the effective configuration to file.",
+        "2.8.0",
+        "O(1)",
+        "",
+    ),
     CommandSpec::new("config|help", 2, CONN, NOKEY, "server", Route::Session(config_help)).doc(
         "Returns helpful text about the different subcommands.",
         "5.0.0",
@@ -303,7 +309,7 @@ fn hello(s: &mut Session, a: &[Bytes]) -> CmdResult {
 }
 
 fn select(s: &mut Session, a: &[Bytes]) -> CmdResult {
-    let db = parse_db(&a[1], s.local.shared.config.databases.load(Relaxed))?;
+    let db = parse_db(&a[1], s.local.shared.config.databases())?;
     s.select(db);
     Ok(Reply::OK)
 }
@@ -495,32 +501,35 @@ fn client_help(_s: &mut Session, _a: &[Bytes]) -> CmdResult {
 }
 
 fn config_get(s: &mut Session, a: &[Bytes]) -> CmdResult {
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    for pat in &a[2..] {
-        for (name, value) in s.local.shared.config.get_matching(pat) {
-            if seen.insert(name) {
-                out.push((Reply::bulk(name.as_bytes()), Reply::bulk(value.as_bytes())));
-            }
-        }
-    }
-    Ok(Reply::Map(out))
+    let patterns: Vec<&[u8]> = a[2..].iter().map(|p| &p[..]).collect();
+    let found = s.local.shared.config.get(&patterns);
+    Ok(Reply::Map(found.into_iter().map(|(k, v)| (Reply::bulk(k.as_bytes()), Reply::bulk(v.as_bytes()))).collect()))
+}
+
+/// Whether the client connects from this machine (a loopback address, or in-process), as
+/// `enable-protected-configs local` and `enable-debug-command local` require.
+pub fn is_local_client(s: &Session) -> bool {
+    let a = s.meta.addr.as_str();
+    a.is_empty() || a.starts_with("127.") || a.starts_with("::1:") || a.starts_with("[::1]")
 }
 
 fn config_set(s: &mut Session, a: &[Bytes]) -> CmdResult {
     if !a.len().is_multiple_of(2) {
-        return Err(CmdError::Arity("config|set".into()));
+        return Err(CmdError::Syntax);
     }
-    let cfg = &s.local.shared.config;
-    for pair in a[2..].chunks(2) {
-        let name = String::from_utf8_lossy(&pair[0]).into_owned();
-        let value = String::from_utf8_lossy(&pair[1]).into_owned();
-        cfg.set(&name, &value, false).map_err(|e| CmdError::Other(e.to_string().into()))?;
-    }
+    let pairs: Vec<(&[u8], &[u8])> = a[2..].chunks(2).map(|p| (&p[0][..], &p[1][..])).collect();
+    let local = is_local_client(s);
+    s.local.shared.config.set_many(&pairs, local).map_err(|e| CmdError::Other(e.to_string().into()))?;
     // A lower budget (or a new policy) takes effect at once.
     if s.local.shared.over_budget() {
         s.local.check_memory();
     }
+    Ok(Reply::OK)
+}
+
+fn config_rewrite(s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    s.local.shared.config.rewrite(false).map_err(|e| CmdError::Other(e.to_string().into()))?;
+    log::info!("CONFIG REWRITE executed with success.");
     Ok(Reply::OK)
 }
 
@@ -551,6 +560,8 @@ fn config_help(_s: &mut Session, _a: &[Bytes]) -> CmdResult {
             "    Set the configuration <directive> to <value>.",
             "RESETSTAT",
             "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
         ],
     ))
 }
@@ -653,7 +664,7 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
         let all = wanted.iter().any(|w| w == "all" || w == "everything");
         let default = wanted.is_empty() || wanted.iter().any(|w| w == "default");
         let want = |sec: &str, in_default: bool| all || (default && in_default) || wanted.iter().any(|w| w == sec);
-        let dbs = s.local.shared.config.databases.load(Relaxed);
+        let dbs = s.local.shared.config.databases();
         let per_shard = call_all(&s.local, move |sh| {
             // Counts as Redis reports them: keys whose time passed count until the expiry
             // task (or an access) reclaims them, which makes reclamation observable.
@@ -705,7 +716,7 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
                     shared.tcp_port.load(Relaxed),
                     now * 1000,
                     uptime / 86400,
-                    cfg.hz.load(Relaxed),
+                    cfg.num(crate::config::P::Hz),
                     shared.shards(),
                     std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
                     cfg.config_file.read().expect("config lock"),
@@ -718,7 +729,7 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
                 format!(
                     "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\nblocking_keys:{}\r\n",
                     shared.clients.len(),
-                    cfg.maxclients.load(Relaxed),
+                    cfg.num(crate::config::P::Maxclients),
                     shared.blocked_clients.load(Relaxed),
                     per_shard.iter().map(|p| p.blocking_keys).sum::<u64>(),
                 ),
@@ -730,7 +741,7 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             // installed (an embedding program's own allocator).
             let used = Some(crate::alloc::used_memory()).filter(|&u| u > 0).unwrap_or(rss);
             let peak = crate::alloc::peak_memory().max(used);
-            let maxmem = cfg.maxmemory.load(Relaxed) as u64;
+            let maxmem = cfg.num(crate::config::P::Maxmemory) as u64;
             section(
                 "Memory",
                 format!(
@@ -740,7 +751,7 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
                     human(peak),
                     human(maxmem),
                     cfg.policy_name(),
-                    cfg.maxmemory_samples.load(Relaxed),
+                    cfg.num(crate::config::P::MaxmemorySamples),
                     rss as f64 / used.max(1) as f64,
                     crate::alloc::ALLOCATOR,
                 ) + &scripts_memory(shared, per_shard.iter().map(|p| p.lua_memory).sum()),

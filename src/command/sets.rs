@@ -2,7 +2,6 @@
 //! difference families with their STORE forms.
 
 use std::borrow::Cow;
-use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 
@@ -126,7 +125,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 fn max_ints(ctx: &ShardCtx<'_>) -> usize {
-    ctx.config.set_max_intset_entries.load(Relaxed).max(0) as usize
+    ctx.config.num(crate::config::P::SetMaxIntsetEntries).max(0) as usize
 }
 
 fn read_set<'a>(ctx: &'a mut ShardCtx<'_>, key: &[u8]) -> Result<Option<&'a mut Set>, CmdError> {

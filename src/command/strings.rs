@@ -368,7 +368,7 @@ fn msetnx(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 
 /// Rejects a string that would grow past proto-max-bulk-len (Redis's `checkStringLength`).
 fn check_len(ctx: &ShardCtx<'_>, size: u64, add: u64) -> Result<(), CmdError> {
-    let max = ctx.config.proto_max_bulk_len.load(std::sync::atomic::Ordering::Relaxed);
+    let max = ctx.config.num(crate::config::P::ProtoMaxBulkLen);
     match size.checked_add(add) {
         Some(t) if t <= max as u64 => Ok(()),
         _ => Err(CmdError::StringTooLong),
@@ -551,7 +551,7 @@ fn lcs(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     }
     let (alen, blen) = (sa.len(), sb.len());
     let cells = (alen as u64 + 1) * (blen as u64 + 1);
-    let max = ctx.config.proto_max_bulk_len.load(std::sync::atomic::Ordering::Relaxed) as u64;
+    let max = ctx.config.num(crate::config::P::ProtoMaxBulkLen) as u64;
     if cells.saturating_mul(4) > max {
         return Err(CmdError::other("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
     }

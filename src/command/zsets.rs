@@ -2,8 +2,6 @@
 //! lex, forward and reverse, with LIMIT and STORE), removals by range, pops, random
 //! members, the union/intersection/difference family, and ZSCAN.
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use bytes::Bytes;
 
 use super::args::{at_least, eq_ic, index_range, parse_int, parse_mpop, parse_rand_count, random_picks};
@@ -238,8 +236,8 @@ pub static COMMANDS: &[CommandSpec] = &[
 fn limits(ctx: &ShardCtx<'_>) -> PackLimits {
     let c = ctx.config;
     PackLimits {
-        entries: c.zset_max_listpack_entries.load(Relaxed).max(0) as usize,
-        value: c.zset_max_listpack_value.load(Relaxed).max(0) as usize,
+        entries: c.num(crate::config::P::ZsetMaxListpackEntries).max(0) as usize,
+        value: c.num(crate::config::P::ZsetMaxListpackValue).max(0) as usize,
     }
 }
 

@@ -62,7 +62,7 @@ impl Core {
     /// calls keep their order); the receiver gets one reply per command.
     pub(crate) fn submit(&self, db: usize, home: usize, cmds: Vec<Vec<Bytes>>) -> oneshot::Receiver<Vec<Reply>> {
         let (tx, rx) = oneshot::channel();
-        if db >= self.shared.config.databases.load(Relaxed) {
+        if db >= self.shared.config.databases() {
             let _ = tx.send(refuse_all(&cmds, CmdError::DbOutOfRange));
             return rx;
         }

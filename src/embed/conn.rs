@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::rc::Rc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -53,7 +52,7 @@ impl Conn {
         let (tx, mut rx) = mpsc::unbounded::<Request>();
         let open = move |local: &Rc<ShardLocal>| {
             let mut s = new_session(local);
-            let valid = db < local.shared.config.databases.load(Relaxed);
+            let valid = db < local.shared.config.databases();
             if valid {
                 s.select(db);
             }

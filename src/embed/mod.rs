@@ -146,7 +146,7 @@ impl EngineBuilder {
         if let Some(e) = self.error {
             return Err(e);
         }
-        if self.config.maxmemory.load(Relaxed) > 0 && !crate::alloc::counting() {
+        if self.config.num(crate::config::P::Maxmemory) > 0 && !crate::alloc::counting() {
             return Err(EngineError::NoAccounting);
         }
         Ok(Engine::from_set(ShardSet::start(self.config, self.serve_tcp)?))

@@ -51,13 +51,13 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
     let shared = local.shared.clone();
     let connected = shared.stats.connected_clients.fetch_add(1, Relaxed) + 1;
     let _guard = ConnectedGuard(shared.clone());
-    if connected as i64 > shared.config.maxclients.load(Relaxed) {
+    if connected as i64 > shared.config.num(crate::config::P::Maxclients) {
         shared.stats.rejected_connections.fetch_add(1, Relaxed);
         let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
         return;
     }
     let _ = stream.set_nodelay(true);
-    let timeout = shared.config.timeout.load(Relaxed);
+    let timeout = shared.config.num(crate::config::P::Timeout);
     if timeout > 0 {
         let _ = stream.set_read_timeout(Some(Duration::from_secs(timeout as u64)));
     }
@@ -72,7 +72,7 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
     let mut parser = RequestParser::new();
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut cmds: Vec<Vec<bytes::Bytes>> = Vec::new();
-    let limit = |shared: &crate::shard::Shared| shared.config.query_buffer_limit.load(Relaxed);
+    let limit = |shared: &crate::shard::Shared| shared.config.num(crate::config::P::ClientQueryBufferLimit);
     // Set when requests arrived while a batch ran: parse them before waiting again.
     let mut have_input = false;
     loop {
@@ -106,7 +106,8 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
         }
         let mut fatal = None;
         loop {
-            let limits = Limits { max_bulk_len: shared.config.proto_max_bulk_len.load(Relaxed), authenticated: session.authenticated };
+            let limits =
+                Limits { max_bulk_len: shared.config.num(crate::config::P::ProtoMaxBulkLen), authenticated: session.authenticated };
             match parser.next(&mut buf, limits) {
                 Ok(Some(args)) => {
                     cmds.push(args);

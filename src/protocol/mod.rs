@@ -8,4 +8,4 @@ pub mod splitargs;
 
 pub use parse::{Limits, ProtoError, RequestParser, INLINE_MAX_SIZE};
 pub use reply::{encode, Reply};
-pub use splitargs::split_args;
+pub use splitargs::{repr_into, split_args};

@@ -400,7 +400,7 @@ pub async fn invoke(s: &mut Session, inv: Invocation, keys: Vec<Bytes>, argv: Ve
             wrote: run.wrote.clone(),
             kill: Arc::new(AtomicBool::new(false)),
         };
-        let threshold = shared.config.busy_reply_threshold.load(Relaxed);
+        let threshold = shared.config.num(crate::config::P::BusyReplyThreshold);
         // Phase one as a transaction's: the declared keys (or every shard) in the global
         // order; the run may add free undeclared keys; all are released together.
         let mut release: Vec<usize> = plan.iter().map(|p| p.0).collect();

@@ -4,9 +4,11 @@
 //! A blocking command first runs like its non-blocking twin on the shard owning its keys
 //! (under the locks of all of them when they span shards). When every key is empty, the same
 //! step registers a [`Waiter`] in the queue of each key on that key's shard, so no push can
-//! slip between the check and the registration. A push that creates a waited key is reported
-//! by the store ([`crate::store::Signals`]); after the command (or, when the key is locked by
-//! a transaction, after its owner releases it) the shard serves that key's waiters in arrival
+//! slip between the check and the registration. A queue keeps the order in which the
+//! commands arrived at their connections' shards, not the order their messages reached the
+//! key's. A push that creates a waited key is reported by the store
+//! ([`crate::store::Signals`]); after the command (or, when the key is locked by a
+//! transaction, after its owner releases it) the shard serves that key's waiters in queue
 //! order while the key has elements: it pops for the waiter right there, and hands the reply
 //! over. A waiter is claimed once (an atomic flag), so a client blocked on keys of several
 //! shards, a timeout and CLIENT UNBLOCK never both take it: exactly one outcome wins.
@@ -55,13 +57,23 @@ pub struct Waiter {
     pub spec: &'static CommandSpec,
     /// Whether the client speaks RESP3.
     pub resp3: bool,
+    /// When its connection's shard began to run the command: waiters queue in this order,
+    /// whichever shard's message reached the key's shard first.
+    pub arrived: std::time::Instant,
     claim: Claim<Outcome>,
 }
 
 impl Waiter {
     /// A waiter for a blocking command.
-    pub fn new(client: u64, db: usize, args: Vec<Bytes>, spec: &'static CommandSpec, resp3: bool) -> Arc<Waiter> {
-        Arc::new(Waiter { client, db, args, spec, resp3, claim: Claim::default() })
+    pub fn new(
+        client: u64,
+        db: usize,
+        args: Vec<Bytes>,
+        spec: &'static CommandSpec,
+        resp3: bool,
+        arrived: std::time::Instant,
+    ) -> Arc<Waiter> {
+        Arc::new(Waiter { client, db, args, spec, resp3, arrived, claim: Claim::default() })
     }
 
     /// The keys it waits on.
@@ -143,7 +155,9 @@ impl ShardLocal {
                 st.signals.set_waited(k, true);
             }
             if !queue.iter().any(|x| Arc::ptr_eq(x, w)) {
-                queue.push_back(w.clone());
+                // In the order the clients' commands arrived at their shards.
+                let at = queue.iter().rposition(|x| x.arrived <= w.arrived).map_or(0, |i| i + 1);
+                queue.insert(at, w.clone());
             }
         }
     }

@@ -171,7 +171,7 @@ fn merge_replies(merge: Merge, nunits: usize, parts: Vec<(Reply, Vec<usize>)>) -
 /// `held`, one without keys, another script, or one whose keys on this shard are held (by
 /// the script, or by someone waiting behind it), keys of other shards being checked there.
 fn busy_blocks(local: &ShardLocal, spec: &CommandSpec, args: &[Bytes]) -> bool {
-    if !local.shared.config.busy_reply_held_only.load(Relaxed) {
+    if local.shared.config.num(crate::config::P::BusyReplyScope) == 0 {
         return true;
     }
     let mut keys = spec.key_positions(args).peekable();
@@ -398,7 +398,8 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
 async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: ShardFn, args: Vec<Bytes>, single: Option<usize>) -> Reply {
     let local = s.local.clone();
     let started = now_ms();
-    let new_waiter = || Waiter::new(s.meta.id, s.db, args.clone(), spec, s.resp3);
+    let arrived = std::time::Instant::now();
+    let new_waiter = || Waiter::new(s.meta.id, s.db, args.clone(), spec, s.resp3, arrived);
     // On this shard the waiter is made only when needed: the run and the registration are
     // one synchronous step either way.
     let mut waiter = None;
@@ -578,7 +579,7 @@ async fn materialize(
     });
     let fetched = futures::future::join_all(fetches).await;
     let now = now_ms();
-    let dbs = local.shared.config.databases.load(Relaxed);
+    let dbs = local.shared.config.databases();
     let mut temp = Store::new(dbs, now);
     let mut before = ahash::AHashMap::new();
     for (d, e) in fetched.into_iter().flatten() {

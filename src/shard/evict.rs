@@ -27,7 +27,7 @@ const LAG_SLACK: u64 = 2 * CHECK_EVERY as u64;
 impl Shared {
     /// Whether allocated memory is over `maxmemory` (never when it is 0).
     pub fn over_budget(&self) -> bool {
-        let max = self.config.maxmemory.load(Relaxed);
+        let max = self.config.num(crate::config::P::Maxmemory);
         if max == 0 {
             return false;
         }
@@ -87,7 +87,7 @@ impl ShardLocal {
     fn evict_slice(self: &Rc<Self>) -> bool {
         let shared = &self.shared;
         let Some(policy) = shared.eviction() else { return false };
-        let samples = shared.config.maxmemory_samples.load(Relaxed).clamp(1, 64) as usize;
+        let samples = shared.config.num(crate::config::P::MaxmemorySamples).clamp(1, 64) as usize;
         let start = std::time::Instant::now();
         loop {
             if !shared.over_budget() {

@@ -197,6 +197,8 @@ pub struct Shared {
     pub evict_nudged_ms: AtomicU64,
     /// The script cache and function libraries.
     pub scripts: crate::script::Registry,
+    /// Whether shards expire keys in the background (DEBUG SET-ACTIVE-EXPIRE 0 stops it).
+    pub active_expire: AtomicBool,
 }
 
 impl Shared {
@@ -313,7 +315,7 @@ impl ShardCtx<'_> {
 
 impl ShardLocal {
     fn new(id: usize, shared: Arc<Shared>) -> Self {
-        let dbs = shared.config.databases.load(Relaxed);
+        let dbs = shared.config.databases();
         let shards = shared.shards();
         ShardLocal {
             id,

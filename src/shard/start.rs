@@ -45,9 +45,9 @@ pub struct ShardSet {
 }
 
 fn shard_count(cfg: &Config) -> usize {
-    match cfg.threads.load(Relaxed) {
+    match cfg.num(crate::config::P::Threads) {
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        n => n,
+        n => n as usize,
     }
 }
 
@@ -105,7 +105,7 @@ impl ShardSet {
     pub fn start(config: Config, serve_tcp: bool) -> Result<ShardSet, StartError> {
         let n = shard_count(&config);
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let pin = config.pin_cpus.load(Relaxed) == 1 && n <= cores;
+        let pin = config.flag(crate::config::P::PinCpus) && n <= cores;
         let shared = Arc::new(Shared {
             config,
             mailboxes: (0..n).map(|_| Mailbox::new()).collect(),
@@ -124,12 +124,13 @@ impl ShardSet {
             evictable_keys: (0..n).map(|_| AtomicU64::new(0)).collect(),
             startup_memory: AtomicU64::new(0),
             scripts: Default::default(),
+            active_expire: AtomicBool::new(true),
         });
         // Bind the first shard's listeners here so that bind errors (and port 0) are known
         // before any shard runs; the other shards bind the same port with SO_REUSEPORT.
         let mut first = Vec::new();
         if serve_tcp {
-            let port = shared.config.port.load(Relaxed) as u16;
+            let port = shared.config.port();
             let (ls, actual) = bind_all(&shared.config, port)?;
             shared.tcp_port.store(u64::from(actual), Relaxed);
             first = ls;
@@ -214,7 +215,7 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
     let mb = &shared.mailboxes[local.id];
     let n = shared.shards();
     let mut replies: Vec<Vec<ReplyBatch>> = (0..n).map(|_| Vec::new()).collect();
-    let spin = Duration::from_micros(shared.config.spin_before_park_us.load(Relaxed));
+    let spin = Duration::from_micros(shared.config.num(crate::config::P::SpinBeforeParkUs) as u64);
     loop {
         mb.ready().await;
         let mut handled = 0;
@@ -377,6 +378,10 @@ async fn expiry_loop(local: Rc<ShardLocal>) {
             }
         }
         local.expiry_wake_at.set(0);
+        // DEBUG SET-ACTIVE-EXPIRE 0: keys expire only when accessed.
+        while !local.shared.active_expire.load(Relaxed) {
+            glommio::timer::sleep(Duration::from_millis(100)).await;
+        }
         // While a script or transaction holds (or waits for) locks here, keys are not
         // expired actively: a held key must not vanish halfway through its owner's work, as
         // Redis's clock stands still while a script runs. Lazy expiry on access still works.
