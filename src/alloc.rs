@@ -106,6 +106,15 @@ pub fn used_memory() -> u64 {
     used as u64
 }
 
+/// Bytes the calling thread allocated minus those it freed (blocks freed by another thread
+/// count there, so this is indicative only; the sum over threads is [`used_memory`]).
+pub fn thread_memory() -> i64 {
+    match MY_SLOT.try_with(|s| s.get()) {
+        Ok(slot) if slot < SLOTS - 1 => COUNTS[slot].0.load(Relaxed),
+        _ => 0,
+    }
+}
+
 /// Whether [`Counting`] is the process's global allocator (so `used_memory` and `maxmemory`
 /// mean something). A program that embeds the engine installs it with
 /// `#[global_allocator] static A: shardis::alloc::Counting = shardis::alloc::Counting;`.

@@ -27,17 +27,19 @@
 //! - [`shard`]: executors, mailboxes, routing, dispatch, sessions.
 //! - [`net`]: listeners and the connection loop.
 //! - [`embed`]: the engine in-process, without TCP.
-//! - [`config`]: typed configuration and CONFIG GET/SET.
+//! - [`config`]: Redis 7.0's parameters, the config file, CONFIG GET/SET/REWRITE.
 //! - [`alloc`]: the counting global allocator behind `used_memory` and `maxmemory`.
 //! - [`notify`]: keyspace notification flags and channels.
 //! - [`pubsub`]: the subscription registry shared by all shards.
 //! - [`script`]: Lua scripts and function libraries, atomic across shards.
+//! - [`slowlog`], [`latency`]: the slow log and the latency monitor (SLOWLOG, LATENCY).
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod alloc;
 pub mod command;
 pub mod config;
 pub mod embed;
+pub mod latency;
 pub mod logging;
 pub mod net;
 pub mod notify;
@@ -46,6 +48,7 @@ pub mod protocol;
 pub mod pubsub;
 pub mod script;
 pub mod shard;
+pub mod slowlog;
 pub mod store;
 
 pub use embed::Engine;

@@ -108,6 +108,14 @@ pub fn format_f64_human(d: f64) -> String {
     t
 }
 
+/// Formats a double as C's `%f` (six decimals), trailing zeros and a trailing point removed,
+/// as Redis shows latency percentiles (`99.9`, `50`).
+pub fn format_f64_short(d: f64) -> String {
+    let s = format!("{d:.6}");
+    let s = s.trim_end_matches('0');
+    s.strip_suffix('.').unwrap_or(s).to_string()
+}
+
 /// Reads a SORT weight as Redis does: strtod over the whole C string (leading spaces
 /// skipped, an empty string is 0), refusing range errors and NaN.
 pub fn parse_f64_weight(s: &[u8]) -> Option<f64> {

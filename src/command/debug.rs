@@ -32,6 +32,10 @@ const HELP: &[&str] = &[
     "CONFIG-REWRITE-FORCE-ALL",
     "    Like CONFIG REWRITE but writes all configuration options, including",
     "    keywords not listed in original configuration file or default values.",
+    "DIGEST",
+    "    Output a hex signature representing the current DB content.",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of the values of all the specified keys.",
     "JMAP",
     "    Accepted for compatibility (shardis has no Java heap to map).",
     "LISTPACK <key>",
@@ -116,6 +120,8 @@ fn debug(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
                 Err(e) => Err(CmdError::Other(format!("CONFIG-REWRITE-FORCE-ALL failed: {e}").into())),
             },
             (b"object", 3) => object(s, a[2].clone()).await,
+            (b"digest", 2) => digest(s).await,
+            (b"digest-value", _) => digest_values(s, &a[2..]).await,
             (b"listpack", 3) => listpack(s, a[2].clone()).await,
             (b"populate", 3..=5) => populate(s, &a).await,
             _ => Err(unknown(&a[1])),
@@ -151,6 +157,93 @@ async fn object(s: &Session, key: Bytes) -> CmdResult {
     })
     .await;
     line.map(|l| Reply::StatusOwned(Bytes::from(l))).ok_or(CmdError::NoSuchKey)
+}
+
+/// A digest of a value: SHA-1 over its type and contents, in a form that does not depend on
+/// its encoding, members of sets and fields of hashes taken in sorted order.
+fn value_digest(v: &Value) -> [u8; 20] {
+    let mut h = sha1_smol::Sha1::new();
+    let mut item = |b: &[u8]| {
+        h.update(&(b.len() as u64).to_le_bytes());
+        h.update(b);
+    };
+    item(v.type_name().as_bytes());
+    match v {
+        Value::Str(s) => item(&s.as_bytes()),
+        Value::List(l) => l.iter().for_each(&mut item),
+        Value::Set(s) => {
+            let mut m: Vec<_> = s.iter().collect();
+            m.sort();
+            m.iter().for_each(|x| item(x));
+        }
+        Value::Hash(hs) => {
+            let mut m: Vec<_> = hs.iter().collect();
+            m.sort();
+            for (f, v) in m {
+                item(f);
+                item(v);
+            }
+        }
+        Value::ZSet(z) => {
+            for (score, m) in z.iter_from(0, false) {
+                item(&m);
+                item(crate::num::format_f64(score).as_bytes());
+            }
+        }
+    }
+    h.digest().bytes()
+}
+
+fn hex(d: &[u8; 20]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `DEBUG DIGEST-VALUE <key>...`: each value's digest (zeros for a missing key).
+async fn digest_values(s: &Session, keys: &[Bytes]) -> CmdResult {
+    let (db, shards) = (s.db, s.local.shared.shards());
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        let key = k.clone();
+        let d = call(&s.local, key_shard(k, shards), move |sh| {
+            sh.store.borrow_mut().db(db).peek(&key, now_ms()).map(|e| value_digest(&e.value))
+        })
+        .await;
+        out.push(Reply::bulk(hex(&d.unwrap_or([0; 20])).as_bytes()));
+    }
+    Ok(Reply::Array(out))
+}
+
+/// `DEBUG DIGEST`: a digest of every database (keys, values and expiry times), the same
+/// whatever the order of keys or the number of shards; zeros when every database is empty.
+async fn digest(s: &Session) -> CmdResult {
+    let dbs = s.local.shared.config.databases();
+    let parts = call_all(&s.local, move |sh| {
+        let now = now_ms();
+        let mut acc = [0u8; 20];
+        let mut st = sh.store.borrow_mut();
+        for d in 0..dbs {
+            let db = st.db(d);
+            for e in db.live(now) {
+                let mut h = sha1_smol::Sha1::new();
+                h.update(&(d as u64).to_le_bytes());
+                h.update(&e.key);
+                h.update(&value_digest(&e.value));
+                h.update(&e.expire_at.to_le_bytes());
+                for (a, b) in acc.iter_mut().zip(h.digest().bytes()) {
+                    *a ^= b;
+                }
+            }
+        }
+        acc
+    })
+    .await;
+    let mut acc = [0u8; 20];
+    for p in parts {
+        for (a, b) in acc.iter_mut().zip(p) {
+            *a ^= b;
+        }
+    }
+    Ok(Reply::StatusOwned(Bytes::from(hex(&acc))))
 }
 
 /// `DEBUG LISTPACK <key>`: Redis prints the listpack on its stdout; shardis has nothing to print.

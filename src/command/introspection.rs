@@ -113,7 +113,8 @@ fn key_specs(c: &CommandSpec) -> Vec<Reply> {
 
 /// The COMMAND INFO entry of one command.
 fn info_entry(c: &CommandSpec) -> Reply {
-    let fl = flags::NAMES.iter().enumerate().filter(|(i, _)| c.flags & (1 << i) != 0).map(|(_, n)| Reply::Status(n)).collect();
+    let fl =
+        flags::NAMES.iter().enumerate().filter(|(i, n)| c.flags & (1 << i) != 0 && !n.is_empty()).map(|(_, n)| Reply::Status(n)).collect();
     let tips = if c.flags & RANDOM != 0 { vec![b("nondeterministic_output")] } else { Vec::new() };
     Reply::Array(vec![
         b(c.name),

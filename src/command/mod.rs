@@ -10,14 +10,17 @@ mod debug;
 mod docs;
 mod error;
 mod hashes;
+mod info;
 mod introspection;
 mod keyspace;
+mod latency;
 mod lists;
 mod memory;
 mod pubsub;
 mod scripting;
 mod server;
 mod sets;
+mod slowlog;
 mod sort;
 mod strings;
 mod transactions;
@@ -111,8 +114,13 @@ pub mod flags {
     /// Runs a script (EVAL, FCALL...): the command takes its own locks, and a transaction
     /// holding it locks every shard whole. Internal.
     pub const SCRIPT: u32 = 1 << 17;
-    /// Names, in bit order, for COMMAND INFO.
-    pub const NAMES: [&str; 15] = [
+    /// Not shown to MONITOR when it runs (EVAL and FCALL show themselves before their
+    /// commands).
+    pub const SKIP_MONITOR: u32 = 1 << 18;
+    /// Not written to the slow log (EXEC: its commands are, one by one).
+    pub const SKIP_SLOWLOG: u32 = 1 << 19;
+    /// Names, in bit order, for COMMAND INFO (empty: internal).
+    pub const NAMES: [&str; 20] = [
         "write",
         "readonly",
         "denyoom",
@@ -128,6 +136,11 @@ pub mod flags {
         "no_multi",
         "blocking",
         "pubsub",
+        "",
+        "",
+        "",
+        "skip_monitor",
+        "skip_slowlog",
     ];
 }
 
@@ -319,9 +332,12 @@ pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
         .chain(scripting::COMMANDS)
         .chain(keyspace::COMMANDS)
         .chain(server::COMMANDS)
+        .chain(info::COMMANDS)
         .chain(memory::COMMANDS)
         .chain(introspection::COMMANDS)
         .chain(debug::COMMANDS)
+        .chain(slowlog::COMMANDS)
+        .chain(latency::COMMANDS)
         .collect()
 });
 

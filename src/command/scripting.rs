@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures::future::LocalBoxFuture;
 
 use super::error::{CmdError, CmdResult};
-use super::flags::{ALLOW_BUSY, DENYOOM, NOSCRIPT, READONLY, SCRIPT, STALE, WRITE};
+use super::flags::{ALLOW_BUSY, DENYOOM, NOSCRIPT, READONLY, SCRIPT, SKIP_MONITOR, STALE, WRITE};
 use super::server::help_reply;
 use super::{eq_ic, CommandSpec, Route};
 use crate::protocol::Reply;
@@ -20,7 +20,7 @@ use crate::shard::{call_all, Session};
 use crate::store::glob_match;
 
 const NOKEY: (i32, i32, i32) = (0, 0, 0);
-const EVAL: u32 = NOSCRIPT | STALE | SCRIPT;
+const EVAL: u32 = NOSCRIPT | STALE | SCRIPT | SKIP_MONITOR;
 
 /// The scripting commands.
 pub static COMMANDS: &[CommandSpec] = &[

@@ -1,7 +1,6 @@
 //! Connection and server commands: PING, ECHO, QUIT, RESET, AUTH, HELLO, SELECT, CLIENT,
 //! INFO, CONFIG, TIME, SHUTDOWN, CLUSTER KEYSLOT.
 
-use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
@@ -12,7 +11,7 @@ use super::error::{CmdError, CmdResult};
 use super::flags::{ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NOT_QUEUED, NO_AUTH, NO_MULTI, RANDOM, STALE, SUBSCRIBED_OK};
 use super::{CommandSpec, Route};
 use crate::protocol::Reply;
-use crate::shard::{call_all, route::key_slot, CallStats, Session};
+use crate::shard::{call_all, route::key_slot, Session};
 use crate::store::now_ms;
 
 const NOKEY: (i32, i32, i32) = (0, 0, 0);
@@ -77,16 +76,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Depends on subcommand.",
         "",
     ),
-    CommandSpec::new("info", -1, LOADING | STALE, NOKEY, "server", Route::Coordinator(info)).doc(
-        "Returns information and statistics about the server.",
-        "1.0.0",
-        "O(1)",
-        "[section...]",
-    ),
     CommandSpec::new("config", -2, 0, NOKEY, "server", Route::Parent).subs(CONFIG_SUBS).doc(
         "A container for server configuration commands.",
         "2.0.0",
         "Depends on subcommand.",
+        "",
+    ),
+    CommandSpec::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, NOKEY, "server", Route::Session(monitor)).doc(
+        "Listens for all requests received by the server in real-time.",
+        "1.0.0",
+        "",
         "",
     ),
     CommandSpec::new("time", 1, FAST | LOADING | STALE | RANDOM, NOKEY, "server", Route::Session(time)).doc(
@@ -116,9 +115,10 @@ static CLIENT_SUBS: &[CommandSpec] = &[
     CommandSpec::new("client|getname", 2, CONN, NOKEY, "connection", Route::Session(client_getname)).doc("Returns the name of the connection.", "2.6.9", "O(1)", ""),
     CommandSpec::new("client|list", -2, ADMIN | CONN, NOKEY, "connection", Route::Session(client_list)).doc("Lists open connections.", "2.4.0", "O(N) where N is the number of client connections", "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id:integer...]"),
     CommandSpec::new("client|info", 2, CONN, NOKEY, "connection", Route::Session(client_info)).doc("Returns information about the connection.", "6.2.0", "O(1)", ""),
-    CommandSpec::new("client|kill", -3, ADMIN | CONN, NOKEY, "connection", Route::Session(client_kill)).doc("Terminates open connections.", "2.4.0", "O(N) where N is the number of client connections", "ip:port|([ID client-id:integer] [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES|NO])"),
+    CommandSpec::new("client|kill", -3, ADMIN | CONN, NOKEY, "connection", Route::Coordinator(client_kill)).doc("Terminates open connections.", "2.4.0", "O(N) where N is the number of client connections", "ip:port|([ID client-id:integer] [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES|NO])"),
     CommandSpec::new("client|unblock", -3, ADMIN | CONN, NOKEY, "connection", Route::Session(client_unblock)).doc("Unblocks a client blocked by a blocking command from a different connection.", "5.0.0", "O(log N) where N is the number of client connections", "client-id:integer [TIMEOUT|ERROR]"),
     CommandSpec::new("client|setinfo", 4, CONN, NOKEY, "connection", Route::Session(client_setinfo)).doc("Sets information specific to the client or connection.", "7.2.0", "O(1)", "LIB-NAME libname|LIB-VER libver"),
+    CommandSpec::new("client|reply", 3, CONN, NOKEY, "connection", Route::Session(client_reply)).doc("Instructs the server whether to reply to commands.", "3.2.0", "O(1)", "ON|OFF|SKIP"),
     CommandSpec::new("client|help", 2, CONN, NOKEY, "connection", Route::Session(client_help)).doc("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""),
 ];
 
@@ -212,6 +212,13 @@ fn password_required(s: &Session) -> Option<Vec<u8>> {
 }
 
 fn reset(s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    if s.monitoring {
+        s.monitoring = false;
+        s.meta.set_mode(crate::shard::ClientMeta::MONITOR, false);
+        s.local.shared.remove_monitor(s.meta.id);
+    }
+    s.reply_off = false;
+    s.reply_skip = 0;
     s.end_multi();
     s.unwatch();
     s.unsubscribe_all();
@@ -361,85 +368,115 @@ fn client_list(s: &mut Session, a: &[Bytes]) -> CmdResult {
     metas.sort_by_key(|m| m.id);
     let mut out = String::new();
     for m in metas.iter().filter(|m| ids.as_ref().is_none_or(|v| v.contains(&m.id))) {
-        out.push_str(&m.info_line(now));
+        out.push_str(&m.info_line(now, (m.id == s.meta.id).then_some(a)));
         out.push('\n');
     }
     Ok(Reply::Verbatim(Bytes::from(out)))
 }
 
-fn client_info(s: &mut Session, _a: &[Bytes]) -> CmdResult {
-    Ok(Reply::Verbatim(Bytes::from(s.meta.info_line(now_ms()) + "\n")))
+fn client_info(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    Ok(Reply::Verbatim(Bytes::from(s.meta.info_line(now_ms(), Some(a)) + "\n")))
 }
 
-fn client_kill(s: &mut Session, a: &[Bytes]) -> CmdResult {
-    let old_form = a.len() == 3;
-    let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
-    if old_form {
-        addr = Some(a[2].clone());
-        skipme = false;
-    } else {
-        let mut j = 2;
-        while j < a.len() {
-            if j + 1 >= a.len() {
-                return Err(CmdError::Syntax);
-            }
-            let v = &a[j + 1];
-            if eq_ic(&a[j], "id") {
-                let n = parse_int(v).map_err(|_| CmdError::other("client-id should be greater than 0"))?;
-                if n <= 0 {
-                    return Err(CmdError::other("client-id should be greater than 0"));
+fn client_kill(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
+    Box::pin(async move {
+        let old_form = a.len() == 3;
+        let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
+        let (mut typ, mut maxage) = (None, None);
+        if old_form {
+            addr = Some(a[2].clone());
+            skipme = false;
+        } else {
+            let mut j = 2;
+            while j < a.len() {
+                if j + 1 >= a.len() {
+                    return Err(CmdError::Syntax);
                 }
-                id = Some(n as u64);
-            } else if eq_ic(&a[j], "addr") {
-                addr = Some(v.clone());
-            } else if eq_ic(&a[j], "laddr") {
-                laddr = Some(v.clone());
-            } else if eq_ic(&a[j], "skipme") {
-                skipme = if eq_ic(v, "yes") {
-                    true
-                } else if eq_ic(v, "no") {
-                    false
+                let v = &a[j + 1];
+                if eq_ic(&a[j], "id") {
+                    let n = parse_int(v).map_err(|_| CmdError::other("client-id should be greater than 0"))?;
+                    if n <= 0 {
+                        return Err(CmdError::other("client-id should be greater than 0"));
+                    }
+                    id = Some(n as u64);
+                } else if eq_ic(&a[j], "addr") {
+                    addr = Some(v.clone());
+                } else if eq_ic(&a[j], "laddr") {
+                    laddr = Some(v.clone());
+                } else if eq_ic(&a[j], "skipme") {
+                    skipme = if eq_ic(v, "yes") {
+                        true
+                    } else if eq_ic(v, "no") {
+                        false
+                    } else {
+                        return Err(CmdError::Syntax);
+                    };
+                } else if eq_ic(&a[j], "type") {
+                    let t = v.to_ascii_lowercase();
+                    if !matches!(t.as_slice(), b"normal" | b"master" | b"replica" | b"slave" | b"pubsub") {
+                        return Err(CmdError::Other(format!("Unknown client type '{}'", printable(v, usize::MAX)).into()));
+                    }
+                    typ = Some(t);
+                } else if eq_ic(&a[j], "user") {
+                    // Every client is the default user's.
+                    if !eq_ic(v, "default") {
+                        return Err(CmdError::Other(format!("No such user '{}'", printable(v, usize::MAX)).into()));
+                    }
+                } else if eq_ic(&a[j], "maxage") {
+                    maxage = Some(parse_int(v)?);
                 } else {
                     return Err(CmdError::Syntax);
-                };
-            } else if eq_ic(&a[j], "type") || eq_ic(&a[j], "user") {
-                // Every client is a normal client of the default user.
+                }
+                j += 2;
+            }
+        }
+        let now = now_ms();
+        let type_of = |m: &crate::shard::ClientMeta| -> &'static [u8] {
+            if m.subs.iter().any(|n| n.load(Relaxed) > 0) {
+                b"pubsub"
             } else {
-                return Err(CmdError::Syntax);
+                b"normal"
             }
-            j += 2;
-        }
-    }
-    let targets: Vec<_> = s
-        .local
-        .shared
-        .clients
-        .iter()
-        .map(|e| e.value().clone())
-        .filter(|m| id.is_none_or(|i| m.id == i))
-        .filter(|m| addr.as_ref().is_none_or(|x| x[..] == *m.addr.as_bytes()))
-        .filter(|m| laddr.as_ref().is_none_or(|x| x[..] == *m.laddr.as_bytes()))
-        .filter(|m| !(skipme && m.id == s.meta.id))
-        .collect();
-    for m in &targets {
-        if m.id == s.meta.id {
-            s.close = true;
-        } else {
-            m.killed.store(true, Relaxed);
-            if m.fd >= 0 {
-                // SAFETY: shutting down a socket we do not own only wakes its reader; the
-                // descriptor stays registered until its connection unregisters and closes it.
-                unsafe { libc::shutdown(m.fd, libc::SHUT_RDWR) };
+        };
+        let targets: Vec<_> = s
+            .local
+            .shared
+            .clients
+            .iter()
+            .map(|e| e.value().clone())
+            .filter(|m| id.is_none_or(|i| m.id == i))
+            .filter(|m| addr.as_ref().is_none_or(|x| x[..] == *m.addr.as_bytes()))
+            .filter(|m| laddr.as_ref().is_none_or(|x| x[..] == *m.laddr.as_bytes()))
+            .filter(|m| typ.as_ref().is_none_or(|t| t[..] == *type_of(m)))
+            .filter(|m| maxage.is_none_or(|age| (now.saturating_sub(m.created_ms) / 1000) as i64 >= age))
+            .filter(|m| !(skipme && m.id == s.meta.id))
+            .collect();
+        for m in &targets {
+            if m.id == s.meta.id {
+                s.close = true;
+            } else {
+                m.killed.store(true, Relaxed);
+                if m.fd >= 0 {
+                    // SAFETY: shutting down a socket we do not own only wakes its reader; the
+                    // descriptor stays registered until its connection unregisters and closes it.
+                    unsafe { libc::shutdown(m.fd, libc::SHUT_RDWR) };
+                }
             }
         }
-    }
-    if old_form {
-        if targets.is_empty() {
-            return Err(CmdError::other("No such client"));
+        // As from Redis, the killed clients are gone from CLIENT LIST when the reply comes
+        // (their connections close on their own shards; wait for that, a second at most).
+        let deadline = now_ms() + 1000;
+        while targets.iter().any(|m| m.id != s.meta.id && s.local.shared.clients.contains_key(&m.id)) && now_ms() < deadline {
+            glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
         }
-        return Ok(Reply::OK);
-    }
-    Ok(Reply::Int(targets.len() as i64))
+        if old_form {
+            if targets.is_empty() {
+                return Err(CmdError::other("No such client"));
+            }
+            return Ok(Reply::OK);
+        }
+        Ok(Reply::Int(targets.len() as i64))
+    })
 }
 
 fn client_unblock(s: &mut Session, a: &[Bytes]) -> CmdResult {
@@ -474,6 +511,36 @@ fn client_setinfo(s: &mut Session, a: &[Bytes]) -> CmdResult {
     }
     *slot.lock().expect("client meta lock") = a[3].clone();
     Ok(Reply::OK)
+}
+
+fn monitor(s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    if !s.monitoring {
+        s.monitoring = true;
+        s.meta.set_mode(crate::shard::ClientMeta::MONITOR, true);
+        s.local.shared.add_monitor(s.meta.id, s.local.id);
+    }
+    Ok(Reply::OK)
+}
+
+fn client_reply(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    match a[2].to_ascii_lowercase().as_slice() {
+        b"on" => {
+            s.reply_off = false;
+            s.reply_skip = 0;
+            Ok(Reply::OK)
+        }
+        b"off" => {
+            s.reply_off = true;
+            Ok(Reply::Seq(Vec::new()))
+        }
+        b"skip" => {
+            if !s.reply_off {
+                s.reply_skip = 1;
+            }
+            Ok(Reply::Seq(Vec::new()))
+        }
+        _ => Err(CmdError::Syntax),
+    }
 }
 
 fn client_help(_s: &mut Session, _a: &[Bytes]) -> CmdResult {
@@ -536,7 +603,7 @@ fn config_rewrite(s: &mut Session, _a: &[Bytes]) -> CmdResult {
 fn config_resetstat(s: &mut Session, _a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
     Box::pin(async move {
         call_all(&s.local, |sh| {
-            sh.cmdstats.borrow_mut().clear();
+            sh.stats.borrow_mut().clear();
             let mut st = sh.store.borrow_mut();
             for d in 0..st.databases() {
                 st.db(d).stats = Default::default();
@@ -599,229 +666,4 @@ fn cluster_disabled(_s: &mut Session, _a: &[Bytes]) -> CmdResult {
 
 fn cluster_help(_s: &mut Session, _a: &[Bytes]) -> CmdResult {
     Ok(help_reply("CLUSTER", &["KEYSLOT <key>", "    Return the hash slot for <key>."]))
-}
-
-/// What INFO needs from one shard.
-struct ShardInfo {
-    keys: Vec<(usize, usize)>,
-    hits: u64,
-    misses: u64,
-    expired: u64,
-    cmdstats: Vec<(&'static str, CallStats)>,
-    remote_jobs: u64,
-    blocking_keys: u64,
-    evicted: u64,
-    lua_memory: u64,
-}
-
-/// INFO memory's script fields: the interpreters' memory (summed over shards), the script
-/// cache and the function libraries.
-fn scripts_memory(shared: &crate::shard::Shared, lua: u64) -> String {
-    let (cached, script_bytes) = shared.scripts.scripts_usage();
-    let libs = shared.scripts.libraries.read().expect("libraries lock");
-    let (nlibs, nfuncs) = (libs.libs.len(), libs.functions.len());
-    let lib_bytes: u64 = libs.libs.values().map(|l| l.code.code.len() as u64).sum();
-    format!(
-        "used_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{script_bytes}\r\nnumber_of_cached_scripts:{cached}\r\nnumber_of_functions:{nfuncs}\r\nnumber_of_libraries:{nlibs}\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:{lua}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{lib_bytes}\r\nused_memory_scripts:{}\r\nused_memory_scripts_human:{}\r\n",
-        human(lua),
-        human(lua),
-        script_bytes + lib_bytes,
-        human(script_bytes + lib_bytes),
-    )
-}
-
-fn rusage() -> (f64, f64) {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage fills the struct we pass.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    (t(ru.ru_stime), t(ru.ru_utime))
-}
-
-/// Resident set size in bytes, from /proc/self/statm.
-pub fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-    pages * 4096
-}
-
-fn human(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b < 1024.0 {
-        format!("{bytes}B")
-    } else if b < 1024.0 * 1024.0 {
-        format!("{:.2}K", b / 1024.0)
-    } else if b < 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.2}M", b / 1024.0 / 1024.0)
-    } else {
-        format!("{:.2}G", b / 1024.0 / 1024.0 / 1024.0)
-    }
-}
-
-fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
-    Box::pin(async move {
-        let wanted: Vec<String> = a[1..].iter().map(|x| String::from_utf8_lossy(x).to_ascii_lowercase()).collect();
-        let all = wanted.iter().any(|w| w == "all" || w == "everything");
-        let default = wanted.is_empty() || wanted.iter().any(|w| w == "default");
-        let want = |sec: &str, in_default: bool| all || (default && in_default) || wanted.iter().any(|w| w == sec);
-        let dbs = s.local.shared.config.databases();
-        let per_shard = call_all(&s.local, move |sh| {
-            // Counts as Redis reports them: keys whose time passed count until the expiry
-            // task (or an access) reclaims them, which makes reclamation observable.
-            let mut st = sh.store.borrow_mut();
-            let keys = (0..dbs).map(|d| (st.db(d).len(), st.db(d).volatile())).collect();
-            let (mut hits, mut misses, mut expired, mut evicted) = (0, 0, 0, 0);
-            for d in st.dbs() {
-                hits += d.stats.hits;
-                misses += d.stats.misses;
-                expired += d.stats.expired;
-                evicted += d.stats.evicted;
-            }
-            let cmdstats = sh.cmdstats.borrow().values().copied().collect();
-            ShardInfo {
-                keys,
-                hits,
-                misses,
-                expired,
-                cmdstats,
-                remote_jobs: sh.remote_jobs.get(),
-                blocking_keys: sh.blocking_keys() as u64,
-                evicted,
-                lua_memory: sh.scripting.used_memory() as u64,
-            }
-        })
-        .await;
-        let shared = &s.local.shared;
-        let cfg = &shared.config;
-        let now = now_ms();
-        let mut out = String::new();
-        let mut section = |name: &str, body: String| {
-            if !out.is_empty() {
-                out.push_str("\r\n");
-            }
-            let _ = write!(out, "# {name}\r\n{body}");
-        };
-        let total_cmds: u64 = per_shard.iter().flat_map(|p| p.cmdstats.iter().map(|c| c.1.calls)).sum();
-        if want("server", true) {
-            let uptime = now.saturating_sub(shared.started_ms) / 1000;
-            section(
-                "Server",
-                format!(
-                    "redis_version:{REDIS_VERSION}\r\nshardis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nshards:{}\r\nexecutable:{}\r\nconfig_file:{}\r\n",
-                    env!("CARGO_PKG_VERSION"),
-                    std::env::consts::OS,
-                    std::env::consts::ARCH,
-                    std::process::id(),
-                    shared.run_id,
-                    shared.tcp_port.load(Relaxed),
-                    now * 1000,
-                    uptime / 86400,
-                    cfg.num(crate::config::P::Hz),
-                    shared.shards(),
-                    std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
-                    cfg.config_file.read().expect("config lock"),
-                ),
-            );
-        }
-        if want("clients", true) {
-            section(
-                "Clients",
-                format!(
-                    "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\nblocking_keys:{}\r\n",
-                    shared.clients.len(),
-                    cfg.num(crate::config::P::Maxclients),
-                    shared.blocked_clients.load(Relaxed),
-                    per_shard.iter().map(|p| p.blocking_keys).sum::<u64>(),
-                ),
-            );
-        }
-        if want("memory", true) {
-            let rss = rss_bytes();
-            // Bytes allocated (the counting allocator); the resident size when it is not
-            // installed (an embedding program's own allocator).
-            let used = Some(crate::alloc::used_memory()).filter(|&u| u > 0).unwrap_or(rss);
-            let peak = crate::alloc::peak_memory().max(used);
-            let maxmem = cfg.num(crate::config::P::Maxmemory) as u64;
-            section(
-                "Memory",
-                format!(
-                    "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmaxmemory_samples:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:{}\r\n",
-                    human(used),
-                    human(rss),
-                    human(peak),
-                    human(maxmem),
-                    cfg.policy_name(),
-                    cfg.num(crate::config::P::MaxmemorySamples),
-                    rss as f64 / used.max(1) as f64,
-                    crate::alloc::ALLOCATOR,
-                ) + &scripts_memory(shared, per_shard.iter().map(|p| p.lua_memory).sum()),
-            );
-        }
-        if want("persistence", true) {
-            section("Persistence", "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n".into());
-        }
-        if want("stats", true) {
-            let sum = |f: fn(&ShardInfo) -> u64| per_shard.iter().map(f).sum::<u64>();
-            section(
-                "Stats",
-                format!(
-                    "total_connections_received:{}\r\ntotal_commands_processed:{total_cmds}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_shardchannels:{}\r\ncross_shard_commands:{}\r\n",
-                    shared.stats.connections_received.load(Relaxed),
-                    shared.stats.rejected_connections.load(Relaxed),
-                    sum(|p| p.expired),
-                    sum(|p| p.evicted),
-                    sum(|p| p.hits),
-                    sum(|p| p.misses),
-                    shared.pubsub.len(crate::pubsub::Kind::Channel),
-                    shared.pubsub.len(crate::pubsub::Kind::Pattern),
-                    shared.pubsub.len(crate::pubsub::Kind::Shard),
-                    sum(|p| p.remote_jobs),
-                ),
-            );
-        }
-        if want("replication", true) {
-            section("Replication", "role:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n".into());
-        }
-        if want("cpu", true) {
-            let (sys, user) = rusage();
-            section("CPU", format!("used_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n"));
-        }
-        if want("commandstats", false) {
-            let mut merged: std::collections::BTreeMap<&str, CallStats> = Default::default();
-            for p in &per_shard {
-                for (name, c) in &p.cmdstats {
-                    let m = merged.entry(name).or_default();
-                    m.calls += c.calls;
-                    m.nanos += c.nanos;
-                    m.failed += c.failed;
-                }
-            }
-            let mut body = String::new();
-            for (name, c) in merged {
-                let per = if c.calls > 0 { c.nanos as f64 / 1000.0 / c.calls as f64 } else { 0.0 };
-                let _ = write!(
-                    body,
-                    "cmdstat_{name}:calls={},usec={},usec_per_call={per:.2},rejected_calls=0,failed_calls={}\r\n",
-                    c.calls,
-                    c.nanos / 1000,
-                    c.failed
-                );
-            }
-            section("Commandstats", body);
-        }
-        if want("cluster", true) {
-            section("Cluster", "cluster_enabled:0\r\n".into());
-        }
-        if want("keyspace", true) {
-            let mut body = String::new();
-            for d in 0..dbs {
-                let (k, e) = per_shard.iter().fold((0, 0), |acc, p| (acc.0 + p.keys[d].0, acc.1 + p.keys[d].1));
-                if k > 0 {
-                    let _ = write!(body, "db{d}:keys={k},expires={e},avg_ttl=0\r\n");
-                }
-            }
-            section("Keyspace", body);
-        }
-        Ok(Reply::Verbatim(Bytes::from(out)))
-    })
 }

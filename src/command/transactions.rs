@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures::future::LocalBoxFuture;
 
 use super::error::{CmdError, CmdResult};
-use super::flags::{ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NOT_QUEUED, STALE};
+use super::flags::{ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NOT_QUEUED, SKIP_SLOWLOG, STALE};
 use super::{CommandSpec, Route};
 use crate::protocol::Reply;
 use crate::shard::{call, execute_held, route::by_shard, transaction_plan, under_locks, Session, WatchState};
@@ -37,7 +37,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         "",
     ),
-    CommandSpec::new("exec", 1, TX | NOT_QUEUED, NOKEY, "transactions", Route::Coordinator(exec)).doc(
+    CommandSpec::new("exec", 1, TX | NOT_QUEUED | SKIP_SLOWLOG, NOKEY, "transactions", Route::Coordinator(exec)).doc(
         "Executes all commands in a transaction.",
         "1.2.0",
         "Depends on commands in the transaction",

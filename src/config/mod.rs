@@ -14,7 +14,7 @@ use std::sync::RwLock;
 use thiserror::Error;
 
 pub use params::P;
-use params::{HIDDEN, IMMUTABLE, MULTI_ARG, PROTECTED, SENSITIVE, SPECS};
+use params::{HIDDEN, IMMUTABLE, MULTI_ARG, OWN, PROTECTED, SENSITIVE, SPECS};
 
 use crate::store::glob_match;
 
@@ -506,11 +506,13 @@ impl Config {
     /// (for `enable-protected-configs local`).
     pub fn set_many(&self, pairs: &[(&[u8], &[u8])], local_client: bool) -> Result<(), ConfigError> {
         let mut chosen: Vec<usize> = Vec::with_capacity(pairs.len());
-        for (name, _) in pairs {
+        let mut to_set: Vec<(usize, &[u8])> = Vec::with_capacity(pairs.len());
+        for (name, value) in pairs {
             let name = String::from_utf8_lossy(name);
             let i = lookup(&name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
             let s = &SPECS[i];
-            if s.is(IMMUTABLE) {
+            let unchanged_own = s.is(OWN) && self.get_at(i).as_bytes() == *value;
+            if s.is(IMMUTABLE) && !unchanged_own {
                 return Err(ConfigError::Immutable(name.into()));
             }
             if s.is(PROTECTED) && !protected_allowed(self.num(P::EnableProtectedConfigs), local_client) {
@@ -520,9 +522,13 @@ impl Config {
                 return Err(ConfigError::Duplicate(name.into()));
             }
             chosen.push(i);
+            if !s.is(IMMUTABLE) {
+                to_set.push((i, value));
+            }
         }
+        let chosen: Vec<usize> = to_set.iter().map(|(i, _)| *i).collect();
         let backup: Vec<String> = chosen.iter().map(|&i| self.get_at(i)).collect();
-        for (k, (&i, (_, value))) in chosen.iter().zip(pairs).enumerate() {
+        for (k, &(i, value)) in to_set.iter().enumerate() {
             let value = String::from_utf8_lossy(value);
             let words = if SPECS[i].is(MULTI_ARG) { split_multi(&value) } else { vec![value.into_owned()] };
             if let Err(e) = self.set_at(i, &words, Source::Runtime) {

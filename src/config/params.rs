@@ -15,6 +15,9 @@ pub const SENSITIVE: u8 = 4;
 pub const PROTECTED: u8 = 8;
 /// Matched by CONFIG GET only by its exact name, never by a pattern.
 pub const HIDDEN: u8 = 16;
+/// shardis's own (not Redis's): an immutable one may be "set" to the value it has, so that
+/// tools which CONFIG SET back every CONFIG GET value do not fail on it.
+pub const OWN: u8 = 32;
 
 /// Redis's INT_MAX.
 const INT_MAX: i64 = i32::MAX as i64;
@@ -390,16 +393,16 @@ params! {
 
     // ---- shardis's own ----
     /// `threads`: number of shards (0 = every CPU the process may use).
-    Threads = "threads", IMMUTABLE, int(0, 1024, 0);
+    Threads = "threads", IMMUTABLE | OWN, int(0, 1024, 0);
     /// `pin-cpus`: pin each shard to a CPU.
-    PinCpus = "pin-cpus", IMMUTABLE, boolean(true);
+    PinCpus = "pin-cpus", IMMUTABLE | OWN, boolean(true);
     /// `spin-before-park-us`: how long a shard keeps watching its mailbox after its last
     /// message before it sleeps (0 sleeps at once; see README, "Embedding").
-    SpinBeforeParkUs = "spin-before-park-us", IMMUTABLE, int(0, 10_000, 0);
+    SpinBeforeParkUs = "spin-before-park-us", IMMUTABLE | OWN, int(0, 10_000, 0);
     /// `busy-reply-scope`: `all` (Redis's behaviour) answers -BUSY to every command while a
     /// script is past `busy-reply-threshold`; `held` only to commands that need a key the
     /// script holds (and to keyless ones).
-    BusyReplyScope = "busy-reply-scope", 0, choice(&[("all", 0), ("held", 1)], 0);
+    BusyReplyScope = "busy-reply-scope", OWN, choice(&[("all", 0), ("held", 1)], 0);
     /// `metrics-port`: serve Prometheus metrics on this port (0: off).
-    MetricsPort = "metrics-port", IMMUTABLE, int(0, 65535, 0);
+    MetricsPort = "metrics-port", IMMUTABLE | OWN, int(0, 65535, 0);
 }

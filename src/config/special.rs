@@ -168,16 +168,9 @@ pub static NOTIFY: Ops = Ops {
     default: "",
 };
 
-/// Formats a percentile as Redis does (`%f`, trailing zeros trimmed).
-fn format_percentile(p: f64) -> String {
-    let s = format!("{p:.6}");
-    let s = s.trim_end_matches('0');
-    s.strip_suffix('.').unwrap_or(s).to_string()
-}
-
 /// `latency-tracking-info-percentiles`.
 pub static PERCENTILES: Ops = Ops {
-    get: |c| c.percentiles.read().expect("config lock").iter().map(|p| format_percentile(*p)).collect::<Vec<_>>().join(" "),
+    get: |c| c.percentiles.read().expect("config lock").iter().map(|p| crate::num::format_f64_short(*p)).collect::<Vec<_>>().join(" "),
     set: |c, w, _| {
         let mut vals = Vec::new();
         for v in w.iter().filter(|v| !(w.len() == 1 && v.is_empty())) {

@@ -19,7 +19,8 @@ use crate::protocol::{Limits, Reply, RequestParser};
 use crate::shard::{execute_batch, Msg, Session, ShardLocal};
 
 /// Bytes read per socket read.
-const READ_CHUNK: usize = 16 * 1024;
+/// Bytes a connection reads at a time (its read buffer's size).
+pub const READ_CHUNK: usize = 16 * 1024;
 
 /// Accepts connections and hands each to the next shard in round-robin order.
 pub async fn accept_loop(local: Rc<ShardLocal>, listener: TcpListener) {
@@ -95,7 +96,10 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
         match event {
             None => {}
             Some(Ok(0) | Err(_)) => break,
-            Some(Ok(n)) => buf.extend_from_slice(&scratch[..n]),
+            Some(Ok(n)) => {
+                session.local.count_net(n as u64, 0);
+                buf.extend_from_slice(&scratch[..n]);
+            }
         }
         if session.meta.killed.load(Relaxed) || push.overflowed() {
             break;
@@ -137,6 +141,7 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
                 }
                 match Pin::new(&mut stream).poll_read(cx, &mut scratch[..]) {
                     Poll::Ready(Ok(n)) if n > 0 && (buf.len() as i64) < limit(&shared) => {
+                        local.count_net(n as u64, 0);
                         buf.extend_from_slice(&scratch[..n]);
                         have_input = true;
                     }
@@ -164,6 +169,7 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
         // Pushed messages go after the replies of the batch that subscribed to them.
         push.drain_into(&mut out);
         if !out.is_empty() {
+            session.local.count_net(0, out.len() as u64);
             if !write_out(&mut stream, &mut out, &push).await {
                 break;
             }

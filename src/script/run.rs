@@ -160,7 +160,10 @@ pub fn call_now(lua: &Lua, cell: &Rc<RefCell<Option<RunCtx>>>, args: Variadic<Va
             return None;
         }
         let now = s.clock.unwrap_or_else(crate::store::now_ms);
-        Some((local.run(handler, s.db, &argv, spec.name, now, s.resp3), s.resp3))
+        if local.shared.monitoring() {
+            crate::shard::feed_monitors(s, &argv);
+        }
+        Some((local.run(handler, s.db, &argv, spec, now, s.resp3, s.meta.id), s.resp3))
     });
     let Some((reply, resp3)) = ran else {
         // The dispatcher's path runs the same checks again, with the same outcome.

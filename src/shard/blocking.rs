@@ -220,7 +220,7 @@ impl ShardLocal {
             }
         }
         // Check first, claim second: a waiter whose pop finds nothing (another type) stays.
-        let found = self.run_raw(w.spec.name, w.db, w.resp3, now_ms(), |ctx: &mut ShardCtx<'_>| {
+        let found = self.run_raw(w.spec, w.db, w.resp3, now_ms(), &w.args, w.client, |ctx: &mut ShardCtx<'_>| {
             if !w.claim() {
                 return Ok(Reply::Blocked);
             }
@@ -244,7 +244,7 @@ impl ShardLocal {
         let Some((pop, push, undo)) = w.spec.block.and_then(|b| b.halves).map(|h| h(&w.args)) else { return };
         let handler = |args: &[Bytes]| match lookup(args) {
             Ok(spec) => match spec.route {
-                Route::Shard(h) => Some((h, spec.name)),
+                Route::Shard(h) => Some((h, spec)),
                 _ => None,
             },
             Err(_) => None,
@@ -256,7 +256,7 @@ impl ShardLocal {
         if !w.claim() {
             return;
         }
-        let value = match self.run(pop_h, w.db, &pop, w.spec.name, now_ms(), w.resp3) {
+        let value = match self.run(pop_h, w.db, &pop, w.spec, now_ms(), w.resp3, w.client) {
             Reply::Bulk(v) => v,
             _ => {
                 w.release_claim();
@@ -268,11 +268,11 @@ impl ShardLocal {
             let mut push = push;
             push.push(value.clone());
             let db = w.db;
-            let pushed = super::call(&local, dest, move |s| s.run(push_h, db, &push, push_name, now_ms(), false)).await;
+            let pushed = super::call(&local, dest, move |s| s.run(push_h, db, &push, push_name, now_ms(), false, 0)).await;
             if pushed.is_error() {
                 let mut undo = undo;
                 undo.push(value);
-                local.run(undo_h, db, &undo, undo_name, now_ms(), false);
+                local.run(undo_h, db, &undo, undo_name, now_ms(), false, 0);
                 w.finish(Outcome::Served(pushed));
             } else {
                 w.finish(Outcome::Served(Reply::Bulk(value)));

@@ -59,7 +59,18 @@ enum Mode {
 /// A batch's reply slots, kept on the session between batches so that a batch does not
 /// allocate them (up to [`SLOTS_KEPT`] of them).
 #[derive(Default)]
-pub(crate) struct SlotBuf(Vec<(Pending, bool)>);
+pub(crate) struct SlotBuf(Vec<(Pending, Emit)>);
+
+/// How a slot's reply is written: in RESP2, in RESP3, or not at all (CLIENT REPLY OFF/SKIP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emit {
+    /// RESP2.
+    Resp2,
+    /// RESP3.
+    Resp3,
+    /// Not written.
+    Silent,
+}
 
 /// Most slots a session keeps between batches (a longer pipeline allocates its own).
 const SLOTS_KEPT: usize = 1024;
@@ -74,7 +85,7 @@ struct Batch {
     mode: Mode,
     /// The session's frozen clock (a script's), passed to the shards the batch visits.
     at: Option<u64>,
-    slots: Vec<(Pending, bool)>,
+    slots: Vec<(Pending, Emit)>,
     groups: Vec<Vec<Job>>,
     counts: Vec<usize>,
     inflight: Vec<(usize, oneshot::Receiver<Vec<Reply>>)>,
@@ -84,7 +95,7 @@ struct Batch {
 impl Batch {
     /// An empty plan for `commands` commands, its slots in `slots` (empty); the per-shard
     /// vectors are allocated only when a command is first sent to another shard.
-    fn new(mut slots: Vec<(Pending, bool)>, commands: usize, mode: Mode) -> Self {
+    fn new(mut slots: Vec<(Pending, Emit)>, commands: usize, mode: Mode) -> Self {
         slots.reserve(commands);
         Batch { mode, at: None, slots, groups: Vec::new(), counts: Vec::new(), inflight: Vec::new(), done: Vec::new() }
     }
@@ -200,8 +211,13 @@ fn resolve(s: &Session, args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
 pub async fn execute_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, out: &mut Vec<u8>) {
     let mut b = run_batch(s, cmds, Mode::Plain).await;
     let mut slots = std::mem::take(&mut b.slots);
-    for (p, resp3) in slots.drain(..) {
-        encode(&b.take(p), resp3, out);
+    for (p, emit) in slots.drain(..) {
+        let reply = b.take(p);
+        match emit {
+            Emit::Resp2 => encode(&reply, false, out),
+            Emit::Resp3 => encode(&reply, true, out),
+            Emit::Silent => {}
+        }
     }
     if slots.capacity() <= SLOTS_KEPT {
         s.slots.0 = slots;
@@ -289,14 +305,15 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> B
         }
         if s.multi.is_some() {
             if let Some(reply) = queue_in_multi(s, &resolved, &mut args) {
-                b.slots.push((Pending::Ready(reply), s.resp3));
+                b.slots.push((Pending::Ready(reply), s.take_emit()));
                 continue;
             }
         }
         let spec = match resolved {
             Ok(spec) => spec,
             Err(reply) => {
-                b.slots.push((Pending::Ready(reply), s.resp3));
+                local.record_rejected(lookup(&args).ok(), &reply);
+                b.slots.push((Pending::Ready(reply), s.take_emit()));
                 continue;
             }
         };
@@ -305,16 +322,21 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> B
                 "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 spec.name
             );
-            b.slots.push((Pending::Ready(Reply::from(CmdError::Other(e.into()))), s.resp3));
+            b.slots.push((Pending::Ready(Reply::from(CmdError::Other(e.into()))), s.take_emit()));
             continue;
         }
         s.meta.last_cmd.store(spec as *const CommandSpec as *mut CommandSpec, Relaxed);
+        // MONITOR sees a command as it starts (EXEC after its commands, admin ones never).
+        let fed_after = spec.name == "exec";
+        if local.shared.monitoring() && spec.flags & flags::ADMIN == 0 && !fed_after {
+            feed_monitors(s, &args);
+        }
         let pending = match spec.route {
             Route::Shard(handler) => route_keyed(s, &mut b, spec, handler, args, now).await,
             Route::Session(f) => {
                 let start = local.clock.raw();
                 let reply = into_reply(f(s, &args));
-                local.record(spec.name, start, reply.is_error());
+                local.record(spec, start, &reply, &args, s.meta.id);
                 Pending::Ready(reply)
             }
             Route::Coordinator(f) => {
@@ -327,13 +349,18 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> B
                     }
                     _ => Vec::new(),
                 };
+                // The arguments go to the handler; the slow log may want them after.
+                let kept = args.clone();
                 let reply = into_reply(under_locks(&local, plan, f(s, args)).await);
-                local.record(spec.name, start, reply.is_error());
+                local.record(spec, start, &reply, &kept, s.meta.id);
                 Pending::Ready(reply)
             }
             Route::Parent => unreachable!("lookup resolves container commands to a subcommand"),
         };
-        b.slots.push((pending, s.resp3));
+        if fed_after && local.shared.monitoring() {
+            feed_monitors(s, &[Bytes::from_static(b"exec")]);
+        }
+        b.slots.push((pending, s.take_emit()));
     }
     b.flush(&local).await;
     b
@@ -360,13 +387,13 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
     if single {
         if target == local.id {
             if b.mode == Mode::Held || local.keys_free(spec, &args) {
-                let r = local.run(handler, s.db, &args, spec.name, now, s.resp3);
+                let r = local.run(handler, s.db, &args, spec, now, s.resp3, s.meta.id);
                 return Pending::Ready(local.park_or_refuse(r, spec, None));
             }
             let r = run_when_free(&local, spec, handler, s.db, &args, s.resp3).await;
             return Pending::Ready(local.park_or_refuse(r, spec, None));
         }
-        return b.queue(shards, target, Job { handler, spec, db: s.db, args, resp3: s.resp3, waiter: None });
+        return b.queue(shards, target, Job { handler, spec, db: s.db, args, resp3: s.resp3, client: s.meta.id, waiter: None });
     }
     // Key/value units must be whole before anything runs anywhere (MSET a 1 b).
     if spec.merge.is_some() && !(args.len() - spec.first_key.max(1) as usize).is_multiple_of(spec.step.max(1) as usize) {
@@ -386,9 +413,16 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
         Mode::Held => Vec::new(),
     };
     let start = local.clock.raw();
+    let kept = args.clone();
     let reply = under_locks(&local, plan, materialize(&local, s.db, spec, handler, args, s.resp3)).await;
-    local.record(spec.name, start, reply.is_error());
+    local.record(spec, start, &reply, &kept, s.meta.id);
     Pending::Ready(local.park_or_refuse(reply, spec, None))
+}
+
+/// Sends a command of session `s` to the monitors: a script's commands show as `lua`.
+pub(crate) fn feed_monitors(s: &Session, args: &[Bytes]) {
+    let addr = if s.from_script { "lua" } else { s.meta.addr.as_str() };
+    s.local.feed_monitors(s.db, addr, args);
 }
 
 /// Runs a blocking command: a first attempt that registers its waiter in the same step when
@@ -406,7 +440,7 @@ async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: Shar
     let first = match single {
         Some(t) if t == local.id => {
             let r = if local.keys_free(spec, &args) {
-                local.run(handler, s.db, &args, spec.name, started, s.resp3)
+                local.run(handler, s.db, &args, spec, started, s.resp3, s.meta.id)
             } else {
                 run_when_free(&local, spec, handler, s.db, &args, s.resp3).await
             };
@@ -418,7 +452,7 @@ async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: Shar
         Some(t) => {
             let w = waiter.insert(new_waiter()).clone();
             let (tx, rx) = oneshot::channel();
-            let job = Job { handler, spec, db: s.db, args: args.clone(), resp3: s.resp3, waiter: Some(w) };
+            let job = Job { handler, spec, db: s.db, args: args.clone(), resp3: s.resp3, client: s.meta.id, waiter: Some(w) };
             local.shared.mailboxes[t].push(Msg::Exec { origin: local.id, jobs: vec![job], reply: tx, held: Held::No, at: None });
             match rx.await {
                 Ok(mut r) => r.pop().unwrap_or(Reply::Nil),
@@ -492,9 +526,9 @@ fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardF
     let mut parts = Vec::new();
     for (sh, sub, units) in split {
         let src = if sh == local.id {
-            Pending::Ready(local.run(handler, s.db, &sub, spec.name, now, s.resp3))
+            Pending::Ready(local.run(handler, s.db, &sub, spec, now, s.resp3, s.meta.id))
         } else {
-            b.queue(shards, sh, Job { handler, spec, db: s.db, args: sub, resp3: s.resp3, waiter: None })
+            b.queue(shards, sh, Job { handler, spec, db: s.db, args: sub, resp3: s.resp3, client: s.meta.id, waiter: None })
         };
         parts.push(Part { src, units });
     }
@@ -515,10 +549,10 @@ async fn split_atomic(s: &Session, spec: &'static CommandSpec, handler: ShardFn,
     let mut release = Vec::new();
     for (n, (sh, sub, units)) in split.into_iter().enumerate() {
         let want = Want::Keys(spec.key_positions(&sub).map(|i| sub[i].clone()).collect());
-        let job = Job { handler, spec, db: s.db, args: sub, resp3: s.resp3, waiter: None };
+        let job = Job { handler, spec, db: s.db, args: sub, resp3: s.resp3, client: s.meta.id, waiter: None };
         let reply = if sh == local.id {
             lock_all(local, owner, vec![(sh, want)]).await;
-            let r = local.run(job.handler, job.db, &job.args, spec.name, now_ms(), job.resp3);
+            let r = local.run(job.handler, job.db, &job.args, spec, now_ms(), job.resp3, job.client);
             if n == last {
                 local.unlock(owner);
             }

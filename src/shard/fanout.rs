@@ -49,14 +49,19 @@ impl ShardLocal {
                 self.deliver(d);
             } else {
                 self.outgoing.borrow_mut()[shard].push(d);
-                if !self.outgoing_pending.replace(true) {
-                    if let Some(w) = self.flusher.borrow_mut().take() {
-                        w.wake();
-                    }
-                }
+                self.wake_flusher();
             }
         }
         count
+    }
+
+    /// Marks output as waiting for other shards and wakes the flusher task.
+    pub(super) fn wake_flusher(&self) {
+        if !self.outgoing_pending.replace(true) {
+            if let Some(w) = self.flusher.borrow_mut().take() {
+                w.wake();
+            }
+        }
     }
 
     /// Hands a delivery to its receivers' connections on this shard.
@@ -120,5 +125,6 @@ pub(super) async fn flusher_loop(local: Rc<ShardLocal>) {
                 local.shared.mailboxes[shard].push(Msg::Deliver(batch));
             }
         }
+        local.flush_monitor_lines();
     }
 }

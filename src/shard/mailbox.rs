@@ -97,6 +97,16 @@ impl<T> Mailbox<T> {
         }
     }
 
+    /// Messages waiting (a snapshot; for INFO and metrics).
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether no message waits.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     /// Takes the next message, if any (consumer only).
     pub fn pop(&self) -> Option<T> {
         self.queue.pop()

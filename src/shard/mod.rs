@@ -13,10 +13,12 @@ mod evict;
 mod fanout;
 pub mod locks;
 mod mailbox;
+mod monitor;
 mod push;
 pub mod route;
 mod session;
 mod start;
+pub mod stats;
 mod stop;
 mod txn;
 
@@ -35,6 +37,7 @@ use crate::protocol::Reply;
 use crate::store::{now_ms, Store};
 
 pub use blocking::{Outcome, Waiter};
+pub(crate) use dispatch::feed_monitors;
 pub use dispatch::{execute_batch, execute_held, execute_replies, transaction_plan};
 pub use fanout::Delivery;
 pub use mailbox::Mailbox;
@@ -62,6 +65,8 @@ pub struct Job {
     /// For a blocking command outside a transaction: the waiter to register when it finds
     /// nothing.
     pub waiter: Option<Arc<Waiter>>,
+    /// The client's id (for the slow log; 0 when none).
+    pub client: u64,
 }
 
 /// The replies to one `Exec`, with the channel that delivers them on the origin shard.
@@ -123,6 +128,8 @@ pub enum Msg {
     Replies(Vec<ReplyBatch>),
     /// Published messages for clients whose connections live on this shard.
     Deliver(Vec<Delivery>),
+    /// MONITOR lines for monitoring clients on this shard: (client id, line).
+    Monitor(Vec<(u64, Bytes)>),
     /// Run a closure on this shard.
     Call(ShardCall),
     /// Adopt an accepted connection.
@@ -140,6 +147,7 @@ impl std::fmt::Debug for Msg {
             Msg::Unlock(_) => "Unlock",
             Msg::Replies(_) => "Replies",
             Msg::Deliver(_) => "Deliver",
+            Msg::Monitor(_) => "Monitor",
             Msg::Call(_) => "Call",
             Msg::Adopt(_) => "Adopt",
             Msg::Shutdown => "Shutdown",
@@ -156,6 +164,29 @@ pub struct GlobalStats {
     pub rejected_connections: AtomicU64,
     /// Clients connected now.
     pub connected_clients: AtomicUsize,
+    /// Clients with CLIENT TRACKING on.
+    pub tracking_clients: AtomicU64,
+    /// Keys remembered for client-side caching.
+    pub tracking_keys: AtomicU64,
+    /// (key, client) pairs remembered for client-side caching.
+    pub tracking_items: AtomicU64,
+    /// Prefixes broadcast-mode clients track.
+    pub tracking_prefixes: AtomicU64,
+    /// (unix ms, total commands) at the last INFO, for `instantaneous_ops_per_sec`.
+    pub ops_sample: std::sync::Mutex<(u64, u64, u64)>,
+}
+
+/// Bytes and syscalls of a shard's connections.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NetCounters {
+    /// Bytes read from clients.
+    pub input: u64,
+    /// Bytes written to clients.
+    pub output: u64,
+    /// Reads that returned data.
+    pub reads: u64,
+    /// Writes.
+    pub writes: u64,
 }
 
 /// State shared by all shards (`Send + Sync`): config, mailboxes and registries.
@@ -199,12 +230,37 @@ pub struct Shared {
     pub scripts: crate::script::Registry,
     /// Whether shards expire keys in the background (DEBUG SET-ACTIVE-EXPIRE 0 stops it).
     pub active_expire: AtomicBool,
+    /// SLOWLOG's entries.
+    pub slowlog: crate::slowlog::SlowLog,
+    /// LATENCY's spikes.
+    pub latency: crate::latency::Monitor,
+    /// Clients in MONITOR mode: (client id, its shard).
+    pub monitors: std::sync::RwLock<Vec<(u64, usize)>>,
+    /// How many clients are in MONITOR mode.
+    pub monitor_count: AtomicUsize,
 }
 
 impl Shared {
     /// Number of shards.
     pub fn shards(&self) -> usize {
         self.mailboxes.len()
+    }
+
+    /// `instantaneous_ops_per_sec`: commands per second since the previous call (INFO,
+    /// the metrics endpoint), given the total now; at most one new sample a 100 ms.
+    pub fn ops_rate(&self, total: u64, now_ms: u64) -> u64 {
+        let mut s = self.stats.ops_sample.lock().expect("ops sample lock");
+        let (at, count, rate) = *s;
+        if at == 0 {
+            *s = (now_ms, total, 0);
+            return 0;
+        }
+        if now_ms >= at + 100 {
+            let r = total.saturating_sub(count) * 1000 / (now_ms - at);
+            *s = (now_ms, total, r);
+            return r;
+        }
+        rate
     }
 
     /// Starts shutdown: every shard is told to stop.
@@ -217,20 +273,6 @@ impl Shared {
     }
 }
 
-/// Per-command counters for INFO commandstats.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct CallStats {
-    /// Calls.
-    pub calls: u64,
-    /// Total nanoseconds spent.
-    pub nanos: u64,
-    /// Calls that replied with an error.
-    pub failed: u64,
-}
-
-/// Per-command statistics keyed by the address and length of the command's name.
-pub type CmdStats = ahash::AHashMap<(usize, usize), (&'static str, CallStats)>;
-
 /// A shard's own state, touched only by its thread.
 pub struct ShardLocal {
     /// Shard index.
@@ -239,13 +281,14 @@ pub struct ShardLocal {
     pub store: RefCell<Store>,
     /// State shared with other shards.
     pub shared: Arc<Shared>,
-    /// Commands processed on this shard, by command full name (keyed by the name's address,
-    /// which is cheaper to hash than its text).
-    pub cmdstats: RefCell<CmdStats>,
+    /// Statistics of the commands this shard ran.
+    pub stats: RefCell<stats::CommandStats>,
     /// A TSC-based clock for timing commands: far cheaper per read than the system clock.
     pub clock: quanta::Clock,
     /// Commands this shard received from other shards.
     pub remote_jobs: Cell<u64>,
+    /// What this shard's connections read and wrote.
+    pub net: Cell<NetCounters>,
     /// Key locks held and waited for on this shard.
     pub locks: RefCell<LockTable<Bytes, ahash::RandomState>>,
     /// Owners waiting for locks here, with what tells them they were granted.
@@ -256,6 +299,8 @@ pub struct ShardLocal {
     pub conns: RefCell<ahash::AHashMap<u64, Rc<Pushes>>>,
     /// Deliveries waiting to leave for each shard, sent by the flusher task.
     outgoing: RefCell<Vec<Vec<Delivery>>>,
+    /// MONITOR lines waiting to leave for each shard, sent by the flusher task.
+    monitor_out: RefCell<Vec<Vec<(u64, Bytes)>>>,
     outgoing_pending: Cell<bool>,
     flusher: RefCell<Option<std::task::Waker>>,
     /// Blocked clients per key on this shard.
@@ -321,9 +366,10 @@ impl ShardLocal {
             id,
             store: RefCell::new(Store::new(dbs, now_ms())),
             shared,
-            cmdstats: RefCell::new(ahash::AHashMap::new()),
+            stats: RefCell::new(stats::CommandStats::default()),
             clock: quanta::Clock::new(),
             remote_jobs: Cell::new(0),
+            net: Cell::new(NetCounters::default()),
             locks: RefCell::new(LockTable::default()),
             lock_waiters: RefCell::new(ahash::AHashMap::new()),
             owners_made: Cell::new(0),
@@ -331,6 +377,7 @@ impl ShardLocal {
             expiry_waker: RefCell::new(None),
             conns: RefCell::new(ahash::AHashMap::new()),
             outgoing: RefCell::new((0..shards).map(|_| Vec::new()).collect()),
+            monitor_out: RefCell::new((0..shards).map(|_| Vec::new()).collect()),
             outgoing_pending: Cell::new(false),
             flusher: RefCell::new(None),
             blocked: RefCell::new(ahash::AHashMap::new()),
@@ -346,21 +393,35 @@ impl ShardLocal {
 
     /// Runs a shard handler on this shard's data at time `now` (Unix ms, read once per batch)
     /// for a client speaking RESP3 or not, and records its statistics.
-    pub fn run(self: &Rc<Self>, handler: ShardFn, db: usize, args: &[Bytes], name: &'static str, now: u64, resp3: bool) -> Reply {
-        self.run_raw(name, db, resp3, now, |ctx| handler(ctx, args))
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        self: &Rc<Self>,
+        handler: ShardFn,
+        db: usize,
+        args: &[Bytes],
+        spec: &'static CommandSpec,
+        now: u64,
+        resp3: bool,
+        client: u64,
+    ) -> Reply {
+        self.run_raw(spec, db, resp3, now, args, client, |ctx| handler(ctx, args))
     }
 
-    /// Runs `f` on this shard's data as command `name` (see [`ShardLocal::run`]), then
-    /// publishes the keyspace events it recorded and serves clients blocked on keys it
-    /// created.
+    /// Runs `f` on this shard's data as command `spec` with arguments `args` for client
+    /// `client` (see [`ShardLocal::run`]), then publishes the keyspace events it recorded and
+    /// serves clients blocked on keys it created.
+    #[allow(clippy::too_many_arguments)]
     pub fn run_raw(
         self: &Rc<Self>,
-        name: &'static str,
+        spec: &'static CommandSpec,
         db: usize,
         resp3: bool,
         now: u64,
+        args: &[Bytes],
+        client: u64,
         f: impl FnOnce(&mut ShardCtx<'_>) -> CmdResult,
     ) -> Reply {
+        let name = spec.name;
         let start = self.clock.raw();
         // A handler bug must never take its shard down: the panic is logged and answered.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -375,7 +436,7 @@ impl ShardLocal {
             log::warn!("command '{name}' panicked on shard {}; replied with an error", self.id);
             Reply::err("ERR internal error")
         });
-        self.record(name, start, reply.is_error());
+        self.record(spec, start, &reply, args, client);
         self.kick_background();
         self.settle_signals();
         reply
@@ -465,14 +526,54 @@ impl ShardLocal {
         self.serve_deferred();
     }
 
-    /// Adds one call, started at `start` (a `self.clock.raw()` reading), to the statistics.
-    pub fn record(&self, name: &'static str, start: u64, failed: bool) {
+    /// Adds one call of `spec` (arguments `args`, client `client`), started at `start` (a
+    /// `self.clock.raw()` reading) and answered `reply`, to the statistics, the latency
+    /// histograms, the slow log and the latency monitor.
+    pub fn record(&self, spec: &'static CommandSpec, start: u64, reply: &Reply, args: &[Bytes], client: u64) {
+        use crate::config::P;
         let nanos = self.clock.delta_as_nanos(start, self.clock.raw());
-        let mut st = self.cmdstats.borrow_mut();
-        let (_, s) = st.entry((name.as_ptr() as usize, name.len())).or_insert((name, CallStats::default()));
-        s.calls += 1;
-        s.nanos += nanos;
-        s.failed += u64::from(failed);
+        let cfg = &self.shared.config;
+        let code = match reply {
+            Reply::Error(e) => Some(e.to_string()),
+            _ => None,
+        };
+        self.stats.borrow_mut().record(spec.name, nanos, code.as_deref().map(stats::error_code), cfg.flag(P::LatencyTracking));
+        let micros = nanos / 1000;
+        let slower_than = cfg.num(P::SlowlogLogSlowerThan);
+        if slower_than >= 0 && micros >= slower_than as u64 && spec.flags & crate::command::flags::SKIP_SLOWLOG == 0 {
+            let (addr, name) = match self.shared.clients.get(&client) {
+                Some(m) => (m.addr.clone(), m.name.lock().expect("client meta lock").clone()),
+                None => (String::new(), Bytes::new()),
+            };
+            self.shared.slowlog.push(args, micros, addr, name, cfg.num(P::SlowlogMaxLen).max(0) as usize);
+        }
+        let threshold = cfg.num(P::LatencyMonitorThreshold);
+        if threshold > 0 && micros / 1000 >= threshold as u64 {
+            let event = if spec.flags & crate::command::flags::FAST != 0 { "fast-command" } else { "command" };
+            self.shared.latency.add(event, micros / 1000);
+        }
+    }
+
+    /// Counts `input` bytes read from a client (one read) or `output` bytes written (one write).
+    pub fn count_net(&self, input: u64, output: u64) {
+        let mut n = self.net.get();
+        if input > 0 {
+            n.input += input;
+            n.reads += 1;
+        }
+        if output > 0 {
+            n.output += output;
+            n.writes += 1;
+        }
+        self.net.set(n);
+    }
+
+    /// Counts a command refused before it ran (`spec` when it is known) with error `e`.
+    pub fn record_rejected(&self, spec: Option<&'static CommandSpec>, e: &Reply) {
+        if let Reply::Error(e) = e {
+            let line = e.to_string();
+            self.stats.borrow_mut().reject(spec.map(|s| s.name), stats::error_code(&line));
+        }
     }
 
     /// Spawns a task on this shard that ends when the shard stops (so that nothing it holds,

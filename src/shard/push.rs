@@ -197,6 +197,13 @@ impl Pushes {
         self.wake();
     }
 
+    /// Queues an encoded frame with no output limit (a MONITOR line: monitors are of the
+    /// normal client class, unlimited by default).
+    pub fn append_unlimited(&self, frame: &[u8]) {
+        self.buf.borrow_mut().extend_from_slice(frame);
+        self.wake();
+    }
+
     /// Whether `pending` bytes pass the pubsub class limit: over the hard limit, or over the
     /// soft limit for longer than its seconds.
     fn over_limit(&self, pending: i64, config: &Config, now_ms: u64) -> bool {

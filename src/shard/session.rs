@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -53,9 +53,35 @@ pub struct ClientMeta {
     pub lib_name: Mutex<Bytes>,
     /// CLIENT SETINFO LIB-VER.
     pub lib_ver: Mutex<Bytes>,
+    /// [`ClientMeta`] mode bits: MONITOR, tracking, NO-EVICT, NO-TOUCH ([`ClientMeta::MONITOR`]...).
+    pub mode: AtomicU32,
+    /// CLIENT TRACKING's REDIRECT target (-1: none).
+    pub redir: AtomicI64,
+    /// Bytes of pushed output waiting to be written (pub/sub, MONITOR, invalidations).
+    pub omem: AtomicU64,
 }
 
 impl ClientMeta {
+    /// Mode bit: in MONITOR mode.
+    pub const MONITOR: u32 = 1;
+    /// Mode bit: CLIENT TRACKING on.
+    pub const TRACKING: u32 = 2;
+    /// Mode bit: CLIENT NO-EVICT on.
+    pub const NO_EVICT: u32 = 4;
+    /// Mode bit: CLIENT NO-TOUCH on.
+    pub const NO_TOUCH: u32 = 8;
+    /// Mode bit: CLIENT TRACKING's target went away (invalidations are lost).
+    pub const BROKEN_REDIR: u32 = 16;
+
+    /// Sets or clears mode bit `bit`.
+    pub fn set_mode(&self, bit: u32, on: bool) {
+        if on {
+            self.mode.fetch_or(bit, Relaxed);
+        } else {
+            self.mode.fetch_and(!bit, Relaxed);
+        }
+    }
+
     /// The last command's full name, or `NULL`.
     pub fn last_command(&self) -> &'static str {
         let p = self.last_cmd.load(Relaxed);
@@ -67,14 +93,31 @@ impl ClientMeta {
         }
     }
 
-    /// CLIENT LIST flags: `x` in MULTI, `b` blocked, `P` subscribed, else `N`.
+    /// CLIENT LIST flags: `O` monitor, `x` in MULTI, `b` blocked, `t` tracking, `R` broken
+    /// redirect, `e` no-evict, `T` no-touch, `P` subscribed, else `N`.
     fn flags(&self) -> String {
         let mut f = String::new();
+        let mode = self.mode.load(Relaxed);
+        if mode & Self::MONITOR != 0 {
+            f.push('O');
+        }
         if self.multi.load(Relaxed) >= 0 {
             f.push('x');
         }
         if self.blocked.lock().expect("client meta lock").is_some() {
             f.push('b');
+        }
+        if mode & Self::TRACKING != 0 {
+            f.push('t');
+        }
+        if mode & Self::BROKEN_REDIR != 0 {
+            f.push('R');
+        }
+        if mode & Self::NO_EVICT != 0 {
+            f.push('e');
+        }
+        if mode & Self::NO_TOUCH != 0 {
+            f.push('T');
         }
         if self.subs.iter().any(|n| n.load(Relaxed) > 0) {
             f.push('P');
@@ -85,11 +128,17 @@ impl ClientMeta {
         f
     }
 
-    /// The CLIENT LIST / CLIENT INFO line for this client.
-    pub fn info_line(&self, now: u64) -> String {
+    /// The CLIENT LIST / CLIENT INFO line for this client; `running` is the command it runs
+    /// now, for the client that asks (its query buffer holds that command).
+    pub fn info_line(&self, now: u64, running: Option<&[Bytes]>) -> String {
         let lock = |m: &Mutex<Bytes>| String::from_utf8_lossy(&m.lock().expect("client meta lock")).into_owned();
+        let (qbuf, argv_mem) = running.map_or((0, 0), |a| (resp_size(a), a.iter().map(|x| x.len()).sum::<usize>()));
+        let omem = self.omem.load(Relaxed) as usize;
+        // The read buffer's free space, and a fixed estimate of the client's own structures.
+        let qbuf_free = if qbuf > 0 { crate::net::READ_CHUNK.saturating_sub(qbuf) } else { 0 };
+        let tot_mem = qbuf + qbuf_free + argv_mem + omem + CLIENT_OVERHEAD;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} shard={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={qbuf} qbuf-free={qbuf_free} argv-mem={argv_mem} multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={omem} tot-mem={tot_mem} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={} shard={}",
             self.id,
             self.addr,
             self.laddr,
@@ -103,13 +152,25 @@ impl ClientMeta {
             self.subs[1].load(Relaxed),
             self.subs[2].load(Relaxed),
             self.multi.load(Relaxed),
+            crate::net::READ_CHUNK,
+            crate::net::READ_CHUNK,
             self.last_command(),
+            self.redir.load(Relaxed),
             self.resp.load(Relaxed),
             lock(&self.lib_name),
             lock(&self.lib_ver),
             self.shard,
         )
     }
+}
+
+/// Bytes of a client's own structures (session, buffers' headers), counted in `tot-mem`.
+const CLIENT_OVERHEAD: usize = 1024;
+
+/// The size of a command as the RESP array the client sent.
+fn resp_size(args: &[Bytes]) -> usize {
+    let digits = |n: usize| itoa::Buffer::new().format(n).len();
+    3 + digits(args.len()) + args.iter().map(|a| 5 + digits(a.len()) + a.len()).sum::<usize>()
 }
 
 /// One client's session on the shard its connection lives on.
@@ -137,6 +198,13 @@ pub struct Session {
     pub gone: Rc<Cell<bool>>,
     /// The reply slots of the last pipeline batch, kept for the next one.
     pub(crate) slots: super::dispatch::SlotBuf,
+    /// In MONITOR mode.
+    pub monitoring: bool,
+    /// CLIENT REPLY OFF: replies are not written.
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP: 1 while the SKIP command itself runs, 2 while the next command runs
+    /// (its reply is not written), 0 otherwise.
+    pub reply_skip: u8,
     /// Set while EXEC runs the queued commands (a script inside it runs under EXEC's locks).
     pub in_exec: bool,
     /// The session scripts run their commands on (SORT then orders a set's output).
@@ -198,6 +266,9 @@ impl Session {
             name: Mutex::new(Bytes::new()),
             lib_name: Mutex::new(Bytes::new()),
             lib_ver: Mutex::new(Bytes::new()),
+            mode: AtomicU32::new(0),
+            redir: AtomicI64::new(-1),
+            omem: AtomicU64::new(0),
         });
         let authenticated = !listed || shared.config.requirepass.read().expect("config lock").is_empty();
         let push = Rc::new(Pushes::new(id));
@@ -217,6 +288,9 @@ impl Session {
             push,
             gone: Rc::new(Cell::new(false)),
             slots: Default::default(),
+            monitoring: false,
+            reply_off: false,
+            reply_skip: 0,
             in_exec: false,
             from_script: !listed,
             clock: None,
@@ -227,6 +301,19 @@ impl Session {
     pub fn select(&mut self, db: usize) {
         self.db = db;
         self.meta.db.store(db, Relaxed);
+    }
+
+    /// How the reply of the command that just ran is written, as CLIENT REPLY decides; moves
+    /// a pending SKIP on to the next command.
+    pub fn take_emit(&mut self) -> super::dispatch::Emit {
+        use super::dispatch::Emit;
+        let silent = self.reply_off || self.reply_skip == 2;
+        self.reply_skip = if self.reply_skip == 1 { 2 } else { 0 };
+        match (silent, self.resp3) {
+            (true, _) => Emit::Silent,
+            (false, true) => Emit::Resp3,
+            (false, false) => Emit::Resp2,
+        }
     }
 
     /// Sets the protocol version.
@@ -317,6 +404,9 @@ impl Drop for Session {
         self.unwatch();
         self.unsubscribe_all();
         self.local.conns.borrow_mut().remove(&self.meta.id);
+        if self.monitoring {
+            self.local.shared.remove_monitor(self.meta.id);
+        }
         self.local.shared.clients.remove(&self.meta.id);
     }
 }

@@ -125,6 +125,10 @@ impl ShardSet {
             startup_memory: AtomicU64::new(0),
             scripts: Default::default(),
             active_expire: AtomicBool::new(true),
+            slowlog: Default::default(),
+            latency: Default::default(),
+            monitors: Default::default(),
+            monitor_count: AtomicUsize::new(0),
         });
         // Bind the first shard's listeners here so that bind errors (and port 0) are known
         // before any shard runs; the other shards bind the same port with SO_REUSEPORT.
@@ -254,6 +258,7 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
                     }
                 }
                 Msg::Deliver(v) => v.into_iter().for_each(|d| local.deliver(d)),
+                Msg::Monitor(v) => v.into_iter().for_each(|(client, line)| local.deliver_monitor_line(client, &line)),
                 Msg::Call(f) => f(&local),
                 Msg::Adopt(s) => {
                     local.spawn(crate::net::serve(local.clone(), s.bind_to_executor()));
@@ -296,7 +301,7 @@ fn run_jobs(local: &Rc<ShardLocal>, mut jobs: Vec<Job>, held: Held, at: Option<u
             let rest = jobs.split_off(i);
             return Err((out, rest));
         }
-        let r = local.run(j.handler, j.db, &j.args, j.spec.name, now, j.resp3);
+        let r = local.run(j.handler, j.db, &j.args, j.spec, now, j.resp3, j.client);
         out.push(local.park_or_refuse(r, j.spec, j.waiter.as_ref()));
     }
     Ok(out)
@@ -315,7 +320,7 @@ async fn finish_blocked(local: Rc<ShardLocal>, origin: usize, mut out: Vec<Reply
 /// Runs `job` for `owner`, which holds its keys here, and releases them after when `release`
 /// (see [`Msg::LockRun`]).
 fn run_locked(local: &Rc<ShardLocal>, owner: Owner, job: &Job, release: bool) -> Reply {
-    let r = local.run(job.handler, job.db, &job.args, job.spec.name, now_ms(), job.resp3);
+    let r = local.run(job.handler, job.db, &job.args, job.spec, now_ms(), job.resp3, job.client);
     if release {
         local.unlock(owner);
     }
@@ -389,11 +394,17 @@ async fn expiry_loop(local: Rc<ShardLocal>) {
             glommio::timer::sleep(Duration::from_millis(1)).await;
         }
         loop {
+            let started = std::time::Instant::now();
             let more = {
                 let mut st = local.store.borrow_mut();
                 st.apply(local.shared.config.store_settings());
                 st.expire_due(now_ms(), EXPIRE_BUDGET)
             };
+            let ms = started.elapsed().as_millis() as u64;
+            let threshold = local.shared.config.num(crate::config::P::LatencyMonitorThreshold);
+            if threshold > 0 && ms >= threshold as u64 {
+                local.shared.latency.add("expire-cycle", ms);
+            }
             local.settle_signals();
             if !more {
                 break;
