@@ -33,6 +33,7 @@
 //! - [`pubsub`]: the subscription registry shared by all shards.
 //! - [`script`]: Lua scripts and function libraries, atomic across shards.
 //! - [`slowlog`], [`latency`]: the slow log and the latency monitor (SLOWLOG, LATENCY).
+//! - [`tracking`]: client-side caching (CLIENT TRACKING) and out-of-band pushes.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod alloc;
@@ -50,6 +51,7 @@ pub mod script;
 pub mod shard;
 pub mod slowlog;
 pub mod store;
+pub mod tracking;
 
 pub use embed::Engine;
 

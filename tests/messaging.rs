@@ -552,7 +552,7 @@ fn subscriptions_and_blocked_waits_are_released_on_disconnect_kill_and_reset() {
         let keys = admin.info_u64("blocking_keys");
         let channels = admin.info_u64("pubsub_channels");
         let patterns = admin.info_u64("pubsub_patterns");
-        let shard = admin.info_u64("pubsub_shardchannels");
+        let shard = admin.info_u64("pubsubshard_channels");
         let clients = admin.info_u64("connected_clients");
         if (blocked, keys, channels, patterns, shard, clients) == (0, 0, 0, 0, 0, 1) {
             break;

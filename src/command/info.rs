@@ -15,7 +15,7 @@ use super::server::REDIS_VERSION;
 use super::{CommandSpec, Route};
 use crate::config::P;
 use crate::protocol::Reply;
-use crate::shard::stats::{CallStats, CommandRecord};
+use crate::shard::stats::CallStats;
 use crate::shard::{call_all, Session, Shared};
 use crate::store::now_ms;
 
@@ -52,8 +52,8 @@ struct ShardInfo {
     evicted: u64,
     counters: Vec<(&'static str, CallStats)>,
     errors: Vec<(String, u64)>,
-    /// Per-command records with their histograms, when latencystats is asked for.
-    latency: Vec<CommandRecord>,
+    /// Per-command latencies, when latencystats is asked for.
+    latency: Vec<(&'static str, Vec<(u64, u64)>)>,
     remote_jobs: u64,
     blocking_keys: u64,
     lua_memory: u64,
@@ -122,7 +122,7 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
                 evicted,
                 counters: stats.counters(),
                 errors: stats.errors(),
-                latency: if with_latency { stats.commands() } else { Vec::new() },
+                latency: if with_latency { stats.latencies() } else { Vec::new() },
                 remote_jobs: sh.remote_jobs.get(),
                 blocking_keys: sh.blocking_keys() as u64,
                 lua_memory: sh.scripting.used_memory() as u64,
@@ -178,12 +178,13 @@ fn render(shared: &Shared, want: &Wanted, per_shard: &[ShardInfo], this_shard: u
         section(
             "Clients",
             format!(
-                "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:{}\r\n",
+                "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:{}\r\nblocking_keys:{}\r\n",
                 shared.clients.len(),
                 cfg.num(P::Maxclients),
                 shared.blocked_clients.load(Relaxed),
                 shared.stats.tracking_clients.load(Relaxed),
                 shared.blocked_clients.load(Relaxed),
+                sum(|p| p.blocking_keys),
             ),
         );
     }
@@ -313,7 +314,8 @@ fn render(shared: &Shared, want: &Wanted, per_shard: &[ShardInfo], this_shard: u
         let mut body = String::new();
         if cfg.flag(P::LatencyTracking) {
             let percentiles = cfg.percentiles();
-            for (name, h) in merged_histograms(per_shard) {
+            let parts = per_shard.iter().map(|p| p.latency.clone()).collect();
+            for (name, h) in crate::shard::stats::merge_latencies(parts) {
                 let parts: Vec<String> = percentiles
                     .iter()
                     .map(|p| format!("p{}={:.3}", crate::num::format_f64_short(*p), h.value_at_quantile(p / 100.0) as f64 / 1000.0))
@@ -350,25 +352,6 @@ fn render(shared: &Shared, want: &Wanted, per_shard: &[ShardInfo], this_shard: u
         section("Shards", body);
     }
     out
-}
-
-/// Every command's latency histogram, merged over the shards, by name.
-fn merged_histograms(per_shard: &[ShardInfo]) -> std::collections::BTreeMap<&'static str, hdrhistogram::Histogram<u64>> {
-    let mut merged: std::collections::BTreeMap<&'static str, hdrhistogram::Histogram<u64>> = Default::default();
-    for rec in per_shard.iter().flat_map(|p| p.latency.iter()) {
-        if rec.latency.is_empty() {
-            continue;
-        }
-        match merged.get_mut(rec.name) {
-            Some(h) => {
-                let _ = h.add(&rec.latency);
-            }
-            None => {
-                merged.insert(rec.name, rec.latency.clone());
-            }
-        }
-    }
-    merged
 }
 
 /// INFO memory's script fields: the interpreters' memory (summed over shards), the script

@@ -95,7 +95,18 @@ fn del(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
 fn exists(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let db = ctx.db();
-    Ok(Reply::Int(a[1..].iter().filter(|k| db.read(k, now).is_some()).count() as i64))
+    // Counted as hits and misses, but the keys' access times are left alone (as Redis's
+    // LOOKUP_NOTOUCH).
+    let mut n = 0;
+    for k in &a[1..] {
+        if db.peek(k, now).is_some() {
+            db.stats.hits += 1;
+            n += 1;
+        } else {
+            db.stats.misses += 1;
+        }
+    }
+    Ok(Reply::Int(n))
 }
 
 fn touch(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
@@ -550,11 +561,30 @@ fn flush_flags(a: &[Bytes]) -> Result<(), CmdError> {
     }
 }
 
+/// After a flush: a shard's tracking table is emptied (every tracking client is told at once).
+fn forget_tracked(sh: &crate::shard::ShardLocal) {
+    let st = sh.store.borrow();
+    let n = st.tracked.clear();
+    sh.shared.stats.tracking_keys.fetch_sub(n as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// After FLUSHALL or FLUSHDB: every tracking client gets an invalidation of everything.
+fn invalidate_everything(s: &Session) {
+    for (client, mode) in s.local.shared.tracking.all() {
+        s.local.send_invalidation(client, mode.redirect, None);
+    }
+}
+
 fn flushdb(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
     Box::pin(async move {
         flush_flags(&a)?;
         let db = s.db;
-        call_all(&s.local, move |sh| sh.store.borrow_mut().db(db).clear()).await;
+        call_all(&s.local, move |sh| {
+            sh.store.borrow_mut().db(db).clear();
+            forget_tracked(sh);
+        })
+        .await;
+        invalidate_everything(s);
         Ok(Reply::OK)
     })
 }
@@ -567,8 +597,11 @@ fn flushall(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             for d in 0..st.databases() {
                 st.db(d).clear();
             }
+            drop(st);
+            forget_tracked(sh);
         })
         .await;
+        invalidate_everything(s);
         Ok(Reply::OK)
     })
 }

@@ -133,20 +133,10 @@ fn histogram_names(a: &[Bytes]) -> Option<Vec<&'static str>> {
 fn histogram(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
     Box::pin(async move {
         let names = histogram_names(&a);
-        let per_shard = call_all(&s.local, |sh| sh.stats.borrow().commands()).await;
-        let mut merged: std::collections::BTreeMap<&'static str, hdrhistogram::Histogram<u64>> = Default::default();
-        for rec in per_shard.into_iter().flatten() {
-            if rec.latency.is_empty() || names.as_ref().is_some_and(|n| !n.contains(&rec.name)) {
-                continue;
-            }
-            match merged.get_mut(rec.name) {
-                Some(h) => {
-                    let _ = h.add(&rec.latency);
-                }
-                None => {
-                    merged.insert(rec.name, rec.latency);
-                }
-            }
+        let per_shard = call_all(&s.local, |sh| sh.stats.borrow().latencies()).await;
+        let mut merged = crate::shard::stats::merge_latencies(per_shard);
+        if let Some(n) = names {
+            merged.retain(|name, _| n.contains(name));
         }
         Ok(Reply::Map(merged.into_iter().map(|(name, h)| (Reply::bulk(name.as_bytes()), cdf(&h))).collect()))
     })

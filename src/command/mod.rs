@@ -5,10 +5,12 @@
 //! COMMAND / COMMAND DOCS, and the README's command list. Each family file exports its specs.
 
 mod args;
+mod bits;
 pub mod blocking;
 mod debug;
 mod docs;
 mod error;
+mod geo;
 mod hashes;
 mod info;
 mod introspection;
@@ -322,10 +324,12 @@ pub fn typed<T>(entry: Option<&mut Entry>, as_t: fn(&mut Value) -> Option<&mut T
 pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
     strings::COMMANDS
         .iter()
+        .chain(bits::COMMANDS)
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
         .chain(zsets::COMMANDS)
+        .chain(geo::COMMANDS)
         .chain(sort::COMMANDS)
         .chain(pubsub::COMMANDS)
         .chain(transactions::COMMANDS)

@@ -118,6 +118,14 @@ static CLIENT_SUBS: &[CommandSpec] = &[
     CommandSpec::new("client|kill", -3, ADMIN | CONN, NOKEY, "connection", Route::Coordinator(client_kill)).doc("Terminates open connections.", "2.4.0", "O(N) where N is the number of client connections", "ip:port|([ID client-id:integer] [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES|NO])"),
     CommandSpec::new("client|unblock", -3, ADMIN | CONN, NOKEY, "connection", Route::Session(client_unblock)).doc("Unblocks a client blocked by a blocking command from a different connection.", "5.0.0", "O(log N) where N is the number of client connections", "client-id:integer [TIMEOUT|ERROR]"),
     CommandSpec::new("client|setinfo", 4, CONN, NOKEY, "connection", Route::Session(client_setinfo)).doc("Sets information specific to the client or connection.", "7.2.0", "O(1)", "LIB-NAME libname|LIB-VER libver"),
+    CommandSpec::new("client|tracking", -3, CONN, NOKEY, "connection", Route::Session(client_tracking)).doc("Controls server-assisted client-side caching for the connection.", "6.0.0", "O(1). Some options may introduce additional complexity.", "ON|OFF [REDIRECT client-id:integer] [PREFIX prefix...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]"),
+    CommandSpec::new("client|caching", 3, CONN, NOKEY, "connection", Route::Session(client_caching)).doc("Instructs the server whether to track the keys in the next request.", "6.0.0", "O(1)", "YES|NO"),
+    CommandSpec::new("client|trackinginfo", 2, CONN, NOKEY, "connection", Route::Session(client_trackinginfo)).doc("Returns information about server-assisted client-side caching for the connection.", "6.2.0", "O(1)", ""),
+    CommandSpec::new("client|getredir", 2, CONN, NOKEY, "connection", Route::Session(client_getredir)).doc("Returns the client ID to which the connection's tracking notifications are redirected.", "6.0.0", "O(1)", ""),
+    CommandSpec::new("client|pause", -3, ADMIN | CONN, NOKEY, "connection", Route::Session(client_pause)).doc("Suspends commands processing.", "3.0.0", "O(1)", "timeout:integer [WRITE|ALL]"),
+    CommandSpec::new("client|unpause", 2, ADMIN | CONN, NOKEY, "connection", Route::Session(client_unpause)).doc("Resumes processing commands from paused clients.", "6.2.0", "O(N) Where N is the number of paused clients", ""),
+    CommandSpec::new("client|no-evict", 3, ADMIN | CONN, NOKEY, "connection", Route::Session(client_no_evict)).doc("Sets the client eviction mode of the connection.", "7.0.0", "O(1)", "ON|OFF"),
+    CommandSpec::new("client|no-touch", 3, CONN, NOKEY, "connection", Route::Session(client_no_touch)).doc("Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0", "O(1)", "ON|OFF"),
     CommandSpec::new("client|reply", 3, CONN, NOKEY, "connection", Route::Session(client_reply)).doc("Instructs the server whether to reply to commands.", "3.2.0", "O(1)", "ON|OFF|SKIP"),
     CommandSpec::new("client|help", 2, CONN, NOKEY, "connection", Route::Session(client_help)).doc("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""),
 ];
@@ -219,6 +227,7 @@ fn reset(s: &mut Session, _a: &[Bytes]) -> CmdResult {
     }
     s.reply_off = false;
     s.reply_skip = 0;
+    s.stop_tracking();
     s.end_multi();
     s.unwatch();
     s.unsubscribe_all();
@@ -519,6 +528,221 @@ fn monitor(s: &mut Session, _a: &[Bytes]) -> CmdResult {
         s.meta.set_mode(crate::shard::ClientMeta::MONITOR, true);
         s.local.shared.add_monitor(s.meta.id, s.local.id);
     }
+    Ok(Reply::OK)
+}
+
+fn client_tracking(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    let mut mode = crate::tracking::Mode::default();
+    let mut j = 3;
+    while j < a.len() {
+        let more = j + 1 < a.len();
+        if eq_ic(&a[j], "redirect") && more {
+            if mode.redirect != 0 {
+                return Err(CmdError::other("A client can only redirect to a single other client"));
+            }
+            let id = parse_int(&a[j + 1])?;
+            if id <= 0 || !s.local.shared.clients.contains_key(&(id as u64)) {
+                return Err(CmdError::other("The client ID you want redirect to does not exist"));
+            }
+            mode.redirect = id as u64;
+            j += 1;
+        } else if eq_ic(&a[j], "bcast") {
+            mode.bcast = true;
+        } else if eq_ic(&a[j], "optin") {
+            mode.optin = true;
+        } else if eq_ic(&a[j], "optout") {
+            mode.optout = true;
+        } else if eq_ic(&a[j], "noloop") {
+            mode.noloop = true;
+        } else if eq_ic(&a[j], "prefix") && more {
+            mode.prefixes.push(a[j + 1].clone());
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    if eq_ic(&a[2], "off") {
+        s.stop_tracking();
+        return Ok(Reply::OK);
+    }
+    if !eq_ic(&a[2], "on") {
+        return Err(CmdError::Syntax);
+    }
+    if !mode.bcast && !mode.prefixes.is_empty() {
+        return Err(CmdError::other("PREFIX option requires BCAST mode to be enabled"));
+    }
+    if let Some(old) = &s.tracking {
+        if old.bcast != mode.bcast {
+            return Err(CmdError::other(
+                "You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.",
+            ));
+        }
+    }
+    if mode.bcast && (mode.optin || mode.optout) {
+        return Err(CmdError::other("OPTIN and OPTOUT are not compatible with BCAST"));
+    }
+    if mode.optin && mode.optout {
+        return Err(CmdError::other("You can't specify both OPTIN mode and OPTOUT mode"));
+    }
+    if let Some(old) = &s.tracking {
+        if (mode.optin && old.optout) || (mode.optout && old.optin) {
+            return Err(CmdError::other(
+                "You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.",
+            ));
+        }
+    }
+    if mode.bcast {
+        let existing: Vec<Bytes> = s.tracking.as_ref().map(|m| m.prefixes.clone()).unwrap_or_default();
+        let overlap = |x: &[u8], y: &[u8]| x.starts_with(y) || y.starts_with(x);
+        for (i, p) in mode.prefixes.iter().enumerate() {
+            if let Some(e) = existing.iter().find(|e| overlap(p, e)) {
+                return Err(CmdError::Other(
+                    format!(
+                        "Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                        String::from_utf8_lossy(p),
+                        String::from_utf8_lossy(e)
+                    )
+                    .into(),
+                ));
+            }
+            if let Some(q) = mode.prefixes[i + 1..].iter().find(|q| overlap(p, q)) {
+                return Err(CmdError::Other(
+                    format!(
+                        "Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+                        String::from_utf8_lossy(p),
+                        String::from_utf8_lossy(q)
+                    )
+                    .into(),
+                ));
+            }
+        }
+    }
+    let shared = &s.local.shared;
+    if s.tracking.is_none() {
+        shared.stats.tracking_clients.fetch_add(1, Relaxed);
+    }
+    shared.tracking.enable(s.meta.id, mode.clone());
+    shared.stats.tracking_prefixes.store(shared.tracking.prefixes() as u64, Relaxed);
+    s.meta.set_mode(crate::shard::ClientMeta::TRACKING, true);
+    s.meta.set_mode(crate::shard::ClientMeta::BROKEN_REDIR, false);
+    s.meta.redir.store(if mode.redirect != 0 { mode.redirect as i64 } else { 0 }, Relaxed);
+    s.tracking = shared.tracking.mode(s.meta.id);
+    Ok(Reply::OK)
+}
+
+fn client_caching(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    let Some(mode) = s.tracking.as_ref().filter(|m| m.optin || m.optout) else {
+        return Err(CmdError::other(
+            "CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+        ));
+    };
+    if eq_ic(&a[2], "yes") {
+        if !mode.optin {
+            return Err(CmdError::other("CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."));
+        }
+        s.caching_next = Some(true);
+    } else if eq_ic(&a[2], "no") {
+        if !mode.optout {
+            return Err(CmdError::other("CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."));
+        }
+        s.caching_next = Some(false);
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    Ok(Reply::OK)
+}
+
+fn client_trackinginfo(s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    let broken = s.meta.mode.load(Relaxed) & crate::shard::ClientMeta::BROKEN_REDIR != 0;
+    let (flags, redirect, prefixes) = match &s.tracking {
+        None => (vec!["off"], -1, Vec::new()),
+        Some(m) => {
+            let mut f = vec!["on"];
+            if m.bcast {
+                f.push("bcast");
+            }
+            if m.optin {
+                f.push("optin");
+                if s.caching_next == Some(true) {
+                    f.push("caching-yes");
+                }
+            }
+            if m.optout {
+                f.push("optout");
+                if s.caching_next == Some(false) {
+                    f.push("caching-no");
+                }
+            }
+            if m.noloop {
+                f.push("noloop");
+            }
+            if broken {
+                f.push("broken_redirect");
+            }
+            (f, if m.redirect != 0 { m.redirect as i64 } else { -1 }, m.prefixes.clone())
+        }
+    };
+    Ok(Reply::Map(vec![
+        (Reply::bulk(b"flags"), Reply::Set(flags.into_iter().map(|f| Reply::bulk(f.as_bytes())).collect())),
+        (Reply::bulk(b"redirect"), Reply::Int(redirect)),
+        (Reply::bulk(b"prefixes"), Reply::Array(prefixes.into_iter().map(Reply::Bulk).collect())),
+    ]))
+}
+
+fn client_getredir(s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(match &s.tracking {
+        None => -1,
+        Some(m) => m.redirect as i64,
+    }))
+}
+
+fn client_pause(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    let ms = parse_int(&a[2]).map_err(|_| CmdError::other("timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(CmdError::other("timeout is negative"));
+    }
+    let all = match a.get(3) {
+        None => true,
+        Some(m) if eq_ic(m, "all") && a.len() == 4 => true,
+        Some(m) if eq_ic(m, "write") && a.len() == 4 => false,
+        _ => return Err(CmdError::Syntax),
+    };
+    let shared = &s.local.shared;
+    let until = now_ms().saturating_add(ms as u64);
+    // A later or stronger pause wins, as in Redis.
+    let cur = shared.pause_until.load(Relaxed);
+    if cur == 0 || until > cur || (all && !shared.pause_all.load(Relaxed)) {
+        shared.pause_all.store(all, Relaxed);
+        shared.pause_until.store(until.max(cur), Relaxed);
+    }
+    Ok(Reply::OK)
+}
+
+fn client_unpause(s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    s.local.shared.pause_until.store(0, Relaxed);
+    s.local.shared.pause_all.store(false, Relaxed);
+    Ok(Reply::OK)
+}
+
+/// `ON`/`OFF` of the CLIENT NO-EVICT / NO-TOUCH kind.
+fn on_off(arg: &[u8]) -> Result<bool, CmdError> {
+    if eq_ic(arg, "on") {
+        Ok(true)
+    } else if eq_ic(arg, "off") {
+        Ok(false)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
+fn client_no_evict(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    s.meta.set_mode(crate::shard::ClientMeta::NO_EVICT, on_off(&a[2])?);
+    Ok(Reply::OK)
+}
+
+fn client_no_touch(s: &mut Session, a: &[Bytes]) -> CmdResult {
+    s.meta.set_mode(crate::shard::ClientMeta::NO_TOUCH, on_off(&a[2])?);
     Ok(Reply::OK)
 }
 

@@ -151,13 +151,13 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Reads a string key: `None` when missing, WRONGTYPE for another type.
-fn read_str<'a>(ctx: &'a mut ShardCtx<'_>, key: &[u8]) -> Result<Option<&'a mut StrValue>, CmdError> {
+pub(super) fn read_str<'a>(ctx: &'a mut ShardCtx<'_>, key: &[u8]) -> Result<Option<&'a mut StrValue>, CmdError> {
     let now = ctx.now;
     typed(ctx.db().read(key, now), Value::as_str_mut)
 }
 
 /// Looks up a string key for writing: `None` when missing, WRONGTYPE for another type.
-fn write_str<'a>(ctx: &'a mut ShardCtx<'_>, key: &[u8]) -> Result<Option<&'a mut StrValue>, CmdError> {
+pub(super) fn write_str<'a>(ctx: &'a mut ShardCtx<'_>, key: &[u8]) -> Result<Option<&'a mut StrValue>, CmdError> {
     let now = ctx.now;
     typed(ctx.db().write(key, now), Value::as_str_mut)
 }

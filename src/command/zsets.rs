@@ -385,7 +385,7 @@ impl LexRange {
 
 // ---------------------------------------------------------------- ZADD and single members
 
-fn zadd(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
+pub(super) fn zadd(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) = (false, false, false, false, false, false);
     let mut i = 2;
     while i < a.len() {

@@ -67,6 +67,9 @@ pub struct RunCtx {
     owner: Option<Owner>,
     /// Shards where the run added undeclared keys to its locks (released with the others).
     locked_shards: Vec<usize>,
+    /// Set once it called a read-only command: a tracking caller then tracks its declared
+    /// keys, as in Redis.
+    read_called: bool,
 }
 
 impl RunCtx {
@@ -163,7 +166,7 @@ pub fn call_now(lua: &Lua, cell: &Rc<RefCell<Option<RunCtx>>>, args: Variadic<Va
         if local.shared.monitoring() {
             crate::shard::feed_monitors(s, &argv);
         }
-        Some((local.run(handler, s.db, &argv, spec, now, s.resp3, s.meta.id), s.resp3))
+        Some((local.run(handler, s.db, &argv, spec, now, s.resp3, s.caller()), s.resp3))
     });
     let Some((reply, resp3)) = ran else {
         // The dispatcher's path runs the same checks again, with the same outcome.
@@ -257,9 +260,11 @@ fn check(run: &mut RunCtx, argv: &[Bytes]) -> Result<(), Refusal> {
     if spec.flags & flags::NOSCRIPT != 0 && !run.deny_disabled {
         return Err(Refusal::Fail("This Redis command is not allowed from script".into()));
     }
-    if run.read_only && spec.is_write() {
+    // Commands that may replicate (PUBLISH) count as writes here, as in Redis.
+    if run.read_only && (spec.is_write() || matches!(spec.name, "publish" | "spublish")) {
         return Err(Refusal::Fail("Write commands are not allowed from read-only scripts.".into()));
     }
+    run.read_called |= spec.flags & flags::READONLY != 0;
     let wrote = run.wrote.load(Relaxed);
     if !run.allow_oom && run.oom_at_start && !wrote && spec.flags & flags::DENYOOM != 0 {
         return Err(Refusal::Fail(format!("-{}", CmdError::OutOfMemory)));
@@ -391,6 +396,7 @@ pub async fn invoke(s: &mut Session, inv: Invocation, keys: Vec<Bytes>, argv: Ve
             deny_disabled: shared.scripts.disable_deny_scripts.load(Relaxed),
             owner: (!s.in_exec).then(|| local.new_owner()),
             locked_shards: Vec::new(),
+            read_called: false,
         };
         let owner = run.owner;
         let (db, name) = (s.db, inv.name.clone());
@@ -413,11 +419,16 @@ pub async fn invoke(s: &mut Session, inv: Invocation, keys: Vec<Bytes>, argv: Ve
         let out = {
             let _turn = local.scripting.turn.lock().await;
             super::busy::watch_script(busy, shared.clone(), threshold);
-            let out = run_once(&local, &vm, run, db, inv.function.clone(), &keys, &argv, inv.eval).await;
+            let out = run_once(&local, &vm, run, db, s.caller().id, inv.function.clone(), &keys, &argv, inv.eval).await;
             super::busy::unwatch();
             out
         };
-        let (outcome, needs_all, locked) = out.map_err(|e| CmdError::Other(format!("Error running script {name}: {e}").into()))?;
+        let (outcome, needs_all, locked, read_called) =
+            out.map_err(|e| CmdError::Other(format!("Error running script {name}: {e}").into()))?;
+        let caller = s.caller();
+        if read_called && caller.track {
+            track_declared(&local, &keys, caller.id).await;
+        }
         if let Some(o) = owner {
             release.extend(locked);
             release.sort_unstable();
@@ -451,29 +462,42 @@ async fn run_once(
     vm: &Rc<Vm>,
     mut run: RunCtx,
     db: usize,
+    origin: u64,
     f: Function,
     keys: &[Bytes],
     argv: &[Bytes],
     eval: bool,
-) -> mlua::Result<(Outcome, bool, Vec<usize>)> {
+) -> mlua::Result<(Outcome, bool, Vec<usize>, bool)> {
     let mut sess = local.scripting.session.borrow_mut().take().unwrap_or_else(|| Session::detached(local.clone()));
     sess.select(db);
     sess.set_resp3(false);
+    sess.on_behalf_of = origin;
     sess.clock = Some(crate::store::now_ms());
     run.session = Some(sess);
     *vm.ctx.borrow_mut() = Some(run);
     let outcome = vm.run(f, keys, argv, eval).await;
     let run = vm.ctx.borrow_mut().take();
-    let (mut needs_all, mut locked) = (false, Vec::new());
+    let (mut needs_all, mut locked, mut read_called) = (false, Vec::new(), false);
     if let Some(mut run) = run {
         needs_all = run.needs_all;
+        read_called = run.read_called;
         locked = std::mem::take(&mut run.locked_shards);
         if let Some(sess) = run.session.take() {
             *local.scripting.session.borrow_mut() = Some(sess);
         }
     }
     // Released by the caller even when the run failed.
-    Ok((outcome?, needs_all, locked))
+    Ok((outcome?, needs_all, locked, read_called))
+}
+
+/// A tracking client's script called a read command: its declared keys are tracked for it,
+/// each on its shard.
+async fn track_declared(local: &Rc<ShardLocal>, keys: &[Bytes], client: u64) {
+    let shards = local.shared.shards();
+    for k in keys {
+        let key = k.clone();
+        crate::shard::call(local, crate::shard::route::key_shard(k, shards), move |sh| sh.remember_key(&key, client)).await;
+    }
 }
 
 /// EVAL / EVAL_RO (`sha_given` false) and EVALSHA / EVALSHA_RO: finds or compiles the

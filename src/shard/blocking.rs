@@ -23,7 +23,7 @@ use bytes::Bytes;
 
 use super::claim::Claim;
 use super::route::key_shard;
-use super::{Msg, ShardCtx, ShardLocal};
+use super::{Caller, Msg, ShardCtx, ShardLocal};
 use crate::command::{lookup, CommandSpec, Route};
 use crate::protocol::Reply;
 use crate::store::now_ms;
@@ -220,19 +220,20 @@ impl ShardLocal {
             }
         }
         // Check first, claim second: a waiter whose pop finds nothing (another type) stays.
-        let found = self.run_raw(w.spec, w.db, w.resp3, now_ms(), &w.args, w.client, |ctx: &mut ShardCtx<'_>| {
-            if !w.claim() {
-                return Ok(Reply::Blocked);
-            }
-            match (block.serve)(ctx, &w.args, key) {
-                Ok(Some(r)) => Ok(r),
-                // Nothing for it after all (wrong type): give the claim back.
-                _ => {
-                    w.release_claim();
-                    Ok(Reply::Blocked)
+        let found =
+            self.run_raw(w.spec, w.db, w.resp3, now_ms(), &w.args, Caller { id: w.client, track: false }, |ctx: &mut ShardCtx<'_>| {
+                if !w.claim() {
+                    return Ok(Reply::Blocked);
                 }
-            }
-        });
+                match (block.serve)(ctx, &w.args, key) {
+                    Ok(Some(r)) => Ok(r),
+                    // Nothing for it after all (wrong type): give the claim back.
+                    _ => {
+                        w.release_claim();
+                        Ok(Reply::Blocked)
+                    }
+                }
+            });
         if found != Reply::Blocked {
             w.finish(Outcome::Served(found));
         }
@@ -256,7 +257,7 @@ impl ShardLocal {
         if !w.claim() {
             return;
         }
-        let value = match self.run(pop_h, w.db, &pop, w.spec, now_ms(), w.resp3, w.client) {
+        let value = match self.run(pop_h, w.db, &pop, w.spec, now_ms(), w.resp3, Caller { id: w.client, track: false }) {
             Reply::Bulk(v) => v,
             _ => {
                 w.release_claim();
@@ -268,11 +269,11 @@ impl ShardLocal {
             let mut push = push;
             push.push(value.clone());
             let db = w.db;
-            let pushed = super::call(&local, dest, move |s| s.run(push_h, db, &push, push_name, now_ms(), false, 0)).await;
+            let pushed = super::call(&local, dest, move |s| s.run(push_h, db, &push, push_name, now_ms(), false, Caller::NONE)).await;
             if pushed.is_error() {
                 let mut undo = undo;
                 undo.push(value);
-                local.run(undo_h, db, &undo, undo_name, now_ms(), false, 0);
+                local.run(undo_h, db, &undo, undo_name, now_ms(), false, Caller::NONE);
                 w.finish(Outcome::Served(pushed));
             } else {
                 w.finish(Outcome::Served(Reply::Bulk(value)));

@@ -325,6 +325,10 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> B
             b.slots.push((Pending::Ready(Reply::from(CmdError::Other(e.into()))), s.take_emit()));
             continue;
         }
+        if b.mode == Mode::Plain && local.shared.pause_until.load(Relaxed) != 0 && pausable(s, spec, &args) {
+            b.flush(&local).await;
+            wait_unpaused(s, spec, &args).await;
+        }
         s.meta.last_cmd.store(spec as *const CommandSpec as *mut CommandSpec, Relaxed);
         // MONITOR sees a command as it starts (EXEC after its commands, admin ones never).
         let fed_after = spec.name == "exec";
@@ -387,13 +391,13 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
     if single {
         if target == local.id {
             if b.mode == Mode::Held || local.keys_free(spec, &args) {
-                let r = local.run(handler, s.db, &args, spec, now, s.resp3, s.meta.id);
+                let r = local.run(handler, s.db, &args, spec, now, s.resp3, s.caller());
                 return Pending::Ready(local.park_or_refuse(r, spec, None));
             }
             let r = run_when_free(&local, spec, handler, s.db, &args, s.resp3).await;
             return Pending::Ready(local.park_or_refuse(r, spec, None));
         }
-        return b.queue(shards, target, Job { handler, spec, db: s.db, args, resp3: s.resp3, client: s.meta.id, waiter: None });
+        return b.queue(shards, target, Job { handler, spec, db: s.db, args, resp3: s.resp3, caller: s.caller(), waiter: None });
     }
     // Key/value units must be whole before anything runs anywhere (MSET a 1 b).
     if spec.merge.is_some() && !(args.len() - spec.first_key.max(1) as usize).is_multiple_of(spec.step.max(1) as usize) {
@@ -419,6 +423,68 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
     Pending::Ready(local.park_or_refuse(reply, spec, None))
 }
 
+/// Whether CLIENT PAUSE holds `spec` back: under ALL every command but the ones that end a
+/// pause; under WRITE the writes and what may replicate (PUBLISH, PFCOUNT, scripts without
+/// `no-writes`, EXEC of a transaction holding one).
+fn pausable(s: &Session, spec: &'static CommandSpec, args: &[Bytes]) -> bool {
+    if matches!(spec.name, "client|unpause" | "client|pause" | "quit" | "reset") {
+        return false;
+    }
+    if s.local.shared.pause_all.load(Relaxed) {
+        return true;
+    }
+    if s.multi.is_some() && spec.name != "exec" {
+        return false;
+    }
+    may_write(s, spec, args)
+}
+
+/// Whether a command may change data or replicate (for CLIENT PAUSE WRITE).
+fn may_write(s: &Session, spec: &'static CommandSpec, args: &[Bytes]) -> bool {
+    use crate::script::functions::FunctionFlags;
+    match spec.name {
+        "publish" | "spublish" | "pfcount" => true,
+        "eval" | "evalsha" => {
+            let flags = if spec.name == "eval" {
+                crate::script::functions::shebang_flags(&args[1]).ok().flatten()
+            } else {
+                s.local.shared.scripts.script(&String::from_utf8_lossy(&args[1]).to_ascii_lowercase()).and_then(|sc| sc.flags)
+            };
+            !flags.is_some_and(|f| f.contains(FunctionFlags::NO_WRITES))
+        }
+        "eval_ro" | "evalsha_ro" | "fcall_ro" => false,
+        "fcall" => {
+            let name = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+            let libs = s.local.shared.scripts.libraries.read().expect("libraries lock");
+            !libs.functions.get(&name).is_some_and(|f| f.flags.contains(FunctionFlags::NO_WRITES))
+        }
+        "exec" => {
+            s.multi.as_ref().is_some_and(|m| m.queued.iter().any(|q| lookup(q).is_ok_and(|sp| sp.name != "exec" && may_write(s, sp, q))))
+        }
+        _ => spec.is_write(),
+    }
+}
+
+/// Waits while CLIENT PAUSE holds commands like this one back (counted as a blocked client).
+async fn wait_unpaused(s: &Session, spec: &'static CommandSpec, args: &[Bytes]) {
+    let shared = s.local.shared.clone();
+    let mut counted = false;
+    loop {
+        let until = shared.pause_until.load(Relaxed);
+        if until == 0 || now_ms() >= until || !pausable(s, spec, args) {
+            break;
+        }
+        if !counted {
+            shared.blocked_clients.fetch_add(1, Relaxed);
+            counted = true;
+        }
+        glommio::timer::sleep(std::time::Duration::from_millis((until - now_ms()).clamp(1, 10))).await;
+    }
+    if counted {
+        shared.blocked_clients.fetch_sub(1, Relaxed);
+    }
+}
+
 /// Sends a command of session `s` to the monitors: a script's commands show as `lua`.
 pub(crate) fn feed_monitors(s: &Session, args: &[Bytes]) {
     let addr = if s.from_script { "lua" } else { s.meta.addr.as_str() };
@@ -440,7 +506,7 @@ async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: Shar
     let first = match single {
         Some(t) if t == local.id => {
             let r = if local.keys_free(spec, &args) {
-                local.run(handler, s.db, &args, spec, started, s.resp3, s.meta.id)
+                local.run(handler, s.db, &args, spec, started, s.resp3, s.caller())
             } else {
                 run_when_free(&local, spec, handler, s.db, &args, s.resp3).await
             };
@@ -452,7 +518,7 @@ async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: Shar
         Some(t) => {
             let w = waiter.insert(new_waiter()).clone();
             let (tx, rx) = oneshot::channel();
-            let job = Job { handler, spec, db: s.db, args: args.clone(), resp3: s.resp3, client: s.meta.id, waiter: Some(w) };
+            let job = Job { handler, spec, db: s.db, args: args.clone(), resp3: s.resp3, caller: s.caller(), waiter: Some(w) };
             local.shared.mailboxes[t].push(Msg::Exec { origin: local.id, jobs: vec![job], reply: tx, held: Held::No, at: None });
             match rx.await {
                 Ok(mut r) => r.pop().unwrap_or(Reply::Nil),
@@ -526,9 +592,9 @@ fn split(s: &Session, b: &mut Batch, spec: &'static CommandSpec, handler: ShardF
     let mut parts = Vec::new();
     for (sh, sub, units) in split {
         let src = if sh == local.id {
-            Pending::Ready(local.run(handler, s.db, &sub, spec, now, s.resp3, s.meta.id))
+            Pending::Ready(local.run(handler, s.db, &sub, spec, now, s.resp3, s.caller()))
         } else {
-            b.queue(shards, sh, Job { handler, spec, db: s.db, args: sub, resp3: s.resp3, client: s.meta.id, waiter: None })
+            b.queue(shards, sh, Job { handler, spec, db: s.db, args: sub, resp3: s.resp3, caller: s.caller(), waiter: None })
         };
         parts.push(Part { src, units });
     }
@@ -549,10 +615,10 @@ async fn split_atomic(s: &Session, spec: &'static CommandSpec, handler: ShardFn,
     let mut release = Vec::new();
     for (n, (sh, sub, units)) in split.into_iter().enumerate() {
         let want = Want::Keys(spec.key_positions(&sub).map(|i| sub[i].clone()).collect());
-        let job = Job { handler, spec, db: s.db, args: sub, resp3: s.resp3, client: s.meta.id, waiter: None };
+        let job = Job { handler, spec, db: s.db, args: sub, resp3: s.resp3, caller: s.caller(), waiter: None };
         let reply = if sh == local.id {
             lock_all(local, owner, vec![(sh, want)]).await;
-            let r = local.run(job.handler, job.db, &job.args, spec, now_ms(), job.resp3, job.client);
+            let r = local.run(job.handler, job.db, &job.args, spec, now_ms(), job.resp3, job.caller);
             if n == last {
                 local.unlock(owner);
             }

@@ -13,6 +13,7 @@ use super::{Message, Msg, Pushes, ShardLocal};
 use crate::notify;
 use crate::pubsub::Kind;
 use crate::store::{now_ms, KeyEvent};
+use crate::tracking::Push;
 
 /// One published message for some receivers on one shard.
 #[derive(Debug)]
@@ -53,6 +54,27 @@ impl ShardLocal {
             }
         }
         count
+    }
+
+    /// Sends `push` to client `client` of shard `shard`: at once when it is this shard,
+    /// otherwise in this shard's next batch of pushes for that shard.
+    pub fn send_push(&self, shard: usize, client: u64, push: Push) {
+        if shard == self.id {
+            self.deliver_push(client, &push);
+        } else {
+            self.push_out.borrow_mut()[shard].push((client, push));
+            self.wake_flusher();
+        }
+    }
+
+    /// Writes `push` into client `client`'s pushed output, if it is on this shard.
+    pub fn deliver_push(&self, client: u64, push: &Push) {
+        let conns = self.conns.borrow();
+        let Some(p) = conns.get(&client) else { return };
+        let subscribed = p.subscribed();
+        if let Some(frame) = crate::tracking::frame(push, p.resp3(), subscribed) {
+            p.append_unlimited(&frame);
+        }
     }
 
     /// Marks output as waiting for other shards and wakes the flusher task.
@@ -119,12 +141,18 @@ pub(super) async fn flusher_loop(local: Rc<ShardLocal>) {
         })
         .await;
         local.outgoing_pending.set(false);
+        local.flush_bcast();
         let batches: Vec<Vec<Delivery>> = local.outgoing.borrow_mut().iter_mut().map(std::mem::take).collect();
         for (shard, batch) in batches.into_iter().enumerate() {
             if !batch.is_empty() {
                 local.shared.mailboxes[shard].push(Msg::Deliver(batch));
             }
         }
-        local.flush_monitor_lines();
+        let pushes: Vec<Vec<(u64, Push)>> = local.push_out.borrow_mut().iter_mut().map(std::mem::take).collect();
+        for (shard, batch) in pushes.into_iter().enumerate() {
+            if !batch.is_empty() {
+                local.shared.mailboxes[shard].push(Msg::Push(batch));
+            }
+        }
     }
 }

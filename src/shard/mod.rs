@@ -20,6 +20,7 @@ mod session;
 mod start;
 pub mod stats;
 mod stop;
+mod tracking;
 mod txn;
 
 use std::cell::{Cell, RefCell};
@@ -65,8 +66,23 @@ pub struct Job {
     /// For a blocking command outside a transaction: the waiter to register when it finds
     /// nothing.
     pub waiter: Option<Arc<Waiter>>,
-    /// The client's id (for the slow log; 0 when none).
-    pub client: u64,
+    /// The client (for the slow log and client-side caching).
+    pub caller: Caller,
+}
+
+/// Who runs a command on a shard: the client (0: none) and whether its reads are to be
+/// remembered for client-side caching (CLIENT TRACKING).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caller {
+    /// The client's id.
+    pub id: u64,
+    /// Whether the keys it reads are tracked.
+    pub track: bool,
+}
+
+impl Caller {
+    /// A caller with no client (expiry, internal moves).
+    pub const NONE: Caller = Caller { id: 0, track: false };
 }
 
 /// The replies to one `Exec`, with the channel that delivers them on the origin shard.
@@ -128,8 +144,8 @@ pub enum Msg {
     Replies(Vec<ReplyBatch>),
     /// Published messages for clients whose connections live on this shard.
     Deliver(Vec<Delivery>),
-    /// MONITOR lines for monitoring clients on this shard: (client id, line).
-    Monitor(Vec<(u64, Bytes)>),
+    /// MONITOR lines and invalidations for clients on this shard.
+    Push(Vec<(u64, crate::tracking::Push)>),
     /// Run a closure on this shard.
     Call(ShardCall),
     /// Adopt an accepted connection.
@@ -147,7 +163,7 @@ impl std::fmt::Debug for Msg {
             Msg::Unlock(_) => "Unlock",
             Msg::Replies(_) => "Replies",
             Msg::Deliver(_) => "Deliver",
-            Msg::Monitor(_) => "Monitor",
+            Msg::Push(_) => "Push",
             Msg::Call(_) => "Call",
             Msg::Adopt(_) => "Adopt",
             Msg::Shutdown => "Shutdown",
@@ -234,6 +250,13 @@ pub struct Shared {
     pub slowlog: crate::slowlog::SlowLog,
     /// LATENCY's spikes.
     pub latency: crate::latency::Monitor,
+    /// CLIENT PAUSE: until when (unix ms; 0: not paused) and whether every command waits
+    /// (`ALL`) or only writes (`WRITE`).
+    pub pause_until: AtomicU64,
+    /// CLIENT PAUSE ALL (else WRITE).
+    pub pause_all: AtomicBool,
+    /// The clients with CLIENT TRACKING on.
+    pub tracking: crate::tracking::Registry,
     /// Clients in MONITOR mode: (client id, its shard).
     pub monitors: std::sync::RwLock<Vec<(u64, usize)>>,
     /// How many clients are in MONITOR mode.
@@ -299,8 +322,10 @@ pub struct ShardLocal {
     pub conns: RefCell<ahash::AHashMap<u64, Rc<Pushes>>>,
     /// Deliveries waiting to leave for each shard, sent by the flusher task.
     outgoing: RefCell<Vec<Vec<Delivery>>>,
-    /// MONITOR lines waiting to leave for each shard, sent by the flusher task.
-    monitor_out: RefCell<Vec<Vec<(u64, Bytes)>>>,
+    /// Broadcast invalidations gathered in this task: (client, prefix, keys).
+    bcast_pending: RefCell<Vec<(u64, Bytes, Vec<Bytes>)>>,
+    /// MONITOR lines and invalidations waiting to leave for each shard, sent by the flusher.
+    push_out: RefCell<Vec<Vec<(u64, crate::tracking::Push)>>>,
     outgoing_pending: Cell<bool>,
     flusher: RefCell<Option<std::task::Waker>>,
     /// Blocked clients per key on this shard.
@@ -377,7 +402,8 @@ impl ShardLocal {
             expiry_waker: RefCell::new(None),
             conns: RefCell::new(ahash::AHashMap::new()),
             outgoing: RefCell::new((0..shards).map(|_| Vec::new()).collect()),
-            monitor_out: RefCell::new((0..shards).map(|_| Vec::new()).collect()),
+            bcast_pending: RefCell::new(Vec::new()),
+            push_out: RefCell::new((0..shards).map(|_| Vec::new()).collect()),
             outgoing_pending: Cell::new(false),
             flusher: RefCell::new(None),
             blocked: RefCell::new(ahash::AHashMap::new()),
@@ -402,9 +428,9 @@ impl ShardLocal {
         spec: &'static CommandSpec,
         now: u64,
         resp3: bool,
-        client: u64,
+        caller: Caller,
     ) -> Reply {
-        self.run_raw(spec, db, resp3, now, args, client, |ctx| handler(ctx, args))
+        self.run_raw(spec, db, resp3, now, args, caller, |ctx| handler(ctx, args))
     }
 
     /// Runs `f` on this shard's data as command `spec` with arguments `args` for client
@@ -418,7 +444,7 @@ impl ShardLocal {
         resp3: bool,
         now: u64,
         args: &[Bytes],
-        client: u64,
+        caller: Caller,
         f: impl FnOnce(&mut ShardCtx<'_>) -> CmdResult,
     ) -> Reply {
         let name = spec.name;
@@ -427,6 +453,7 @@ impl ShardLocal {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut store = self.store.borrow_mut();
             store.apply(self.shared.config.store_settings());
+            store.tracked.set_all(self.shared.tracking.any_bcast());
             let mut ctx = ShardCtx { store: &mut store, db, now, config: &self.shared.config, resp3 };
             let reply = into_reply(f(&mut ctx));
             store.settle_touches(!reply.is_error());
@@ -436,14 +463,22 @@ impl ShardLocal {
             log::warn!("command '{name}' panicked on shard {}; replied with an error", self.id);
             Reply::err("ERR internal error")
         });
-        self.record(spec, start, &reply, args, client);
+        self.record(spec, start, &reply, args, caller.id);
+        if caller.track && spec.flags & crate::command::flags::READONLY != 0 && !reply.is_error() {
+            self.remember_reads(spec, args, caller.id);
+        }
+        self.settle_tracking(caller.id);
         self.kick_background();
         self.settle_signals();
         reply
     }
 
-    /// Publishes recorded keyspace events and serves clients blocked on created keys.
+    /// Sends the invalidations of changed tracked keys, publishes recorded keyspace events and
+    /// serves clients blocked on created keys.
     pub fn settle_signals(self: &Rc<Self>) {
+        // Changes made outside a client's command (expiry, eviction, a closure) invalidate
+        // tracked keys too.
+        self.settle_tracking(0);
         loop {
             let (events, ready) = {
                 let st = self.store.borrow();

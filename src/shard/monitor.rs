@@ -1,16 +1,17 @@
 //! MONITOR: every command any shard runs, as one line per command in Redis's format
 //! (`+1339518083.107412 [0 127.0.0.1:60866] "set" "k" "v"`), sent to every monitoring client.
 //! Monitors are listed in [`Shared::monitors`]; a shard with none to feed pays one relaxed
-//! load per command. Lines for monitors on other shards leave in one message per shard, sent
-//! by the shard's flusher task, like pub/sub deliveries.
+//! load per command. Lines for monitors on other shards leave with the shard's other pushes
+//! ([`ShardLocal::send_push`]).
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 
-use super::{Msg, ShardLocal, Shared};
+use super::{ShardLocal, Shared};
 use crate::protocol::repr_into;
+use crate::tracking::Push;
 
 impl Shared {
     /// Whether any client is in MONITOR mode.
@@ -61,29 +62,7 @@ impl ShardLocal {
         let line = monitor_line(db, addr, args);
         let monitors = self.shared.monitors.read().expect("monitors lock").clone();
         for (client, shard) in monitors {
-            if shard == self.id {
-                self.deliver_monitor_line(client, &line);
-            } else {
-                self.monitor_out.borrow_mut()[shard].push((client, line.clone()));
-                self.wake_flusher();
-            }
-        }
-    }
-
-    /// Appends a MONITOR line to client `client`'s output, if it is on this shard.
-    pub fn deliver_monitor_line(&self, client: u64, line: &Bytes) {
-        if let Some(p) = self.conns.borrow().get(&client) {
-            p.append_unlimited(line);
-        }
-    }
-
-    /// Sends the monitor lines waiting for other shards, one message per shard.
-    pub(super) fn flush_monitor_lines(&self) {
-        let batches: Vec<Vec<(u64, Bytes)>> = self.monitor_out.borrow_mut().iter_mut().map(std::mem::take).collect();
-        for (shard, batch) in batches.into_iter().enumerate() {
-            if !batch.is_empty() {
-                self.shared.mailboxes[shard].push(Msg::Monitor(batch));
-            }
+            self.send_push(shard, client, Push::Line(line.clone()));
         }
     }
 }

@@ -200,6 +200,15 @@ pub struct Session {
     pub(crate) slots: super::dispatch::SlotBuf,
     /// In MONITOR mode.
     pub monitoring: bool,
+    /// CLIENT TRACKING's mode while it is on.
+    pub tracking: Option<crate::tracking::Mode>,
+    /// For a script's session: the client running the script (its changes are that client's,
+    /// for NOLOOP); 0 otherwise.
+    pub on_behalf_of: u64,
+    /// CLIENT CACHING yes/no, in force for the command running now.
+    pub caching: Option<bool>,
+    /// CLIENT CACHING yes/no just given, for the next command.
+    pub caching_next: Option<bool>,
     /// CLIENT REPLY OFF: replies are not written.
     pub reply_off: bool,
     /// CLIENT REPLY SKIP: 1 while the SKIP command itself runs, 2 while the next command runs
@@ -289,6 +298,10 @@ impl Session {
             gone: Rc::new(Cell::new(false)),
             slots: Default::default(),
             monitoring: false,
+            tracking: None,
+            on_behalf_of: 0,
+            caching: None,
+            caching_next: None,
             reply_off: false,
             reply_skip: 0,
             in_exec: false,
@@ -309,10 +322,33 @@ impl Session {
         use super::dispatch::Emit;
         let silent = self.reply_off || self.reply_skip == 2;
         self.reply_skip = if self.reply_skip == 1 { 2 } else { 0 };
+        self.caching = self.caching_next.take();
         match (silent, self.resp3) {
             (true, _) => Emit::Silent,
             (false, true) => Emit::Resp3,
             (false, false) => Emit::Resp2,
+        }
+    }
+
+    /// This client as the shards see it: its id, and whether its reads are tracked now
+    /// (tracking on, not broadcast, and OPTIN / OPTOUT and CLIENT CACHING allowing it).
+    pub fn caller(&self) -> super::Caller {
+        let track = self
+            .tracking
+            .as_ref()
+            .is_some_and(|m| !m.bcast && (if m.optin { self.caching == Some(true) } else { !(m.optout && self.caching == Some(false)) }));
+        let id = if self.on_behalf_of != 0 { self.on_behalf_of } else { self.meta.id };
+        super::Caller { id, track }
+    }
+
+    /// Turns CLIENT TRACKING off.
+    pub fn stop_tracking(&mut self) {
+        if self.tracking.take().is_some() {
+            self.local.shared.tracking.disable(self.meta.id);
+            self.meta.set_mode(ClientMeta::TRACKING | ClientMeta::BROKEN_REDIR, false);
+            self.meta.redir.store(-1, Relaxed);
+            self.local.shared.stats.tracking_clients.fetch_sub(1, Relaxed);
+            self.local.shared.stats.tracking_prefixes.store(self.local.shared.tracking.prefixes() as u64, Relaxed);
         }
     }
 
@@ -407,6 +443,7 @@ impl Drop for Session {
         if self.monitoring {
             self.local.shared.remove_monitor(self.meta.id);
         }
+        self.stop_tracking();
         self.local.shared.clients.remove(&self.meta.id);
     }
 }

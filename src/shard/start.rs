@@ -128,6 +128,9 @@ impl ShardSet {
             slowlog: Default::default(),
             latency: Default::default(),
             monitors: Default::default(),
+            tracking: Default::default(),
+            pause_until: AtomicU64::new(0),
+            pause_all: AtomicBool::new(false),
             monitor_count: AtomicUsize::new(0),
         });
         // Bind the first shard's listeners here so that bind errors (and port 0) are known
@@ -258,7 +261,7 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
                     }
                 }
                 Msg::Deliver(v) => v.into_iter().for_each(|d| local.deliver(d)),
-                Msg::Monitor(v) => v.into_iter().for_each(|(client, line)| local.deliver_monitor_line(client, &line)),
+                Msg::Push(v) => v.into_iter().for_each(|(client, push)| local.deliver_push(client, &push)),
                 Msg::Call(f) => f(&local),
                 Msg::Adopt(s) => {
                     local.spawn(crate::net::serve(local.clone(), s.bind_to_executor()));
@@ -301,7 +304,7 @@ fn run_jobs(local: &Rc<ShardLocal>, mut jobs: Vec<Job>, held: Held, at: Option<u
             let rest = jobs.split_off(i);
             return Err((out, rest));
         }
-        let r = local.run(j.handler, j.db, &j.args, j.spec, now, j.resp3, j.client);
+        let r = local.run(j.handler, j.db, &j.args, j.spec, now, j.resp3, j.caller);
         out.push(local.park_or_refuse(r, j.spec, j.waiter.as_ref()));
     }
     Ok(out)
@@ -320,7 +323,7 @@ async fn finish_blocked(local: Rc<ShardLocal>, origin: usize, mut out: Vec<Reply
 /// Runs `job` for `owner`, which holds its keys here, and releases them after when `release`
 /// (see [`Msg::LockRun`]).
 fn run_locked(local: &Rc<ShardLocal>, owner: Owner, job: &Job, release: bool) -> Reply {
-    let r = local.run(job.handler, job.db, &job.args, job.spec, now_ms(), job.resp3, job.client);
+    let r = local.run(job.handler, job.db, &job.args, job.spec, now_ms(), job.resp3, job.caller);
     if release {
         local.unlock(owner);
     }
@@ -383,8 +386,9 @@ async fn expiry_loop(local: Rc<ShardLocal>) {
             }
         }
         local.expiry_wake_at.set(0);
-        // DEBUG SET-ACTIVE-EXPIRE 0: keys expire only when accessed.
-        while !local.shared.active_expire.load(Relaxed) {
+        // DEBUG SET-ACTIVE-EXPIRE 0: keys expire only when accessed; CLIENT PAUSE: not at all
+        // in the background.
+        while !local.shared.active_expire.load(Relaxed) || local.shared.pause_until.load(Relaxed) > now_ms() {
             glommio::timer::sleep(Duration::from_millis(100)).await;
         }
         // While a script or transaction holds (or waits for) locks here, keys are not

@@ -93,9 +93,14 @@ impl CommandStats {
         self.commands.values().map(|r| (r.name, r.calls)).collect()
     }
 
-    /// A copy of every command's record.
-    pub fn commands(&self) -> Vec<CommandRecord> {
-        self.commands.values().cloned().collect()
+    /// Every command's recorded latencies as (nanoseconds, count) pairs, without the empty
+    /// buckets: small to ship to another shard, where [`merge_latencies`] adds them up.
+    pub fn latencies(&self) -> Vec<(&'static str, Vec<(u64, u64)>)> {
+        self.commands
+            .values()
+            .filter(|r| !r.latency.is_empty())
+            .map(|r| (r.name, r.latency.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect()))
+            .collect()
     }
 
     /// A copy of the error counts.
@@ -108,6 +113,18 @@ impl CommandStats {
         self.commands.clear();
         self.errors.clear();
     }
+}
+
+/// Adds up the shards' [`CommandStats::latencies`] into one histogram per command, by name.
+pub fn merge_latencies(parts: Vec<Vec<(&'static str, Vec<(u64, u64)>)>>) -> std::collections::BTreeMap<&'static str, Histogram<u64>> {
+    let mut merged: std::collections::BTreeMap<&'static str, Histogram<u64>> = Default::default();
+    for (name, samples) in parts.into_iter().flatten() {
+        let h = merged.entry(name).or_insert_with(new_histogram);
+        for (v, n) in samples {
+            h.saturating_record_n(v, n);
+        }
+    }
+    merged
 }
 
 /// The code of an error reply: its first word (`ERR`, `WRONGTYPE`, `NOSCRIPT`...).

@@ -107,5 +107,5 @@ pub async fn run_when_free(
     } else {
         vec![(local.id, Want::Keys(spec.key_positions(args).map(|i| args[i].clone()).collect()))]
     };
-    under_locks(local, plan, async { local.run(handler, db, args, spec, crate::store::now_ms(), resp3, 0) }).await
+    under_locks(local, plan, async { local.run(handler, db, args, spec, crate::store::now_ms(), resp3, super::Caller::NONE) }).await
 }

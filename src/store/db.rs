@@ -118,6 +118,8 @@ pub struct Db {
     lfu: Rc<Cell<LfuMode>>,
     /// Set when the table is rehashing (shared with the [`super::Store`]).
     rehashing: Rc<Cell<bool>>,
+    /// Client-side caching's table (shared with the [`super::Store`]).
+    tracked: Rc<super::track::Tracked>,
 }
 
 /// What a store's databases share with it.
@@ -133,6 +135,8 @@ pub(super) struct DbShared {
     pub lfu: Rc<Cell<LfuMode>>,
     /// Set when a database's table began a rehash that idle time should finish.
     pub rehashing: Rc<Cell<bool>>,
+    /// Client-side caching's table: changes of tracked keys are reported there.
+    pub tracked: Rc<super::track::Tracked>,
 }
 
 /// A client's WATCH flag: set when a key it watches is modified.
@@ -143,7 +147,7 @@ type Watched = ahash::AHashMap<Box<[u8]>, Vec<WatchFlag>>;
 impl Db {
     /// An empty database whose expiry clock starts at `now`.
     pub(super) fn new(index: usize, hasher: ahash::RandomState, now: u64, shared: DbShared) -> Self {
-        let DbShared { added, touch_pending, signals, lfu, rehashing } = shared;
+        let DbShared { added, touch_pending, signals, lfu, rehashing, tracked } = shared;
         Db {
             dict: Dict::new(),
             wheel: TimerWheel::new(now),
@@ -158,6 +162,7 @@ impl Db {
             signals,
             lfu,
             rehashing,
+            tracked,
         }
     }
 
@@ -183,9 +188,18 @@ impl Db {
         Some(pos)
     }
 
+    /// Whether a change must be looked at: a key is watched or tracked here.
+    #[inline]
+    fn interested(&self) -> bool {
+        self.watched.is_some() || self.tracked.active()
+    }
+
     /// Records that `key` was modified: its watchers' flags are set (and forgotten, as a
     /// set flag stays set). One branch when nobody watches.
     fn touch(&mut self, key: &[u8]) {
+        if self.tracked.wants(key) {
+            self.tracked.changed(key);
+        }
         if let Some(w) = self.watched.as_mut() {
             if let Some(flags) = w.remove(key) {
                 for f in flags {
@@ -260,7 +274,7 @@ impl Db {
     fn remove_pos(&mut self, pos: Pos) -> Entry {
         let e = self.dict.remove_at(pos);
         self.note_rehash();
-        if self.watched.is_some() {
+        if self.interested() {
             self.touch(&e.key);
         }
         if e.expire_at != 0 {
@@ -298,7 +312,7 @@ impl Db {
     /// Looks a key up for writing: updates its access time, counts nothing.
     pub fn write(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         let pos = self.find(key, now)?;
-        if self.watched.as_ref().is_some_and(|w| w.contains_key(key)) {
+        if self.watched.as_ref().is_some_and(|w| w.contains_key(key)) || self.tracked.wants(key) {
             self.pending_touch.push(key.into());
             self.touch_pending.set(true);
         }
@@ -321,7 +335,7 @@ impl Db {
 
     /// Stores `value` under `key`, replacing any value, with the given expiry treatment.
     pub fn set(&mut self, key: &[u8], value: Value, expiry: Expiry, now: u64) {
-        if self.watched.is_some() {
+        if self.interested() {
             self.touch(key);
         }
         let old_expire = match self.find(key, now) {
@@ -378,7 +392,7 @@ impl Db {
     /// Puts a whole entry in place (RENAME, MOVE, COPY, cross-shard transfer), replacing any.
     pub fn insert_entry(&mut self, entry: Entry, now: u64) {
         self.remove(&entry.key, now);
-        if self.watched.is_some() {
+        if self.interested() {
             self.touch(&entry.key);
         }
         let expire_at = entry.expire_at;
@@ -402,7 +416,7 @@ impl Db {
     /// Sets a live key's absolute expiry; false when the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: u64, now: u64) -> bool {
         let Some(pos) = self.find(key, now) else { return false };
-        if self.watched.is_some() {
+        if self.interested() {
             self.touch(key);
         }
         let e = self.dict.at_mut(pos);

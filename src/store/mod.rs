@@ -16,6 +16,7 @@ mod packed;
 mod set;
 mod signals;
 mod skiplist;
+pub mod track;
 mod usage;
 mod value;
 mod wheel;
@@ -60,6 +61,8 @@ pub struct Store {
     touch_pending: Rc<Cell<bool>>,
     /// Keyspace events and ready keys reported by the databases.
     pub signals: Rc<Signals>,
+    /// Client-side caching's key table (CLIENT TRACKING).
+    pub tracked: Rc<track::Tracked>,
     /// Randomness for RANDOMKEY.
     pub rng: fastrand::Rng,
 }
@@ -73,15 +76,17 @@ impl Store {
         let signals = Rc::new(Signals::default());
         let lfu = Rc::new(Cell::new(LfuMode::default()));
         let rehashing = Rc::new(Cell::new(false));
+        let tracked = Rc::new(track::Tracked::default());
         let shared = db::DbShared {
             added: added.clone(),
             touch_pending: touch_pending.clone(),
             signals: signals.clone(),
             lfu: lfu.clone(),
             rehashing: rehashing.clone(),
+            tracked: tracked.clone(),
         };
         let dbs = (0..databases).map(|i| Db::new(i, hasher.clone(), now, shared.clone())).collect();
-        Store { dbs, added, lfu, rehashing, touch_pending, signals, rng: fastrand::Rng::new() }
+        Store { dbs, added, lfu, rehashing, touch_pending, signals, tracked, rng: fastrand::Rng::new() }
     }
 
     /// Whether a table began rehashing since the last call (see [`Store::rehash_until`]).
