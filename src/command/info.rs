@@ -53,7 +53,7 @@ struct ShardInfo {
     counters: Vec<(&'static str, CallStats)>,
     errors: Vec<(String, u64)>,
     /// Per-command latencies, when latencystats is asked for.
-    latency: Vec<(&'static str, Vec<(u64, u64)>)>,
+    latency: Vec<crate::shard::stats::Latencies>,
     remote_jobs: u64,
     blocking_keys: u64,
     lua_memory: u64,

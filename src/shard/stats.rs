@@ -95,7 +95,7 @@ impl CommandStats {
 
     /// Every command's recorded latencies as (nanoseconds, count) pairs, without the empty
     /// buckets: small to ship to another shard, where [`merge_latencies`] adds them up.
-    pub fn latencies(&self) -> Vec<(&'static str, Vec<(u64, u64)>)> {
+    pub fn latencies(&self) -> Vec<Latencies> {
         self.commands
             .values()
             .filter(|r| !r.latency.is_empty())
@@ -115,8 +115,11 @@ impl CommandStats {
     }
 }
 
+/// A command's recorded latencies: its name and (nanoseconds, count) pairs.
+pub type Latencies = (&'static str, Vec<(u64, u64)>);
+
 /// Adds up the shards' [`CommandStats::latencies`] into one histogram per command, by name.
-pub fn merge_latencies(parts: Vec<Vec<(&'static str, Vec<(u64, u64)>)>>) -> std::collections::BTreeMap<&'static str, Histogram<u64>> {
+pub fn merge_latencies(parts: Vec<Vec<Latencies>>) -> std::collections::BTreeMap<&'static str, Histogram<u64>> {
     let mut merged: std::collections::BTreeMap<&'static str, Histogram<u64>> = Default::default();
     for (name, samples) in parts.into_iter().flatten() {
         let h = merged.entry(name).or_insert_with(new_histogram);
