@@ -99,7 +99,8 @@ fn debug(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             }
             (b"set-active-expire", 3) => {
                 let on = crate::command::parse_int(&a[2])? != 0;
-                s.local.shared.active_expire.store(on, Relaxed);
+                // Off until this client turns it back on or goes away (see README).
+                s.local.shared.active_expire_off_by.store(if on { 0 } else { s.meta.id }, Relaxed);
                 Ok(Reply::OK)
             }
             (b"quicklist-packed-threshold", 3) => {

@@ -564,8 +564,9 @@ fn flush_flags(a: &[Bytes]) -> Result<(), CmdError> {
 /// After a flush: a shard's tracking table is emptied (every tracking client is told at once).
 fn forget_tracked(sh: &crate::shard::ShardLocal) {
     let st = sh.store.borrow();
-    let n = st.tracked.clear();
-    sh.shared.stats.tracking_keys.fetch_sub(n as u64, std::sync::atomic::Ordering::Relaxed);
+    let (keys, items) = st.tracked.clear();
+    sh.shared.stats.tracking_keys.fetch_sub(keys as u64, std::sync::atomic::Ordering::Relaxed);
+    sh.shared.stats.tracking_items.fetch_sub(items as u64, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// After FLUSHALL or FLUSHDB: every tracking client gets an invalidation of everything.

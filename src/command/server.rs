@@ -632,7 +632,7 @@ fn client_tracking(s: &mut Session, a: &[Bytes]) -> CmdResult {
 }
 
 fn client_caching(s: &mut Session, a: &[Bytes]) -> CmdResult {
-    let Some(mode) = s.tracking.as_ref().filter(|m| m.optin || m.optout) else {
+    let Some(mode) = s.tracking.as_ref() else {
         return Err(CmdError::other(
             "CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
         ));
@@ -680,7 +680,7 @@ fn client_trackinginfo(s: &mut Session, _a: &[Bytes]) -> CmdResult {
             if broken {
                 f.push("broken_redirect");
             }
-            (f, if m.redirect != 0 { m.redirect as i64 } else { -1 }, m.prefixes.clone())
+            (f, m.redirect as i64, m.prefixes.clone())
         }
     };
     Ok(Reply::Map(vec![
@@ -811,6 +811,16 @@ fn config_set(s: &mut Session, a: &[Bytes]) -> CmdResult {
     let pairs: Vec<(&[u8], &[u8])> = a[2..].chunks(2).map(|p| (&p[0][..], &p[1][..])).collect();
     let local = is_local_client(s);
     s.local.shared.config.set_many(&pairs, local).map_err(|e| CmdError::Other(e.to_string().into()))?;
+    // A smaller tracking table takes effect at once on every shard.
+    if pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(b"tracking-table-max-keys")) {
+        for (i, m) in s.local.shared.mailboxes.iter().enumerate() {
+            if i == s.local.id {
+                s.local.enforce_tracking_limit();
+            } else {
+                m.push(crate::shard::Msg::Call(Box::new(|l| l.enforce_tracking_limit())));
+            }
+        }
+    }
     // A lower budget (or a new policy) takes effect at once.
     if s.local.shared.over_budget() {
         s.local.check_memory();

@@ -632,7 +632,7 @@ mod tests {
     fn errors_name_the_range_and_choices() {
         let c = Config::default();
         let e = c.set("maxmemory-samples", "0", false).unwrap_err().to_string();
-        assert!(e.ends_with("argument must be between 1 and 64 inclusive"), "{e}");
+        assert!(e.ends_with("argument must be between 1 and 2147483647 inclusive"), "{e}");
         let e = c.set("loglevel", "loud", false).unwrap_err().to_string();
         assert!(e.ends_with("argument(s) must be one of the following: debug, verbose, notice, warning"), "{e}");
         let e = c.set("appendfsync", "x", false).unwrap_err().to_string();

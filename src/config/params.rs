@@ -221,7 +221,7 @@ params! {
     /// `maxmemory-policy`.
     MaxmemoryPolicy = "maxmemory-policy", 0, choice(POLICY_NAMES, 7);
     /// `maxmemory-samples`.
-    MaxmemorySamples = "maxmemory-samples", 0, int(1, 64, 5);
+    MaxmemorySamples = "maxmemory-samples", 0, int(1, INT_MAX, 5);
     /// `maxmemory-eviction-tenacity`.
     MaxmemoryEvictionTenacity = "maxmemory-eviction-tenacity", 0, int(0, 100, 10);
     /// `lfu-log-factor`.

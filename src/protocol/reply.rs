@@ -48,6 +48,8 @@ pub enum Reply {
     /// Internal, never written: a blocking command found nothing to pop and its waiter was
     /// (or is to be) registered.
     Blocked,
+    /// Bytes already encoded for this connection (pushes that must precede a reply).
+    Raw(Bytes),
 }
 
 impl Reply {
@@ -138,6 +140,7 @@ pub fn encode(reply: &Reply, resp3: bool, out: &mut Vec<u8>) {
         }
         Reply::Seq(items) => items.iter().for_each(|r| encode(r, resp3, out)),
         Reply::Blocked => out.extend_from_slice(b"-ERR internal error\r\n"),
+        Reply::Raw(b) => out.extend_from_slice(b),
         Reply::Set(items) => {
             header(out, if resp3 { b'~' } else { b'*' }, items.len());
             items.iter().for_each(|r| encode(r, resp3, out));

@@ -67,7 +67,7 @@ pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp3: bool) -> mlua::Result<Value
             }
             Value::Table(t)
         }
-        Reply::Blocked => error_table(lua, "ERR internal error", true)?,
+        Reply::Blocked | Reply::Raw(_) => error_table(lua, "ERR internal error", true)?,
     })
 }
 

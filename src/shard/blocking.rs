@@ -187,24 +187,49 @@ impl ShardLocal {
     /// Serves the waiters of keys that came into existence, in arrival order while each key
     /// has elements; keys a lock owner holds wait for its release.
     pub(super) fn serve_ready(self: &Rc<Self>, ready: Vec<(usize, Bytes)>) {
-        for (db, key) in ready {
-            let free = {
-                let locks = self.locks.borrow();
-                locks.is_idle() || locks.is_free(&key)
-            };
-            if !free {
-                self.deferred_ready.borrow_mut().push((db, key));
-                continue;
+        // A blocking command from another shard is on its way here: let it register first
+        // (its place in the queue follows its arrival), then serve, a few milliseconds at most.
+        if self.shared.blocking_inflight[self.id].load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            let first = self.deferred_ready.borrow().is_empty();
+            self.deferred_ready.borrow_mut().extend(ready);
+            if first {
+                let local = self.clone();
+                self.spawn(async move {
+                    let start = std::time::Instant::now();
+                    while local.shared.blocking_inflight[local.id].load(std::sync::atomic::Ordering::Relaxed) > 0
+                        && start.elapsed() < Duration::from_millis(5)
+                    {
+                        glommio::timer::sleep(Duration::from_micros(50)).await;
+                    }
+                    local.serve_deferred_now();
+                });
             }
-            let waiters: Vec<Arc<Waiter>> =
-                self.blocked.borrow().get(&(db, key.clone())).map(|q| q.iter().cloned().collect()).unwrap_or_default();
-            for w in waiters {
-                if !self.store.borrow_mut().db(db).contains(&key, now_ms()) {
-                    break;
-                }
-                if !w.claimed() {
-                    self.serve_one(&w, &key);
-                }
+            return;
+        }
+        for (db, key) in ready {
+            self.serve_key(db, key);
+        }
+    }
+
+    /// Serves the waiters of `key` in queue order while it has elements; a key a lock owner
+    /// holds waits for its release.
+    fn serve_key(self: &Rc<Self>, db: usize, key: Bytes) {
+        let free = {
+            let locks = self.locks.borrow();
+            locks.is_idle() || locks.is_free(&key)
+        };
+        if !free {
+            self.deferred_ready.borrow_mut().push((db, key));
+            return;
+        }
+        let waiters: Vec<Arc<Waiter>> =
+            self.blocked.borrow().get(&(db, key.clone())).map(|q| q.iter().cloned().collect()).unwrap_or_default();
+        for w in waiters {
+            if !self.store.borrow_mut().db(db).contains(&key, now_ms()) {
+                break;
+            }
+            if !w.claimed() {
+                self.serve_one(&w, &key);
             }
         }
     }
@@ -286,6 +311,15 @@ impl ShardLocal {
         let ready = std::mem::take(&mut *self.deferred_ready.borrow_mut());
         if !ready.is_empty() {
             self.serve_ready(ready);
+        }
+    }
+
+    /// Serves the held-back keys whatever is still on its way (the wait for in-flight blocking
+    /// commands is over).
+    fn serve_deferred_now(self: &Rc<Self>) {
+        let ready = std::mem::take(&mut *self.deferred_ready.borrow_mut());
+        for (db, key) in ready {
+            self.serve_key(db, key);
         }
     }
 }

@@ -25,7 +25,7 @@ use futures::channel::oneshot;
 use super::blocking::{unpark_everywhere, Outcome, Waiter};
 use super::locks::Want;
 use super::txn::{lock_all, lock_plan, run_when_free, under_locks, unlock_all};
-use super::{call, into_reply, Held, Job, Msg, Session, ShardCtx, ShardLocal};
+use super::{call, call_all, into_reply, Held, Job, Msg, Session, ShardCtx, ShardLocal};
 use crate::command::blocking::parse_timeout;
 use crate::command::{flags, lookup, CmdError, CommandSpec, Merge, Route, ShardFn};
 use crate::protocol::{encode, Reply};
@@ -68,8 +68,18 @@ pub enum Emit {
     Resp2,
     /// RESP3.
     Resp3,
-    /// Not written.
-    Silent,
+    /// Not written (CLIENT REPLY OFF / SKIP), except pushes (subscription confirmations),
+    /// which are written in RESP3 or not.
+    Silent(bool),
+}
+
+/// Whether a reply is out-of-band pushes only (SUBSCRIBE's confirmations).
+fn is_push(r: &Reply) -> bool {
+    match r {
+        Reply::Push(_) => true,
+        Reply::Seq(v) => !v.is_empty() && v.iter().all(is_push),
+        _ => false,
+    }
 }
 
 /// Most slots a session keeps between batches (a longer pipeline allocates its own).
@@ -216,7 +226,11 @@ pub async fn execute_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, out: &mu
         match emit {
             Emit::Resp2 => encode(&reply, false, out),
             Emit::Resp3 => encode(&reply, true, out),
-            Emit::Silent => {}
+            Emit::Silent(resp3) => {
+                if is_push(&reply) {
+                    encode(&reply, resp3, out);
+                }
+            }
         }
     }
     if slots.capacity() <= SLOTS_KEPT {
@@ -286,8 +300,21 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> B
         if let Ok(spec) = resolved {
             // Over maxmemory: shards evict; a command that may grow memory is refused when
             // nothing may be evicted (always under noeviction).
-            if b.mode == Mode::Plain && local.shared.over_budget() && local.check_memory() && spec.flags & flags::DENYOOM != 0 {
-                resolved = Err(CmdError::OutOfMemory.into());
+            let grows = spec.flags & flags::DENYOOM != 0
+                || (spec.name == "exec"
+                    && s.multi.as_ref().is_some_and(|m| m.queued.iter().any(|q| lookup(q).is_ok_and(|c| c.flags & flags::DENYOOM != 0))));
+            // Over maxmemory every command nudges the shards to evict.
+            let exhausted = b.mode == Mode::Plain && local.shared.over_budget() && local.check_memory();
+            if exhausted && grows {
+                if s.multi.is_some() && spec.name == "exec" {
+                    // As Redis: a transaction that may grow memory is discarded at EXEC.
+                    s.end_multi();
+                    s.unwatch();
+                    resolved =
+                        Err(CmdError::Line(format!("EXECABORT Transaction discarded because of: {}", CmdError::OutOfMemory).into()).into());
+                } else {
+                    resolved = Err(CmdError::OutOfMemory.into());
+                }
             } else if spec.flags & flags::ALLOW_BUSY == 0 && b.mode == Mode::Plain {
                 if let Some(e) = local.shared.scripts.busy_error() {
                     if busy_blocks(&local, spec, &args) {
@@ -324,6 +351,17 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> B
             );
             b.slots.push((Pending::Ready(Reply::from(CmdError::Other(e.into()))), s.take_emit()));
             continue;
+        }
+        // Over maxmemory, a tracking client's command waits for a round of eviction, and the
+        // invalidations it brings go before the command's reply (as Redis evicts first).
+        if b.mode == Mode::Plain && s.tracking.is_some() && local.shared.over_budget() && local.shared.eviction().is_some() {
+            b.flush(&local).await;
+            call_all(&local, |l| l.evict_once()).await;
+            let mut early = Vec::new();
+            s.push.drain_into(&mut early);
+            if !early.is_empty() {
+                b.slots.push((Pending::Ready(Reply::Raw(Bytes::from(early))), Emit::Resp3));
+            }
         }
         if b.mode == Mode::Plain && local.shared.pause_until.load(Relaxed) != 0 && pausable(s, spec, &args) {
             b.flush(&local).await;
@@ -519,6 +557,7 @@ async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: Shar
             let w = waiter.insert(new_waiter()).clone();
             let (tx, rx) = oneshot::channel();
             let job = Job { handler, spec, db: s.db, args: args.clone(), resp3: s.resp3, caller: s.caller(), waiter: Some(w) };
+            local.shared.blocking_inflight[t].fetch_add(1, Relaxed);
             local.shared.mailboxes[t].push(Msg::Exec { origin: local.id, jobs: vec![job], reply: tx, held: Held::No, at: None });
             match rx.await {
                 Ok(mut r) => r.pop().unwrap_or(Reply::Nil),

@@ -82,6 +82,12 @@ impl ShardLocal {
         self.spawn(evict_loop(self.clone()));
     }
 
+    /// Runs one eviction slice here now (a tracking client's command waits for it, so that
+    /// the invalidations of evicted keys reach it before its reply, as in Redis).
+    pub fn evict_once(self: &Rc<Self>) {
+        self.evict_slice();
+    }
+
     /// One slice: evicts until the total fits, nothing here is evictable, or the slice's time
     /// is up. Returns whether to go on.
     fn evict_slice(self: &Rc<Self>) -> bool {

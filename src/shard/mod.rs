@@ -244,8 +244,9 @@ pub struct Shared {
     pub evict_nudged_ms: AtomicU64,
     /// The script cache and function libraries.
     pub scripts: crate::script::Registry,
-    /// Whether shards expire keys in the background (DEBUG SET-ACTIVE-EXPIRE 0 stops it).
-    pub active_expire: AtomicBool,
+    /// The client whose DEBUG SET-ACTIVE-EXPIRE 0 stopped background expiry (0: it runs).
+    /// It runs again when that client turns it back on or disconnects.
+    pub active_expire_off_by: AtomicU64,
     /// SLOWLOG's entries.
     pub slowlog: crate::slowlog::SlowLog,
     /// LATENCY's spikes.
@@ -253,6 +254,11 @@ pub struct Shared {
     /// CLIENT PAUSE: until when (unix ms; 0: not paused) and whether every command waits
     /// (`ALL`) or only writes (`WRITE`).
     pub pause_until: AtomicU64,
+    /// Per shard: blocking commands sent to it by other shards and not yet registered there.
+    /// While some are on their way, a shard holds back serving the waiters of keys that just
+    /// got elements (see [`ShardLocal::serve_ready`]), so that a client that blocked first,
+    /// from another shard, is not overtaken by one that blocked here later.
+    pub blocking_inflight: Vec<AtomicUsize>,
     /// CLIENT PAUSE ALL (else WRITE).
     pub pause_all: AtomicBool,
     /// The clients with CLIENT TRACKING on.
@@ -454,6 +460,7 @@ impl ShardLocal {
             let mut store = self.store.borrow_mut();
             store.apply(self.shared.config.store_settings());
             store.tracked.set_all(self.shared.tracking.any_bcast());
+            store.frozen.set(self.shared.pause_until.load(Relaxed) > now);
             let mut ctx = ShardCtx { store: &mut store, db, now, config: &self.shared.config, resp3 };
             let reply = into_reply(f(&mut ctx));
             store.settle_touches(!reply.is_error());

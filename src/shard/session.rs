@@ -324,7 +324,7 @@ impl Session {
         self.reply_skip = if self.reply_skip == 1 { 2 } else { 0 };
         self.caching = self.caching_next.take();
         match (silent, self.resp3) {
-            (true, _) => Emit::Silent,
+            (true, resp3) => Emit::Silent(resp3),
             (false, true) => Emit::Resp3,
             (false, false) => Emit::Resp2,
         }
@@ -444,6 +444,7 @@ impl Drop for Session {
             self.local.shared.remove_monitor(self.meta.id);
         }
         self.stop_tracking();
+        let _ = self.local.shared.active_expire_off_by.compare_exchange(self.meta.id, 0, Relaxed, Relaxed);
         self.local.shared.clients.remove(&self.meta.id);
     }
 }

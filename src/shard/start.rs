@@ -124,12 +124,13 @@ impl ShardSet {
             evictable_keys: (0..n).map(|_| AtomicU64::new(0)).collect(),
             startup_memory: AtomicU64::new(0),
             scripts: Default::default(),
-            active_expire: AtomicBool::new(true),
+            active_expire_off_by: AtomicU64::new(0),
             slowlog: Default::default(),
             latency: Default::default(),
             monitors: Default::default(),
             tracking: Default::default(),
             pause_until: AtomicU64::new(0),
+            blocking_inflight: (0..n).map(|_| AtomicUsize::new(0)).collect(),
             pause_all: AtomicBool::new(false),
             monitor_count: AtomicUsize::new(0),
         });
@@ -306,6 +307,9 @@ fn run_jobs(local: &Rc<ShardLocal>, mut jobs: Vec<Job>, held: Held, at: Option<u
         }
         let r = local.run(j.handler, j.db, &j.args, j.spec, now, j.resp3, j.caller);
         out.push(local.park_or_refuse(r, j.spec, j.waiter.as_ref()));
+        if j.waiter.is_some() {
+            local.shared.blocking_inflight[local.id].fetch_sub(1, Relaxed);
+        }
     }
     Ok(out)
 }
@@ -316,6 +320,9 @@ async fn finish_blocked(local: Rc<ShardLocal>, origin: usize, mut out: Vec<Reply
     for j in rest {
         let r = run_when_free(&local, j.spec, j.handler, j.db, &j.args, j.resp3).await;
         out.push(local.park_or_refuse(r, j.spec, j.waiter.as_ref()));
+        if j.waiter.is_some() {
+            local.shared.blocking_inflight[local.id].fetch_sub(1, Relaxed);
+        }
     }
     local.shared.mailboxes[origin].push(Msg::Replies(vec![(reply, out)]));
 }
@@ -388,7 +395,7 @@ async fn expiry_loop(local: Rc<ShardLocal>) {
         local.expiry_wake_at.set(0);
         // DEBUG SET-ACTIVE-EXPIRE 0: keys expire only when accessed; CLIENT PAUSE: not at all
         // in the background.
-        while !local.shared.active_expire.load(Relaxed) || local.shared.pause_until.load(Relaxed) > now_ms() {
+        while local.shared.active_expire_off_by.load(Relaxed) != 0 || local.shared.pause_until.load(Relaxed) > now_ms() {
             glommio::timer::sleep(Duration::from_millis(100)).await;
         }
         // While a script or transaction holds (or waits for) locks here, keys are not

@@ -18,34 +18,60 @@ impl ShardLocal {
     /// invalidated as if they had changed.
     pub(super) fn remember_reads(self: &Rc<Self>, spec: &'static CommandSpec, args: &[Bytes], client: u64) {
         let tracked = self.store.borrow().tracked.clone();
-        let mut added = 0;
         for i in spec.key_positions(args) {
-            if tracked.remember(&args[i], client) {
-                added += 1;
-            }
+            self.count_remembered(tracked.remember(&args[i], client));
         }
-        self.shared.stats.tracking_keys.fetch_add(added, Relaxed);
+        self.enforce_tracking_limit();
+    }
+
+    /// Keeps this shard's table within its share of `tracking-table-max-keys`: the keys it
+    /// drops are invalidated as if they had changed.
+    pub fn enforce_tracking_limit(self: &Rc<Self>) {
+        let tracked = self.store.borrow().tracked.clone();
         let max = self.shared.config.num(P::TrackingTableMaxKeys);
-        if max > 0 {
-            let share = (max as usize).div_ceil(self.shared.shards());
-            let mut dropped = Vec::new();
-            while tracked.len() > share {
-                match tracked.evict_one() {
-                    Some(k) => dropped.push(k),
-                    None => break,
+        if max <= 0 {
+            return;
+        }
+        // The limit is the server's: while the total is over it, this shard gives up keys
+        // (each claimed from the shared count first, so shards never give up too many).
+        let total = &self.shared.stats.tracking_keys;
+        let mut dropped = Vec::new();
+        while !tracked.is_empty() {
+            let cur = total.load(Relaxed);
+            if cur <= max as u64 {
+                break;
+            }
+            if total.compare_exchange(cur, cur - 1, Relaxed, Relaxed).is_err() {
+                continue;
+            }
+            match tracked.evict_one() {
+                Some(k) => dropped.push(k),
+                None => {
+                    total.fetch_add(1, Relaxed);
+                    break;
                 }
             }
-            if !dropped.is_empty() {
-                self.shared.stats.tracking_keys.fetch_sub(dropped.len() as u64, Relaxed);
-                self.invalidate(dropped, 0);
-            }
+        }
+        if !dropped.is_empty() {
+            let items: usize = dropped.iter().map(|(_, r, _)| r.len()).sum();
+            self.shared.stats.tracking_items.fetch_sub(items as u64, Relaxed);
+            self.invalidate(dropped, 0);
         }
     }
 
     /// Remembers that client `client` read `key` (a script's declared key).
     pub fn remember_key(self: &Rc<Self>, key: &[u8], client: u64) {
-        if self.store.borrow().tracked.remember(key, client) {
+        let r = self.store.borrow().tracked.remember(key, client);
+        self.count_remembered(r);
+    }
+
+    /// Counts a [`crate::store::track::Tracked::remember`] in INFO's tracking totals.
+    fn count_remembered(&self, (new_key, new_item): (bool, bool)) {
+        if new_key {
             self.shared.stats.tracking_keys.fetch_add(1, Relaxed);
+        }
+        if new_item {
+            self.shared.stats.tracking_items.fetch_add(1, Relaxed);
         }
     }
 
@@ -60,8 +86,10 @@ impl ShardLocal {
         if changed.is_empty() {
             return;
         }
-        let forgotten = changed.iter().filter(|(_, r)| !r.is_empty()).count();
+        let forgotten = changed.iter().filter(|(_, r, _)| !r.is_empty()).count();
+        let items: usize = changed.iter().map(|(_, r, _)| r.len()).sum();
         self.shared.stats.tracking_keys.fetch_sub(forgotten as u64, Relaxed);
+        self.shared.stats.tracking_items.fetch_sub(items as u64, Relaxed);
         self.invalidate(changed, origin);
     }
 
@@ -73,18 +101,19 @@ impl ShardLocal {
         let reg = &self.shared.tracking;
         let mut bcast = self.bcast_pending.borrow_mut();
         let had = !bcast.is_empty();
-        for (key, readers) in changed {
+        for (key, readers, by_command) in changed {
             let key = Bytes::from(key.into_vec());
+            let own = |c: u64| by_command && c == origin;
             for c in readers {
                 let Some(mode) = reg.mode(c) else { continue };
-                if mode.bcast || (mode.noloop && c == origin) {
+                if mode.bcast || (mode.noloop && own(c)) {
                     continue;
                 }
                 self.send_invalidation(c, mode.redirect, Some(vec![key.clone()]));
             }
             if reg.any_bcast() {
                 for (c, prefix, mode) in reg.bcast_matches(&key) {
-                    if mode.noloop && c == origin {
+                    if mode.noloop && own(c) {
                         continue;
                     }
                     match bcast.iter_mut().find(|(bc, p, _)| *bc == c && *p == prefix) {

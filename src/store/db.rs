@@ -120,6 +120,8 @@ pub struct Db {
     rehashing: Rc<Cell<bool>>,
     /// Client-side caching's table (shared with the [`super::Store`]).
     tracked: Rc<super::track::Tracked>,
+    /// Expiry frozen by CLIENT PAUSE (shared with the [`super::Store`]).
+    frozen: Rc<Cell<bool>>,
 }
 
 /// What a store's databases share with it.
@@ -137,6 +139,9 @@ pub(super) struct DbShared {
     pub rehashing: Rc<Cell<bool>>,
     /// Client-side caching's table: changes of tracked keys are reported there.
     pub tracked: Rc<super::track::Tracked>,
+    /// Set while CLIENT PAUSE holds writes: a key whose time passed reads as missing but is
+    /// not deleted (nor counted as expired) until the pause ends.
+    pub frozen: Rc<Cell<bool>>,
 }
 
 /// A client's WATCH flag: set when a key it watches is modified.
@@ -147,7 +152,7 @@ type Watched = ahash::AHashMap<Box<[u8]>, Vec<WatchFlag>>;
 impl Db {
     /// An empty database whose expiry clock starts at `now`.
     pub(super) fn new(index: usize, hasher: ahash::RandomState, now: u64, shared: DbShared) -> Self {
-        let DbShared { added, touch_pending, signals, lfu, rehashing, tracked } = shared;
+        let DbShared { added, touch_pending, signals, lfu, rehashing, tracked, frozen } = shared;
         Db {
             dict: Dict::new(),
             wheel: TimerWheel::new(now),
@@ -163,12 +168,15 @@ impl Db {
             lfu,
             rehashing,
             tracked,
+            frozen,
         }
     }
 
     /// Reclaims the entry at `pos` whose time has passed, with its `expired` event.
     fn expire_pos(&mut self, pos: Pos) {
+        self.tracked.set_expiring(true);
         let e = self.remove_pos(pos);
+        self.tracked.set_expiring(false);
         self.stats.expired += 1;
         self.signals.event(self.index, crate::notify::EXPIRED, "expired", &e.key);
     }
@@ -192,6 +200,16 @@ impl Db {
     #[inline]
     fn interested(&self) -> bool {
         self.watched.is_some() || self.tracked.active()
+    }
+
+    /// Finds a live key for reading: as [`Db::find`], except that while expiry is frozen
+    /// (CLIENT PAUSE) a key whose time passed is only hidden, not deleted.
+    fn find_read(&mut self, key: &[u8], now: u64) -> Option<Pos> {
+        if self.frozen.get() {
+            let pos = self.dict.find(self.hash(key), |e| &*e.key == key)?;
+            return (!self.dict.at(pos).is_expired(now)).then_some(pos);
+        }
+        self.find(key, now)
     }
 
     /// Records that `key` was modified: its watchers' flags are set (and forgotten, as a
@@ -246,17 +264,21 @@ impl Db {
 
     /// Touches the watched keys that exist here or in `other` (FLUSHDB, SWAPDB), as Redis's
     /// `touchAllWatchedKeysInDb`.
+    /// A key whose time has passed counts as absent: replacing nothing with a stale key, or a
+    /// stale key with another, changes nothing (as Redis's `touchAllWatchedKeysInDb`).
     fn touch_existing(&mut self, other: Option<&Db>) {
         let Some(w) = self.watched.as_ref() else { return };
-        let keys: Vec<Box<[u8]>> = w.keys().filter(|k| self.exists_raw(k) || other.is_some_and(|o| o.exists_raw(k))).cloned().collect();
+        let now = super::now_ms();
+        let keys: Vec<Box<[u8]>> =
+            w.keys().filter(|k| self.exists_live(k, now) || other.is_some_and(|o| o.exists_live(k, now))).cloned().collect();
         for k in keys {
             self.touch(&k);
         }
     }
 
-    /// Whether the table holds `key`, expired or not.
-    fn exists_raw(&self, key: &[u8]) -> bool {
-        self.dict.find(self.hash(key), |e| &*e.key == key).is_some()
+    /// Whether the table holds `key` and its time has not passed (nothing is reclaimed).
+    fn exists_live(&self, key: &[u8], now: u64) -> bool {
+        self.dict.find(self.hash(key), |e| &*e.key == key).is_some_and(|p| !self.dict.at(p).is_expired(now))
     }
 
     /// Tells the store when the table is rehashing, so idle time finishes the job.
@@ -294,7 +316,7 @@ impl Db {
 
     /// Looks a key up for reading: counts a hit or miss and updates its access time.
     pub fn read(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
-        match self.find(key, now) {
+        match self.find_read(key, now) {
             Some(pos) => {
                 self.stats.hits += 1;
                 let lfu = self.lfu.get();
@@ -324,13 +346,13 @@ impl Db {
 
     /// Looks a key up without touching its access time (OBJECT, TYPE, TTL).
     pub fn peek(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
-        let pos = self.find(key, now)?;
+        let pos = self.find_read(key, now)?;
         Some(self.dict.at(pos))
     }
 
     /// Whether a live key exists.
     pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
-        self.find(key, now).is_some()
+        self.find_read(key, now).is_some()
     }
 
     /// Stores `value` under `key`, replacing any value, with the given expiry treatment.

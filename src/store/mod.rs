@@ -63,6 +63,8 @@ pub struct Store {
     pub signals: Rc<Signals>,
     /// Client-side caching's key table (CLIENT TRACKING).
     pub tracked: Rc<track::Tracked>,
+    /// Set while CLIENT PAUSE freezes expiry (see [`Db`]'s reads).
+    pub frozen: Rc<Cell<bool>>,
     /// Randomness for RANDOMKEY.
     pub rng: fastrand::Rng,
 }
@@ -77,6 +79,7 @@ impl Store {
         let lfu = Rc::new(Cell::new(LfuMode::default()));
         let rehashing = Rc::new(Cell::new(false));
         let tracked = Rc::new(track::Tracked::default());
+        let frozen = Rc::new(Cell::new(false));
         let shared = db::DbShared {
             added: added.clone(),
             touch_pending: touch_pending.clone(),
@@ -84,9 +87,10 @@ impl Store {
             lfu: lfu.clone(),
             rehashing: rehashing.clone(),
             tracked: tracked.clone(),
+            frozen: frozen.clone(),
         };
         let dbs = (0..databases).map(|i| Db::new(i, hasher.clone(), now, shared.clone())).collect();
-        Store { dbs, added, lfu, rehashing, touch_pending, signals, tracked, rng: fastrand::Rng::new() }
+        Store { dbs, added, lfu, rehashing, touch_pending, signals, tracked, frozen, rng: fastrand::Rng::new() }
     }
 
     /// Whether a table began rehashing since the last call (see [`Store::rehash_until`]).

@@ -5,8 +5,9 @@
 
 use std::cell::{Cell, RefCell};
 
-/// A changed key with the ids of the clients that had read it.
-pub type Changed = (Box<[u8]>, Vec<u64>);
+/// A changed key, the ids of the clients that had read it, and whether the change is the
+/// running command's own (not an expiry: NOLOOP clients are told of their keys' expiry).
+pub type Changed = (Box<[u8]>, Vec<u64>, bool);
 
 /// The tracking table and the changed keys.
 #[derive(Debug, Default)]
@@ -18,6 +19,8 @@ pub struct Tracked {
     /// Keys changed since the last [`Tracked::take_changed`], with the clients that had read
     /// them.
     changed: RefCell<Vec<Changed>>,
+    /// Set while a key is reclaimed because its time passed.
+    expiring: Cell<bool>,
 }
 
 impl Tracked {
@@ -39,7 +42,12 @@ impl Tracked {
         if readers.is_empty() && !self.all.get() {
             return;
         }
-        self.changed.borrow_mut().push((key.into(), readers));
+        self.changed.borrow_mut().push((key.into(), readers, !self.expiring.get()));
+    }
+
+    /// Marks the changes reported until `set_expiring(false)` as expiries.
+    pub fn set_expiring(&self, on: bool) {
+        self.expiring.set(on);
     }
 
     /// The keys changed since the last call, each with the clients that had read it.
@@ -50,19 +58,19 @@ impl Tracked {
         std::mem::take(&mut *self.changed.borrow_mut())
     }
 
-    /// Remembers that client `client` read `key`; returns whether the key is new to the table.
-    pub fn remember(&self, key: &[u8], client: u64) -> bool {
+    /// Remembers that client `client` read `key`; returns (whether the key is new to the
+    /// table, whether the (key, client) pair is).
+    pub fn remember(&self, key: &[u8], client: u64) -> (bool, bool) {
         let mut keys = self.keys.borrow_mut();
         match keys.get_mut(key) {
+            Some(c) if c.contains(&client) => (false, false),
             Some(c) => {
-                if !c.contains(&client) {
-                    c.push(client);
-                }
-                false
+                c.push(client);
+                (false, true)
             }
             None => {
                 keys.insert(key.into(), vec![client]);
-                true
+                (true, true)
             }
         }
     }
@@ -88,14 +96,14 @@ impl Tracked {
         let mut keys = self.keys.borrow_mut();
         let k = keys.keys().next()?.clone();
         let readers = keys.remove(&k)?;
-        Some((k, readers))
+        Some((k, readers, false))
     }
 
     /// Forgets every key (FLUSHALL, FLUSHDB: every tracking client is told at once); returns
-    /// how many there were.
-    pub fn clear(&self) -> usize {
+    /// how many keys and (key, client) pairs there were.
+    pub fn clear(&self) -> (usize, usize) {
         let mut keys = self.keys.borrow_mut();
-        let n = keys.len();
+        let n = (keys.len(), keys.values().map(Vec::len).sum());
         keys.clear();
         self.changed.borrow_mut().clear();
         n

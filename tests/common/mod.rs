@@ -63,7 +63,18 @@ impl Server {
 /// Starts shardis with `shards` shards (unpinned) and extra `--name value` flags, on a port
 /// the server picks itself (port 0), read back from its start-up log line.
 pub fn shardis(shards: usize, extra: &[&str]) -> Server {
+    start_shardis(None, shards, extra)
+}
+
+/// Starts shardis as [`shardis`] does, reading the configuration file `conf` first.
+#[allow(dead_code)]
+pub fn shardis_with_config(conf: &str, shards: usize, extra: &[&str]) -> Server {
+    start_shardis(Some(conf), shards, extra)
+}
+
+fn start_shardis(conf: Option<&str>, shards: usize, extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shardis-server"))
+        .args(conf)
         .args(["--port", "0", "--threads", &shards.to_string(), "--pin-cpus", "no"])
         .args(extra)
         .stdout(Stdio::null())
