@@ -26,6 +26,7 @@
 //! - [`store`]: per-shard data with no I/O: hash table, values, timer wheel, globs.
 //! - [`shard`]: executors, mailboxes, routing, dispatch, sessions.
 //! - [`net`]: listeners and the connection loop.
+//! - [`metrics`]: Prometheus metrics over HTTP (`metrics-port`), published by the shards.
 //! - [`embed`]: the engine in-process, without TCP.
 //! - [`config`]: Redis 7.0's parameters, the config file, CONFIG GET/SET/REWRITE.
 //! - [`alloc`]: the counting global allocator behind `used_memory` and `maxmemory`.
@@ -42,6 +43,7 @@ pub mod config;
 pub mod embed;
 pub mod latency;
 pub mod logging;
+pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod num;

@@ -19,7 +19,8 @@ Supported: port, bind, databases, threads (0 = all CPUs), pin-cpus (yes|no),
 spin-before-park-us (0 = sleep when idle), requirepass,
 maxclients, timeout, loglevel, proto-max-bulk-len, client-query-buffer-limit, maxmemory,
 maxmemory-policy, maxmemory-samples, lfu-log-factor, lfu-decay-time, notify-keyspace-events,
-client-output-buffer-limit, hz, save, appendonly.";
+client-output-buffer-limit, hz, save, appendonly, metrics-port (Prometheus /metrics over
+HTTP; 0 = off).";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -36,6 +36,7 @@ use futures::future::LocalBoxFuture;
 pub use args::{eq_ic, parse_db, parse_int};
 pub use blocking::BlockSpec;
 pub use error::{CmdError, CmdResult};
+pub use info::rss_bytes;
 pub use server::REDIS_VERSION;
 
 use crate::shard::{Session, ShardCtx};

@@ -267,6 +267,8 @@ pub struct Shared {
     pub monitors: std::sync::RwLock<Vec<(u64, usize)>>,
     /// How many clients are in MONITOR mode.
     pub monitor_count: AtomicUsize,
+    /// The shards' published counters, read by the metrics endpoint.
+    pub metrics: crate::metrics::Board,
 }
 
 impl Shared {

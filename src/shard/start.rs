@@ -42,6 +42,8 @@ pub struct ShardSet {
     /// State shared by the shards.
     pub shared: Arc<Shared>,
     handles: Vec<glommio::ExecutorJoinHandle<()>>,
+    /// The metrics endpoint, when `metrics-port` is set; stopped after the shards.
+    metrics: Option<crate::metrics::Endpoint>,
 }
 
 fn shard_count(cfg: &Config) -> usize {
@@ -133,7 +135,9 @@ impl ShardSet {
             blocking_inflight: (0..n).map(|_| AtomicUsize::new(0)).collect(),
             pause_all: AtomicBool::new(false),
             monitor_count: AtomicUsize::new(0),
+            metrics: crate::metrics::Board::new(n),
         });
+        let metrics = crate::metrics::Endpoint::bind(&shared)?;
         // Bind the first shard's listeners here so that bind errors (and port 0) are known
         // before any shard runs; the other shards bind the same port with SO_REUSEPORT.
         let mut first = Vec::new();
@@ -165,7 +169,11 @@ impl ShardSet {
                 .map_err(|e| StartError::Executor(e.to_string()))?;
             handles.push(h);
         }
-        Ok(ShardSet { shared, handles })
+        let metrics = match metrics {
+            Some(b) => Some(b.serve(shared.clone()).map_err(|e| StartError::Executor(format!("metrics thread: {e}")))?),
+            None => None,
+        };
+        Ok(ShardSet { shared, handles, metrics })
     }
 
     /// Waits for every shard to stop (after [`Shared::shutdown`]).
@@ -175,6 +183,9 @@ impl ShardSet {
                 log::warn!("shard ended with an error: {e}");
             }
         }
+        if let Some(m) = self.metrics {
+            m.stop();
+        }
     }
 }
 
@@ -183,6 +194,7 @@ async fn shard_main(id: usize, shared: Arc<Shared>, own: Vec<std::os::fd::OwnedF
     let local = Rc::new(ShardLocal::new(id, shared));
     local.spawn(expiry_loop(local.clone()));
     local.spawn(super::fanout::flusher_loop(local.clone()));
+    crate::metrics::start_shard(&local);
     let mut listeners = Vec::new();
     if id == 0 {
         // SAFETY: each descriptor is a listening TCP socket whose ownership moves here.

@@ -108,6 +108,17 @@ impl CommandStats {
         self.errors.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
+    /// Every command's record, borrowed (the metrics publisher reads them without copying
+    /// the histograms).
+    pub fn records(&self) -> impl Iterator<Item = &CommandRecord> {
+        self.commands.values()
+    }
+
+    /// The error counts, borrowed.
+    pub fn error_counts(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.errors.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+
     /// CONFIG RESETSTAT.
     pub fn clear(&mut self) {
         self.commands.clear();
