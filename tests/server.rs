@@ -200,16 +200,12 @@ fn config_get_set_and_file() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shardis-server"))
         .arg(&file)
         .args(["--port", "0", "--threads", "1", "--pin-cpus", "no", "--databases", "3"])
-        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
-    let port: u16 = loop {
-        let l = lines.next().unwrap().unwrap();
-        if let Some(p) = l.split("on port ").nth(1) {
-            break p.trim().parse().unwrap();
-        }
-    };
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let port = common::wait_ready(&mut lines).expect("server did not start");
+    std::thread::spawn(move || lines.for_each(drop));
     let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
     let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("databases").arg("maxclients").query(&mut c).unwrap();
     assert_eq!(v, vec!["databases", "3", "maxclients", "77"], "flags override the file");
@@ -361,14 +357,12 @@ fn shards_ask_io_uring_for_cooperative_task_running() {
         .arg(&trace)
         .arg(env!("CARGO_BIN_EXE_shardis-server"))
         .args(["--port", "0", "--threads", "2", "--pin-cpus", "no"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("strace is installed by the test command (apt-get install strace)");
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
-    let port: u16 = lines
-        .find_map(|l| l.unwrap().split("ready to accept connections on port ").nth(1).map(|p| p.trim().parse().unwrap()))
-        .expect("server did not start");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let port = common::wait_ready(&mut lines).expect("server did not start");
+    std::thread::spawn(move || lines.for_each(drop));
     // Stop the server itself, so strace exits on its own and writes the whole trace.
     let mut raw = common::Raw::connect(port);
     raw.send(&common::encode_cmd(&[b"SHUTDOWN", b"NOSAVE"]));

@@ -797,11 +797,11 @@ fn config_get(s: &mut Session, a: &[Bytes]) -> CmdResult {
     Ok(Reply::Map(found.into_iter().map(|(k, v)| (Reply::bulk(k.as_bytes()), Reply::bulk(v.as_bytes()))).collect()))
 }
 
-/// Whether the client connects from this machine (a loopback address, or in-process), as
-/// `enable-protected-configs local` and `enable-debug-command local` require.
+/// Whether the client connects from this machine (a loopback address, the unix socket, or
+/// in-process), as `enable-protected-configs local` and `enable-debug-command local` require.
 pub fn is_local_client(s: &Session) -> bool {
     let a = s.meta.addr.as_str();
-    a.is_empty() || a.starts_with("127.") || a.starts_with("::1:") || a.starts_with("[::1]")
+    a.is_empty() || a.starts_with("127.") || a.starts_with("::1:") || a.starts_with("[::1]") || a.starts_with('/')
 }
 
 fn config_set(s: &mut Session, a: &[Bytes]) -> CmdResult {

@@ -15,6 +15,7 @@ use thiserror::Error;
 
 pub use params::P;
 use params::{HIDDEN, IMMUTABLE, MULTI_ARG, OWN, PROTECTED, SENSITIVE, SPECS};
+pub use special::strerror;
 
 use crate::store::glob_match;
 

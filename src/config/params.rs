@@ -110,8 +110,8 @@ params! {
     ProtectedMode = "protected-mode", 0, boolean(true);
     /// `timeout`: idle seconds before a client is closed (0 = never).
     Timeout = "timeout", 0, int(0, INT_MAX, 0);
-    /// `unixsocket` (unix sockets are not supported: only empty is accepted).
-    Unixsocket = "unixsocket", IMMUTABLE, Kind::Special(&special::UNIXSOCKET);
+    /// `unixsocket`: the path of a Unix-domain socket to listen on as well (empty: none).
+    Unixsocket = "unixsocket", IMMUTABLE, text("");
     /// `unixsocketperm`.
     Unixsocketperm = "unixsocketperm", IMMUTABLE, Kind::Num { min: 0, max: 0o777, def: 0, fmt: NumFmt::Octal };
     /// `socket-mark-id`.

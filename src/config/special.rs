@@ -60,13 +60,6 @@ pub static BIND: Ops = Ops {
     default: "127.0.0.1 -::1",
 };
 
-/// `unixsocket`: unix sockets are not supported, so only the empty value is accepted.
-pub static UNIXSOCKET: Ops = Ops {
-    get: |_| String::new(),
-    set: |_, w, _| if one(w)?.is_empty() { Ok(()) } else { Err("unix sockets are not supported by shardis".into()) },
-    default: "",
-};
-
 /// `daemonize`: only `no` (run shardis in the foreground, under a supervisor).
 pub static DAEMONIZE: Ops = Ops {
     get: |_| "no".into(),

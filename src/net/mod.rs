@@ -1,5 +1,5 @@
-//! The TCP front end: listeners and the per-connection loop (read, parse a batch, execute,
-//! one write of all replies).
+//! The network front end: listeners (TCP, and the `unixsocket`) and the per-connection loop
+//! (read, parse a batch, execute, one write of all replies).
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -62,8 +62,15 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
     if timeout > 0 {
         let _ = stream.set_read_timeout(Some(Duration::from_secs(timeout as u64)));
     }
-    let addr = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    // A connection without an inet address came through the `unixsocket` (see shard::start):
+    // Redis names both ends `<path>:0`.
+    let (addr, laddr) = match (stream.peer_addr(), stream.local_addr()) {
+        (Ok(p), Ok(l)) => (p.to_string(), l.to_string()),
+        _ => {
+            let unix = format!("{}:0", shared.config.text(crate::config::P::Unixsocket));
+            (unix.clone(), unix)
+        }
+    };
     let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
     let mut session = Session::new(local.clone(), addr, laddr, fd);
     let push = session.push.clone();

@@ -94,7 +94,7 @@ impl ClientMeta {
     }
 
     /// CLIENT LIST flags: `O` monitor, `x` in MULTI, `b` blocked, `t` tracking, `R` broken
-    /// redirect, `e` no-evict, `T` no-touch, `P` subscribed, else `N`.
+    /// redirect, `e` no-evict, `T` no-touch, `P` subscribed, `U` on the unix socket, else `N`.
     fn flags(&self) -> String {
         let mut f = String::new();
         let mode = self.mode.load(Relaxed);
@@ -121,6 +121,9 @@ impl ClientMeta {
         }
         if self.subs.iter().any(|n| n.load(Relaxed) > 0) {
             f.push('P');
+        }
+        if self.addr.starts_with('/') {
+            f.push('U');
         }
         if f.is_empty() {
             f.push('N');

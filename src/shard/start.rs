@@ -34,6 +34,21 @@ pub enum StartError {
     /// No listening socket could be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(String, std::io::Error),
+    /// A TCP port is taken (by another process) or cannot be bound; redis-server's words for
+    /// this (`Failed listening on port P (TCP), aborting.`) are what scripts and Redis's test
+    /// suite look for.
+    #[error("Could not create server TCP listening socket {addr}: bind: {}", crate::config::strerror(.source))]
+    Listen {
+        /// The address and port, as `host:port`.
+        addr: String,
+        /// The port.
+        port: u16,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The `unixsocket` cannot be bound.
+    #[error("Failed opening Unix socket: {}: {}", .0, crate::config::strerror(.1))]
+    Unix(String, std::io::Error),
 }
 
 /// The running shards.
@@ -44,6 +59,8 @@ pub struct ShardSet {
     handles: Vec<glommio::ExecutorJoinHandle<()>>,
     /// The metrics endpoint, when `metrics-port` is set; stopped after the shards.
     metrics: Option<crate::metrics::Endpoint>,
+    /// The `unixsocket` file made at start, removed once the shards stopped.
+    unix_path: Option<std::path::PathBuf>,
 }
 
 fn shard_count(cfg: &Config) -> usize {
@@ -70,19 +87,53 @@ fn bind_all(cfg: &Config, port: u16) -> Result<(Vec<std::net::TcpListener>, u16)
         };
         let a = if a == "*" { "0.0.0.0" } else { a };
         let sock = if a.contains(':') { format!("[{a}]:{port}") } else { format!("{a}:{port}") };
-        match bind_one(&sock) {
+        match claim(&sock, port).and_then(|()| bind_one(&sock)) {
             Ok(l) => {
                 port = l.local_addr().map(|x| x.port()).unwrap_or(port);
                 out.push(l);
             }
-            Err(e) if optional => log::debug!("skipping optional bind {sock}: {e}"),
-            Err(e) => return Err(StartError::Bind(sock, e)),
+            Err(e) if optional && e.kind() != std::io::ErrorKind::AddrInUse => {
+                log::debug!("skipping optional bind {sock}: {e}")
+            }
+            Err(e) => return Err(StartError::Listen { addr: format!("{a}:{port}"), port, source: e }),
         }
     }
     if out.is_empty() {
         return Err(StartError::Bind("(no address)".into(), std::io::Error::other("nothing to bind")));
     }
     Ok((out, port))
+}
+
+/// Fails when another socket listens on `addr` already. The shards' listeners share their
+/// port through SO_REUSEPORT, which would let a second server started by the same user join
+/// the first one's port silently (and take half its connections); a plain bind, without
+/// SO_REUSEPORT, fails on a port anyone listens on, as redis-server's own bind does. Port 0
+/// (any free port) needs no check.
+fn claim(addr: &str, port: u16) -> std::io::Result<()> {
+    use std::net::ToSocketAddrs;
+    if port == 0 {
+        return Ok(());
+    }
+    let sa = addr.to_socket_addrs()?.next().ok_or_else(|| std::io::Error::other("bad address"))?;
+    let s = socket2::Socket::new(socket2::Domain::for_address(sa), socket2::Type::STREAM, None)?;
+    s.set_reuse_address(true)?;
+    if sa.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.bind(&sa.into())
+}
+
+/// Binds the `unixsocket` at `path` (a stale file there is removed first, as Redis does) with
+/// the permissions of `unixsocketperm` when set.
+fn bind_unix(path: &str, perm: u32) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::remove_file(path);
+    let l = std::os::unix::net::UnixListener::bind(path)?;
+    l.set_nonblocking(true)?;
+    if perm != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm))?;
+    }
+    Ok(l.into())
 }
 
 /// One listening socket with SO_REUSEPORT, so every shard can bind the same address.
@@ -140,20 +191,28 @@ impl ShardSet {
         let metrics = crate::metrics::Endpoint::bind(&shared)?;
         // Bind the first shard's listeners here so that bind errors (and port 0) are known
         // before any shard runs; the other shards bind the same port with SO_REUSEPORT.
-        let mut first = Vec::new();
+        let mut first: Vec<std::os::fd::OwnedFd> = Vec::new();
+        let mut addrs: Vec<String> = Vec::new();
+        let mut unix_path = None;
         if serve_tcp {
             let port = shared.config.port();
             let (ls, actual) = bind_all(&shared.config, port)?;
             shared.tcp_port.store(u64::from(actual), Relaxed);
-            first = ls;
+            addrs = ls.iter().filter_map(|l| l.local_addr().ok()).map(|a| a.to_string()).collect();
+            first = ls.into_iter().map(std::os::fd::OwnedFd::from).collect();
+            let path = shared.config.text(crate::config::P::Unixsocket);
+            if !path.is_empty() {
+                let perm = shared.config.num(crate::config::P::Unixsocketperm) as u32;
+                first.push(bind_unix(&path, perm).map_err(|e| StartError::Unix(path.clone(), e))?);
+                unix_path = Some(std::path::PathBuf::from(path));
+            }
         }
-        let addrs: Vec<String> = first.iter().filter_map(|l| l.local_addr().ok()).map(|a| a.to_string()).collect();
         let mut handles = Vec::new();
         for id in 0..n {
             let shared = shared.clone();
-            // Shard 0 takes the sockets bound here; the others bind the same addresses.
-            let own: Vec<std::os::fd::OwnedFd> =
-                if id == 0 { first.drain(..).map(std::os::fd::OwnedFd::from).collect() } else { Vec::new() };
+            // Shard 0 takes the sockets bound here (the unix socket too); the others bind the
+            // same TCP addresses.
+            let own: Vec<std::os::fd::OwnedFd> = if id == 0 { std::mem::take(&mut first) } else { Vec::new() };
             let addrs = addrs.clone();
             let placement = if pin { Placement::Fixed(id % cores) } else { Placement::Unbound };
             // glommio's own `spin_before_park` is not used for `spin-before-park-us`: its spin
@@ -173,7 +232,7 @@ impl ShardSet {
             Some(b) => Some(b.serve(shared.clone()).map_err(|e| StartError::Executor(format!("metrics thread: {e}")))?),
             None => None,
         };
-        Ok(ShardSet { shared, handles, metrics })
+        Ok(ShardSet { shared, handles, metrics, unix_path })
     }
 
     /// Waits for every shard to stop (after [`Shared::shutdown`]).
@@ -181,6 +240,11 @@ impl ShardSet {
         for h in self.handles {
             if let Err(e) = h.join() {
                 log::warn!("shard ended with an error: {e}");
+            }
+        }
+        if let Some(p) = self.unix_path {
+            if let Err(e) = std::fs::remove_file(&p) {
+                log::warn!("Error removing the unix socket file: {}", crate::config::strerror(&e));
             }
         }
         if let Some(m) = self.metrics {
@@ -197,7 +261,10 @@ async fn shard_main(id: usize, shared: Arc<Shared>, own: Vec<std::os::fd::OwnedF
     crate::metrics::start_shard(&local);
     let mut listeners = Vec::new();
     if id == 0 {
-        // SAFETY: each descriptor is a listening TCP socket whose ownership moves here.
+        // SAFETY: each descriptor is a listening socket whose ownership moves here. The unix
+        // socket is wrapped as a TcpListener too: glommio's accept, recv and send are the same
+        // calls on either kind of stream socket, and `net::serve` names a connection without
+        // an inet address by the unixsocket path.
         listeners.extend(own.into_iter().map(|fd| unsafe { glommio::net::TcpListener::from_raw_fd(fd.into_raw_fd()) }));
     } else {
         for a in &addrs {

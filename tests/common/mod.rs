@@ -61,7 +61,7 @@ impl Server {
 }
 
 /// Starts shardis with `shards` shards (unpinned) and extra `--name value` flags, on a port
-/// the server picks itself (port 0), read back from its start-up log line.
+/// the server picks itself (port 0), read back from its start-up log.
 pub fn shardis(shards: usize, extra: &[&str]) -> Server {
     start_shardis(None, shards, extra)
 }
@@ -77,18 +77,11 @@ fn start_shardis(conf: Option<&str>, shards: usize, extra: &[&str]) -> Server {
         .args(conf)
         .args(["--port", "0", "--threads", &shards.to_string(), "--pin-cpus", "no"])
         .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .expect("start shardis-server");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let port = loop {
-        let line = lines.next().expect("shardis exited before it was ready").unwrap();
-        if let Some(p) = line.split("ready to accept connections on port ").nth(1) {
-            break p.trim().parse().unwrap();
-        }
-    };
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let port = wait_ready(&mut lines).expect("shardis exited before it was ready");
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || {
         for l in lines.map_while(Result::ok) {
@@ -96,6 +89,25 @@ fn start_shardis(conf: Option<&str>, shards: usize, extra: &[&str]) -> Server {
         }
     });
     Server { child, port }
+}
+
+/// Reads a server's log (redis-server's start-up lines) up to `Ready to accept connections`
+/// and returns the port it named (`Running mode=standalone, port=P.`, or the logo's
+/// `Port: P`); None when the log ends first.
+pub fn wait_ready(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> Option<u16> {
+    let mut port = None;
+    for line in lines.map_while(Result::ok) {
+        eprintln!("[shardis] {line}");
+        if let Some(p) = line.split("Running mode=standalone, port=").nth(1) {
+            port = p.trim_end_matches('.').parse().ok();
+        } else if let Some(p) = line.split(" Port: ").nth(1) {
+            port = p.trim().parse().ok();
+        }
+        if line.contains("Ready to accept connections") {
+            return port;
+        }
+    }
+    None
 }
 
 fn free_port() -> u16 {
