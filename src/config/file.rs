@@ -265,6 +265,15 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_save_line_clears_the_lines_before_it() {
+        let c = Config::from_args(&args(&["--save", "900", "1", "--save", ""])).unwrap();
+        assert_eq!(c.get(&[b"save"])[0].1, "");
+        let c = Config::default();
+        c.apply_text("save 900 1\nsave \"\"\nsave 100 100\n").unwrap();
+        assert_eq!(c.get(&[b"save"])[0].1, "100 100");
+    }
+
+    #[test]
     fn rewrite_keeps_comments_and_replaces_aliases() {
         let dir = std::env::temp_dir().join(format!("shardis-rewrite-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -184,7 +184,10 @@ pub static PERCENTILES: Ops = Ops {
 pub static SAVE: Ops = Ops {
     get: |c| c.save.read().expect("config lock").iter().map(|(s, n)| format!("{s} {n}")).collect::<Vec<_>>().join(" "),
     set: |c, w, src| {
-        let w: &[String] = if w.len() == 1 && w[0].is_empty() { &[] } else { w };
+        // A single "" means no save points, and clears those read so far, even from a later
+        // line of the file (`save 900 1` then `--save ""`), as Redis does.
+        let reset = w.len() == 1 && w[0].is_empty();
+        let w: &[String] = if reset { &[] } else { w };
         if !w.len().is_multiple_of(2) {
             return Err("Invalid save parameters".into());
         }
@@ -196,7 +199,7 @@ pub static SAVE: Ops = Ops {
         }
         let mut save = c.save.write().expect("config lock");
         let append = src == Source::Startup && c.save_from_file.swap(true, Relaxed);
-        if !append {
+        if !append || reset {
             save.clear();
         }
         save.extend(pairs);
