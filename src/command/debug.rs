@@ -214,6 +214,13 @@ async fn digest_values(s: &Session, keys: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(out))
 }
 
+/// Mixes digest `d` into `acc` (XOR: the result does not depend on the order).
+fn xor_into(acc: &mut [u8; 20], d: &[u8; 20]) {
+    for (a, b) in acc.iter_mut().zip(d) {
+        *a ^= b;
+    }
+}
+
 /// `DEBUG DIGEST`: a digest of every database (keys, values and expiry times), the same
 /// whatever the order of keys or the number of shards; zeros when every database is empty.
 async fn digest(s: &Session) -> CmdResult {
@@ -230,9 +237,7 @@ async fn digest(s: &Session) -> CmdResult {
                 h.update(&e.key);
                 h.update(&value_digest(&e.value));
                 h.update(&e.expire_at.to_le_bytes());
-                for (a, b) in acc.iter_mut().zip(h.digest().bytes()) {
-                    *a ^= b;
-                }
+                xor_into(&mut acc, &h.digest().bytes());
             }
         }
         acc
@@ -240,9 +245,7 @@ async fn digest(s: &Session) -> CmdResult {
     .await;
     let mut acc = [0u8; 20];
     for p in parts {
-        for (a, b) in acc.iter_mut().zip(p) {
-            *a ^= b;
-        }
+        xor_into(&mut acc, &p);
     }
     Ok(Reply::StatusOwned(Bytes::from(hex(&acc))))
 }

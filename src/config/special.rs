@@ -60,14 +60,19 @@ pub static BIND: Ops = Ops {
     default: "127.0.0.1 -::1",
 };
 
+/// A yes/no parameter whose `yes` shardis refuses with `refusal`.
+fn only_no(w: &[String], refusal: &'static str) -> Res {
+    match one(w)?.to_ascii_lowercase().as_str() {
+        "no" => Ok(()),
+        "yes" => Err(refusal.into()),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
 /// `daemonize`: only `no` (run shardis in the foreground, under a supervisor).
 pub static DAEMONIZE: Ops = Ops {
     get: |_| "no".into(),
-    set: |_, w, _| match one(w)?.to_ascii_lowercase().as_str() {
-        "no" => Ok(()),
-        "yes" => Err("daemonize is not supported by shardis: run it in the foreground under a supervisor".into()),
-        _ => Err("argument must be 'yes' or 'no'".into()),
-    },
+    set: |_, w, _| only_no(w, "daemonize is not supported by shardis: run it in the foreground under a supervisor"),
     default: "no",
 };
 
@@ -241,11 +246,7 @@ pub static DBFILENAME: Ops = Ops {
 /// `appendonly`: the append-only file is not implemented yet, so only `no`.
 pub static APPENDONLY: Ops = Ops {
     get: |_| "no".into(),
-    set: |_, w, _| match one(w)?.to_ascii_lowercase().as_str() {
-        "no" => Ok(()),
-        "yes" => Err("appendonly yes is not supported yet: shardis has no append-only file".into()),
-        _ => Err("argument must be 'yes' or 'no'".into()),
-    },
+    set: |_, w, _| only_no(w, "appendonly yes is not supported yet: shardis has no append-only file"),
     default: "no",
 };
 
