@@ -51,6 +51,12 @@ impl<T> Queue<T> {
     fn pop(&self) -> Option<T> {
         self.0.lock().unwrap().pop_front()
     }
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+    fn is_empty(&self) -> bool {
+        self.0.lock().unwrap().is_empty()
+    }
 }
 
 #[cfg(not(loom))]
