@@ -32,6 +32,7 @@
 //! - [`alloc`]: the counting global allocator behind `used_memory` and `maxmemory`.
 //! - [`notify`]: keyspace notification flags and channels.
 //! - [`pubsub`]: the subscription registry shared by all shards.
+//! - [`persist`]: the RDB format (values, entries, files; DUMP and RESTORE payloads).
 //! - [`script`]: Lua scripts and function libraries, atomic across shards.
 //! - [`slowlog`], [`latency`]: the slow log and the latency monitor (SLOWLOG, LATENCY).
 //! - [`tracking`]: client-side caching (CLIENT TRACKING) and out-of-band pushes.
@@ -47,6 +48,7 @@ pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod num;
+pub mod persist;
 pub mod protocol;
 pub mod pubsub;
 pub mod script;

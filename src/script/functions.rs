@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+use crate::persist::rdb::{payload, RdbError};
+
 /// Flags of a function or of a shebang EVAL script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FunctionFlags(u8);
@@ -197,120 +199,18 @@ impl Libraries {
 
     /// The FUNCTION DUMP payload of every library.
     pub fn dump(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for lib in self.libs.values() {
-            out.push(RDB_OPCODE_FUNCTION2);
-            rdb_string(&mut out, &lib.code.code);
-        }
-        out.extend_from_slice(&RDB_VERSION.to_le_bytes());
-        let crc = CRC64.checksum(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
-    }
-}
-
-const RDB_OPCODE_FUNCTION2: u8 = 245;
-const RDB_VERSION: u16 = 10;
-static CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
-
-/// Appends an RDB length-prefixed string.
-fn rdb_string(out: &mut Vec<u8>, s: &[u8]) {
-    rdb_len(out, s.len());
-    out.extend_from_slice(s);
-}
-
-/// Appends an RDB length.
-fn rdb_len(out: &mut Vec<u8>, n: usize) {
-    if n < 64 {
-        out.push(n as u8);
-    } else if n < 16384 {
-        out.extend_from_slice(&[0x40 | (n >> 8) as u8, n as u8]);
-    } else if n <= u32::MAX as usize {
-        out.push(0x80);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    } else {
-        out.push(0x81);
-        out.extend_from_slice(&(n as u64).to_be_bytes());
-    }
-}
-
-/// Reads an RDB length at `*pos`: the length, or for a special encoding its type tagged as
-/// `Err`.
-fn read_rdb_len(data: &[u8], pos: &mut usize) -> Option<Result<usize, u8>> {
-    let first = *data.get(*pos)?;
-    *pos += 1;
-    Some(Ok(match first >> 6 {
-        0 => usize::from(first & 0x3f),
-        1 => {
-            let b = *data.get(*pos)?;
-            *pos += 1;
-            (usize::from(first & 0x3f) << 8) | usize::from(b)
-        }
-        2 if first == 0x80 => {
-            let b = data.get(*pos..*pos + 4)?;
-            *pos += 4;
-            u32::from_be_bytes(b.try_into().ok()?) as usize
-        }
-        2 if first == 0x81 => {
-            let b = data.get(*pos..*pos + 8)?;
-            *pos += 8;
-            usize::try_from(u64::from_be_bytes(b.try_into().ok()?)).ok()?
-        }
-        3 => return Some(Err(first & 0x3f)),
-        _ => return None,
-    }))
-}
-
-/// LZF expands a byte of input to at most this many bytes (a 3-byte back reference copies
-/// 264): a declared length past it is a lie, refused before anything is allocated.
-const LZF_MAX_RATIO: usize = 100;
-
-/// Reads an RDB string at `*pos`: plain, or LZF-compressed as Redis writes long strings.
-fn read_rdb_string(data: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
-    match read_rdb_len(data, pos)? {
-        Ok(len) => {
-            let s = data.get(*pos..pos.checked_add(len)?)?;
-            *pos += len;
-            Some(s.to_vec())
-        }
-        Err(3) => {
-            let clen = read_rdb_len(data, pos)?.ok()?;
-            let len = read_rdb_len(data, pos)?.ok()?;
-            let packed = data.get(*pos..pos.checked_add(clen)?)?;
-            *pos += clen;
-            if len > clen.saturating_mul(LZF_MAX_RATIO) {
-                return None;
-            }
-            lzf::decompress(packed, len).ok().filter(|v| v.len() == len)
-        }
-        Err(_) => None,
+        payload::dump_functions(self.libs.values().map(|l| &l.code.code[..]), true)
     }
 }
 
 /// The library codes in a FUNCTION DUMP payload, or Redis's error text.
 pub fn parse_dump(data: &[u8]) -> Result<Vec<Bytes>, String> {
-    const BAD: &str = "DUMP payload version or checksum are wrong";
-    if data.len() < 10 {
-        return Err(BAD.into());
+    match payload::restore_functions(data) {
+        Ok(codes) => Ok(codes.into_iter().map(Bytes::from).collect()),
+        Err(RdbError::PayloadFooter) => Err("DUMP payload version or checksum are wrong".into()),
+        Err(RdbError::UnsupportedType(_)) => Err("given type is not a function".into()),
+        Err(_) => Err("failed loading the given functions payload".into()),
     }
-    let (body, footer) = data.split_at(data.len() - 10);
-    let version = u16::from_le_bytes([footer[0], footer[1]]);
-    let crc = u64::from_le_bytes(footer[2..].try_into().map_err(|_| BAD)?);
-    if version > RDB_VERSION || CRC64.checksum(&data[..data.len() - 8]) != crc {
-        return Err(BAD.into());
-    }
-    let mut pos = 0;
-    let mut out = Vec::new();
-    while pos < body.len() {
-        let t = body[pos];
-        pos += 1;
-        if t != RDB_OPCODE_FUNCTION2 {
-            return Err("given type is not a function".into());
-        }
-        let code = read_rdb_string(body, &mut pos).ok_or("failed loading the given functions payload")?;
-        out.push(Bytes::from(code));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -358,28 +258,14 @@ mod tests {
     }
 
     #[test]
-    fn lzf_compressed_codes_are_read() {
+    fn long_codes_are_lzf_compressed_as_redis_does() {
         let code = format!("#!lua name=z\n{}", "redis.register_function('f', function() return 1 end)\n".repeat(20));
-        let packed = lzf::compress(code.as_bytes()).unwrap();
-        let mut body = vec![RDB_OPCODE_FUNCTION2, 0xC3];
-        rdb_len(&mut body, packed.len());
-        rdb_len(&mut body, code.len());
-        body.extend_from_slice(&packed);
-        body.extend_from_slice(&RDB_VERSION.to_le_bytes());
-        let crc = CRC64.checksum(&body);
-        body.extend_from_slice(&crc.to_le_bytes());
-        assert_eq!(parse_dump(&body).unwrap(), vec![Bytes::from(code)]);
-    }
-
-    #[test]
-    fn a_lying_lzf_length_is_refused() {
-        let mut body = vec![RDB_OPCODE_FUNCTION2, 0xC3];
-        rdb_len(&mut body, 3);
-        rdb_len(&mut body, 1 << 30);
-        body.extend_from_slice(&[0, b'x', 0]);
-        body.extend_from_slice(&RDB_VERSION.to_le_bytes());
-        let crc = CRC64.checksum(&body);
-        body.extend_from_slice(&crc.to_le_bytes());
-        assert_eq!(parse_dump(&body), Err("failed loading the given functions payload".into()));
+        let lib = Library { code: LibraryCode { name: "z".into(), code: Bytes::from(code.clone()) }, functions: BTreeMap::new() };
+        let mut libs = Libraries::default();
+        libs.add(lib, false).unwrap();
+        let d = libs.dump();
+        assert_eq!(d[1], 0xC3, "an LZF string");
+        assert!(d.len() < code.len() / 4);
+        assert_eq!(parse_dump(&d).unwrap(), vec![Bytes::from(code)]);
     }
 }

@@ -50,6 +50,11 @@ impl Lfu {
         Lfu { counter: LFU_INIT, minutes: minutes(now) }
     }
 
+    /// A frequency of `counter` as of `now` (RESTORE FREQ, a loaded RDB `FREQ` opcode).
+    pub fn with_counter(counter: u8, now: u64) -> Self {
+        Lfu { counter, minutes: minutes(now) }
+    }
+
     /// The counter after decay at `now` (OBJECT FREQ; Redis's `LFUDecrAndReturn`).
     pub fn decayed(&self, now: u64, mode: LfuMode) -> u8 {
         if mode.decay_minutes == 0 {
