@@ -84,13 +84,20 @@ impl ShardLocal {
 
     /// Runs one eviction slice here now (a tracking client's command waits for it, so that
     /// the invalidations of evicted keys reach it before its reply, as in Redis).
+    /// Every shard runs it at once, each taking its own keys whatever its share (a shard
+    /// that would leave eviction to fuller shards might leave the client's key, and its
+    /// invalidation, for after the reply).
+    /// The invalidations for clients of other shards leave at once, ahead of the reply
+    /// to this call.
     pub fn evict_once(self: &Rc<Self>) {
-        self.evict_slice();
+        self.evict_slice(false);
+        self.flush_pushes();
     }
 
     /// One slice: evicts until the total fits, nothing here is evictable, or the slice's time
-    /// is up. Returns whether to go on.
-    fn evict_slice(self: &Rc<Self>) -> bool {
+    /// is up. Returns whether to go on. With `share`, a shard holding fewer evictable keys
+    /// than the others leaves eviction to them.
+    fn evict_slice(self: &Rc<Self>, share: bool) -> bool {
         let shared = &self.shared;
         let Some(policy) = shared.eviction() else { return false };
         let samples = shared.config.num(crate::config::P::MaxmemorySamples).clamp(1, 64) as usize;
@@ -105,7 +112,7 @@ impl ShardLocal {
                 let mut st = self.store.borrow_mut();
                 let mine = st.evictable_keys(policy);
                 shared.evictable_keys[self.id].store(mine, Relaxed);
-                if shared.lagging(mine) {
+                if share && shared.lagging(mine) {
                     // The next nudge (at most a millisecond away) looks again.
                     shared.evict_exhausted[self.id].store(false, Relaxed);
                     return false;
@@ -138,7 +145,7 @@ impl ShardLocal {
 }
 
 async fn evict_loop(local: Rc<ShardLocal>) {
-    while local.evict_slice() {
+    while local.evict_slice(true) {
         glommio::executor().yield_task_queue_now().await;
     }
     local.evicting.set(false);

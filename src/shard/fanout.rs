@@ -67,6 +67,16 @@ impl ShardLocal {
         }
     }
 
+    /// Sends the pushes batched for other shards now, ahead of the flusher.
+    pub fn flush_pushes(&self) {
+        let pushes: Vec<Vec<(u64, Push)>> = self.push_out.borrow_mut().iter_mut().map(std::mem::take).collect();
+        for (shard, batch) in pushes.into_iter().enumerate() {
+            if !batch.is_empty() {
+                self.shared.mailboxes[shard].push(Msg::Push(batch));
+            }
+        }
+    }
+
     /// Writes `push` into client `client`'s pushed output, if it is on this shard.
     pub fn deliver_push(&self, client: u64, push: &Push) {
         let conns = self.conns.borrow();
@@ -148,11 +158,6 @@ pub(super) async fn flusher_loop(local: Rc<ShardLocal>) {
                 local.shared.mailboxes[shard].push(Msg::Deliver(batch));
             }
         }
-        let pushes: Vec<Vec<(u64, Push)>> = local.push_out.borrow_mut().iter_mut().map(std::mem::take).collect();
-        for (shard, batch) in pushes.into_iter().enumerate() {
-            if !batch.is_empty() {
-                local.shared.mailboxes[shard].push(Msg::Push(batch));
-            }
-        }
+        local.flush_pushes();
     }
 }
