@@ -18,6 +18,8 @@ mod keyspace;
 mod latency;
 mod lists;
 mod memory;
+pub mod meta;
+mod meta_data;
 mod pubsub;
 mod scripting;
 mod server;
