@@ -5,19 +5,22 @@
 //! Both fit in the 8 bytes an entry has left after its key, value and deadline. Like Redis,
 //! the LFU counter is updated only while an LFU policy is in force; the LRU clock always.
 
-/// Milliseconds per tick of the LRU clock: 32 bits of ticks last 13.6 years and wrap.
+/// Milliseconds per tick of the LRU clock: 31 bits of ticks last 6.8 years and wrap.
 const LRU_TICK_MS: u64 = 100;
+/// The LRU clock's bits in an entry's `access` word; the top bit is the snapshot mark
+/// ([`super::Entry::snap_mark`]).
+pub const CLOCK_MASK: u32 = (1 << 31) - 1;
 /// A new key's LFU counter, so that it is not evicted before it had a chance (`LFU_INIT_VAL`).
 pub const LFU_INIT: u8 = 5;
 
 /// The LRU clock at `now` (Unix ms).
 pub fn lru_clock(now: u64) -> u32 {
-    (now / LRU_TICK_MS) as u32
+    (now / LRU_TICK_MS) as u32 & CLOCK_MASK
 }
 
 /// Milliseconds since `clock` (from [`lru_clock`]) at `now`.
 pub fn idle_ms(clock: u32, now: u64) -> u64 {
-    u64::from(lru_clock(now).wrapping_sub(clock)) * LRU_TICK_MS
+    u64::from(lru_clock(now).wrapping_sub(clock) & CLOCK_MASK) * LRU_TICK_MS
 }
 
 /// How accesses update a key's LFU counter (`lfu-log-factor`, `lfu-decay-time`), or that

@@ -9,6 +9,7 @@ use super::access::{idle_ms, LfuMode};
 use super::dict::{Dict, Pos};
 use super::inline::Key;
 use super::signals::Signals;
+use super::snap::SnapView;
 use super::value::{Entry, Value};
 use super::wheel::TimerWheel;
 
@@ -34,6 +35,9 @@ pub struct DbStats {
     pub expired: u64,
     /// Keys removed to stay within maxmemory.
     pub evicted: u64,
+    /// Changes to keys (Redis's `dirty`, for save points and `rdb_changes_since_last_save`):
+    /// lookups for writing, stores, removals, expiry changes. Not reset by CONFIG RESETSTAT.
+    pub changes: u64,
 }
 
 /// Which keys eviction may take, and which of a sample it takes first.
@@ -122,6 +126,10 @@ pub struct Db {
     tracked: Rc<super::track::Tracked>,
     /// Expiry frozen by CLIENT PAUSE (shared with the [`super::Store`]).
     frozen: Rc<Cell<bool>>,
+    /// The snapshot phase new entries are stamped with (see [`super::snap`]).
+    phase: bool,
+    /// The snapshot walking this database, if one is.
+    snap: Option<Box<SnapView>>,
 }
 
 /// What a store's databases share with it.
@@ -169,6 +177,47 @@ impl Db {
             rehashing,
             tracked,
             frozen,
+            phase: false,
+            snap: None,
+        }
+    }
+
+    /// Begins a snapshot of this database as it is now (`now`, Unix ms): every entry
+    /// becomes "not yet written" (see [`super::snap`]).
+    pub fn snapshot_begin(&mut self, now: u64) {
+        self.phase = !self.phase;
+        self.snap = Some(Box::new(SnapView::new(self.phase, now)));
+    }
+
+    /// One step of the snapshot walk: hands up to `buckets` buckets' unwritten entries, and
+    /// copies saved before changes, to `f`. Returns true when this database is complete (or
+    /// no snapshot walks it).
+    pub fn snapshot_step(&mut self, buckets: usize, f: &mut dyn FnMut(&Entry)) -> bool {
+        let Some(view) = self.snap.as_mut() else { return true };
+        let done = view.step(&mut self.dict, buckets, f);
+        if done {
+            self.snap = None;
+        }
+        done
+    }
+
+    /// Ends a snapshot early (BGSAVE failed or was aborted): nothing more is kept for it.
+    pub fn snapshot_abort(&mut self) {
+        self.snap = None;
+    }
+
+    /// Bytes of entry copies the snapshot keeps for the writer (0 without a snapshot).
+    pub fn snapshot_pending_bytes(&self) -> usize {
+        self.snap.as_ref().map_or(0, |v| v.pending_bytes())
+    }
+
+    /// Before the entry at `pos` changes or goes: counts the change, and a snapshot under
+    /// way keeps the entry as it was.
+    #[inline]
+    fn preserve(&mut self, pos: Pos) {
+        self.stats.changes += 1;
+        if let Some(view) = self.snap.as_mut() {
+            view.preserve(self.dict.at_mut(pos));
         }
     }
 
@@ -294,6 +343,7 @@ impl Db {
     }
 
     fn remove_pos(&mut self, pos: Pos) -> Entry {
+        self.preserve(pos);
         let e = self.dict.remove_at(pos);
         self.note_rehash();
         if self.interested() {
@@ -338,6 +388,7 @@ impl Db {
             self.pending_touch.push(key.into());
             self.touch_pending.set(true);
         }
+        self.preserve(pos);
         let lfu = self.lfu.get();
         let e = self.dict.at_mut(pos);
         e.touch(now, lfu);
@@ -362,6 +413,7 @@ impl Db {
         }
         let old_expire = match self.find(key, now) {
             Some(pos) => {
+                self.preserve(pos);
                 let lfu = self.lfu.get();
                 let e = self.dict.at_mut(pos);
                 e.value = value;
@@ -381,7 +433,10 @@ impl Db {
                     _ => 0,
                 };
                 let h = self.hash(key);
-                self.dict.insert(h, Entry::new(key, value, expire_at, now));
+                let mut e = Entry::new(key, value, expire_at, now);
+                e.set_snap_mark(self.phase);
+                self.stats.changes += 1;
+                self.dict.insert(h, e);
                 self.note_rehash();
                 self.signals.created(self.index, key);
                 0
@@ -412,8 +467,10 @@ impl Db {
     }
 
     /// Puts a whole entry in place (RENAME, MOVE, COPY, cross-shard transfer), replacing any.
-    pub fn insert_entry(&mut self, entry: Entry, now: u64) {
+    pub fn insert_entry(&mut self, mut entry: Entry, now: u64) {
         self.remove(&entry.key, now);
+        entry.set_snap_mark(self.phase);
+        self.stats.changes += 1;
         if self.interested() {
             self.touch(&entry.key);
         }
@@ -441,6 +498,7 @@ impl Db {
         if self.interested() {
             self.touch(key);
         }
+        self.preserve(pos);
         let e = self.dict.at_mut(pos);
         let old = std::mem::replace(&mut e.expire_at, at);
         self.after_expire_change(key, old, Expiry::At(at));
@@ -450,10 +508,11 @@ impl Db {
     /// Removes a live key's expiry; true when it had one.
     pub fn persist(&mut self, key: &[u8], now: u64) -> bool {
         let Some(pos) = self.find(key, now) else { return false };
-        let e = self.dict.at_mut(pos);
-        if e.expire_at == 0 {
+        if self.dict.at(pos).expire_at == 0 {
             return false;
         }
+        self.preserve(pos);
+        let e = self.dict.at_mut(pos);
         e.expire_at = 0;
         self.volatile -= 1;
         self.touch(key);
@@ -488,7 +547,11 @@ impl Db {
     /// Removes every key.
     pub fn clear(&mut self) {
         self.touch_existing(None);
-        self.dict.clear();
+        self.stats.changes += self.dict.len() as u64;
+        // A snapshot under way goes on over the old table.
+        if !self.snap.as_mut().is_some_and(|v| v.take_flushed(&mut self.dict)) {
+            self.dict.clear();
+        }
         self.wheel.clear();
         self.volatile = 0;
     }
@@ -496,11 +559,27 @@ impl Db {
     /// SWAPDB: swaps the contents of two databases. Watches stay with the database index, as
     /// in Redis, and watched keys that exist on either side count as modified.
     pub fn swap_contents(&mut self, other: &mut Db) {
+        // A snapshot under way keeps both sides as they were, under their own indexes.
+        self.preserve_all();
+        other.preserve_all();
         self.touch_existing(Some(other));
         other.touch_existing(Some(self));
         std::mem::swap(&mut self.dict, &mut other.dict);
         std::mem::swap(&mut self.wheel, &mut other.wheel);
         std::mem::swap(&mut self.volatile, &mut other.volatile);
+    }
+
+    /// Before a change to the whole table: a snapshot under way keeps every entry it has
+    /// not written yet.
+    fn preserve_all(&mut self) {
+        let Some(view) = self.snap.as_mut() else { return };
+        let mut cursor = 0;
+        loop {
+            cursor = self.dict.scan_mut(cursor, |e| view.preserve(e));
+            if cursor == 0 {
+                break;
+            }
+        }
     }
 
     /// Visits one SCAN step of live keys; returns the next cursor (0 when done).

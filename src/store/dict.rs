@@ -358,6 +358,31 @@ impl<T> Dict<T> {
     /// table and its expansions in the larger) and returns the next cursor (0 when the scan
     /// is complete). The reverse-binary increment is Redis's `dictScan`.
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&T)) -> u64 {
+        let mut buckets = Vec::new();
+        let next = self.scan_buckets(cursor, &mut buckets);
+        for (table, b) in buckets {
+            chain(self.table(table).head(b)).for_each(|n| f(&n.item));
+        }
+        next
+    }
+
+    /// [`Dict::scan`] with mutable access to the elements (not to their keys' hashes).
+    pub fn scan_mut(&mut self, cursor: u64, mut f: impl FnMut(&mut T)) -> u64 {
+        let mut buckets = Vec::new();
+        let next = self.scan_buckets(cursor, &mut buckets);
+        for (table, b) in buckets {
+            let Some(chunk) = self.table_mut(table).chunks[b >> CHUNK_BITS].as_mut() else { continue };
+            let mut node = chunk[b & (CHUNK - 1)].as_deref_mut();
+            while let Some(n) = node {
+                f(&mut n.item);
+                node = n.next.as_deref_mut();
+            }
+        }
+        next
+    }
+
+    /// The (table, bucket) pairs one scan step at `cursor` visits, and the next cursor.
+    fn scan_buckets(&self, cursor: u64, out: &mut Vec<(u8, usize)>) -> u64 {
         if self.main.is_empty() {
             return 0;
         }
@@ -365,14 +390,15 @@ impl<T> Dict<T> {
         let next_cursor = |v: u64, mask: u64| (v | !mask).reverse_bits().wrapping_add(1).reverse_bits();
         if !self.rehashing() {
             let mask = (self.main.len() - 1) as u64;
-            chain(self.main.head((v & mask) as usize)).for_each(|n| f(&n.item));
+            out.push((0, (v & mask) as usize));
             return next_cursor(v, mask);
         }
-        let (small, large) = if self.main.len() <= self.next.len() { (&self.main, &self.next) } else { (&self.next, &self.main) };
-        let (m0, m1) = ((small.len() - 1) as u64, (large.len() - 1) as u64);
-        chain(small.head((v & m0) as usize)).for_each(|n| f(&n.item));
+        let ((small, s), (large, l)) =
+            if self.main.len() <= self.next.len() { ((0, &self.main), (1, &self.next)) } else { ((1, &self.next), (0, &self.main)) };
+        let (m0, m1) = ((s.len() - 1) as u64, (l.len() - 1) as u64);
+        out.push((small, (v & m0) as usize));
         loop {
-            chain(large.head((v & m1) as usize)).for_each(|n| f(&n.item));
+            out.push((large, (v & m1) as usize));
             v = next_cursor(v, m1);
             if v & (m0 ^ m1) == 0 {
                 break;

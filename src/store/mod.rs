@@ -16,6 +16,7 @@ mod packed;
 mod set;
 mod signals;
 mod skiplist;
+mod snap;
 pub mod track;
 mod usage;
 mod value;
@@ -156,6 +157,42 @@ impl Store {
     /// All databases, read-only.
     pub fn dbs(&self) -> &[Db] {
         &self.dbs
+    }
+
+    /// Begins a snapshot of every database as it is now (see [`snap`]).
+    pub fn snapshot_begin(&mut self, now: u64) {
+        for db in &mut self.dbs {
+            db.snapshot_begin(now);
+        }
+    }
+
+    /// One step of the snapshot walk over the databases in order: up to `buckets` buckets,
+    /// each unwritten entry handed to `f` with its database index. Returns true when every
+    /// database is complete.
+    pub fn snapshot_step(&mut self, buckets: usize, f: &mut dyn FnMut(usize, &Entry)) -> bool {
+        for (i, db) in self.dbs.iter_mut().enumerate() {
+            if !db.snapshot_step(buckets, &mut |e| f(i, e)) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Changes to keys since start over every database (Redis's `dirty`).
+    pub fn changes(&self) -> u64 {
+        self.dbs.iter().map(|d| d.stats.changes).sum()
+    }
+
+    /// Ends a snapshot early.
+    pub fn snapshot_abort(&mut self) {
+        for db in &mut self.dbs {
+            db.snapshot_abort();
+        }
+    }
+
+    /// Bytes of entry copies kept for a snapshot under way.
+    pub fn snapshot_pending_bytes(&self) -> usize {
+        self.dbs.iter().map(Db::snapshot_pending_bytes).sum()
     }
 
     /// Swaps two databases (SWAPDB); each keeps its own timers.

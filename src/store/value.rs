@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
-use super::access::{lru_clock, Lfu, LfuMode};
+use super::access::{lru_clock, Lfu, LfuMode, CLOCK_MASK};
 use super::inline::{Inline, Key};
 use super::{Hash, List, Set, ZSet};
 use crate::num::parse_i64;
@@ -235,7 +235,8 @@ pub struct Entry {
     pub value: Value,
     /// Absolute expiry time in Unix milliseconds; 0 means no expiry.
     pub expire_at: u64,
-    /// The LRU clock at the last access ([`super::access::lru_clock`]).
+    /// The LRU clock at the last access ([`super::access::lru_clock`], 31 bits) and, in the
+    /// top bit, the snapshot mark ([`Entry::snap_mark`]).
     pub access: u32,
     /// Access frequency, kept while an LFU policy is in force.
     pub lfu: Lfu,
@@ -252,9 +253,30 @@ impl Entry {
         self.expire_at != 0 && self.expire_at <= now
     }
 
+    /// Whether a snapshot has this key written out: the mark equals the database's phase
+    /// when it has (or when the key is newer than the snapshot). See `Db::snapshot_begin`.
+    pub fn snap_mark(&self) -> bool {
+        self.access & !CLOCK_MASK != 0
+    }
+
+    /// Sets the snapshot mark, keeping the LRU clock.
+    pub fn set_snap_mark(&mut self, mark: bool) {
+        self.access = (self.access & CLOCK_MASK) | if mark { !CLOCK_MASK } else { 0 };
+    }
+
+    /// Sets the LRU clock, keeping the snapshot mark.
+    pub fn set_clock(&mut self, clock: u32) {
+        self.access = (self.access & !CLOCK_MASK) | (clock & CLOCK_MASK);
+    }
+
+    /// The LRU clock at the last access.
+    pub fn clock(&self) -> u32 {
+        self.access & CLOCK_MASK
+    }
+
     /// Records an access at `now`: the LRU clock, and the LFU counter when `lfu` is on.
     pub fn touch(&mut self, now: u64, lfu: LfuMode) {
-        self.access = lru_clock(now);
+        self.set_clock(lru_clock(now));
         if lfu.on {
             self.lfu.touch(now, lfu);
         }
