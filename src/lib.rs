@@ -32,7 +32,8 @@
 //! - [`alloc`]: the counting global allocator behind `used_memory` and `maxmemory`.
 //! - [`notify`]: keyspace notification flags and channels.
 //! - [`pubsub`]: the subscription registry shared by all shards.
-//! - [`persist`]: the RDB format (values, entries, files; DUMP and RESTORE payloads).
+//! - [`persist`]: the RDB format (values, entries, files; DUMP and RESTORE payloads),
+//!   forkless snapshots (SAVE, BGSAVE, save points, SHUTDOWN) and loading at start-up.
 //! - [`script`]: Lua scripts and function libraries, atomic across shards.
 //! - [`slowlog`], [`latency`]: the slow log and the latency monitor (SLOWLOG, LATENCY).
 //! - [`tracking`]: client-side caching (CLIENT TRACKING) and out-of-band pushes.

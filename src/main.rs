@@ -164,6 +164,8 @@ fn main() {
 
 /// SIGINT and SIGTERM start a clean shutdown, logged as Redis logs it; a second SIGINT while
 /// shutting down exits at once (status 1), as Redis's "You insist...".
+use shardis::persist::snapshot::AtShutdown;
+
 fn watch_signals(mut signals: signal_hook::iterator::Signals, engine: &Engine) {
     let shared = engine.shared();
     std::thread::spawn(move || {
@@ -180,7 +182,16 @@ fn watch_signals(mut signals: signal_hook::iterator::Signals, engine: &Engine) {
             let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
             log::warn!("Received {name} scheduling shutdown...");
             log::warn!("User requested shutdown...");
-            shared.shutdown();
+            // `shutdown-on-sigterm` / `-sigint`: default, save, nosave, now, force.
+            let flags = shared.config.num(if sig == SIGINT { P::ShutdownOnSigint } else { P::ShutdownOnSigterm });
+            let mode = if flags & 2 != 0 {
+                AtShutdown::NoSave
+            } else if flags & 1 != 0 {
+                AtShutdown::Save
+            } else {
+                AtShutdown::Default
+            };
+            shardis::persist::snapshot::shutdown_from_outside(&shared, mode, flags & 8 != 0);
         }
     });
 }

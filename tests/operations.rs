@@ -95,7 +95,9 @@ fn config_rewrite_keeps_the_file_and_restarts_the_same() {
     let path = dir.join("shardis.conf");
     std::fs::write(&path, "# my comment\nhash-max-ziplist-entries 21\nmaxmemory 1mb\n").unwrap();
     let conf = path.to_string_lossy().into_owned();
-    let s = common::shardis_with_config(&conf, 2, &[]);
+    // The rewritten file names the working directory, so it must outlive the first server.
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let s = common::shardis_with_config(&conf, 2, &["--dir", &dir_arg]);
     let mut c = s.raw();
     assert_eq!(
         c.cmds(&["CONFIG", "SET", "hash-max-listpack-entries", "100", "maxmemory-policy", "allkeys-lru"]),
@@ -106,7 +108,7 @@ fn config_rewrite_keeps_the_file_and_restarts_the_same() {
     assert!(text.starts_with("# my comment\nhash-max-listpack-entries 100\nmaxmemory 1mb\n"), "{text}");
     assert!(text.contains("maxmemory-policy allkeys-lru"), "{text}");
     drop(s);
-    let s = common::shardis_with_config(&conf, 2, &[]);
+    let s = common::shardis_with_config(&conf, 2, &["--dir", &dir_arg]);
     let mut c = s.raw();
     let got = show(&c.cmds(&["CONFIG", "GET", "hash-max-listpack-entries", "maxmemory-policy"]));
     assert!(got.contains("\"100\"") && got.contains("\"allkeys-lru\""), "{got}");

@@ -44,6 +44,18 @@ const HELP: &[&str] = &[
     "    Show low level info about `key` and associated value.",
     "PAUSE-CRON <0|1>",
     "    Stop periodic cron job processing.",
+    "RELOAD [option ...]",
+    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+    "    * MERGE: Merge the content of the RDB instead of clearing the dataset.",
+    "    * NOFLUSH: Do not empty the dataset before loading the RDB.",
+    "    * NOSAVE: the database will be loaded from an existing RDB file.",
+    "    Examples:",
+    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+    "      the database.",
+    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+    "      existing RDB file.",
+    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+    "      file to the database.",
     "POPULATE <count> [<prefix>] [<size>]",
     "    Create <count> string keys named key:<num>. If <prefix> is specified then",
     "    it is used instead of the 'key' prefix. These are not propagated to",
@@ -125,9 +137,34 @@ fn debug(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             (b"digest-value", _) => digest_values(s, &a[2..]).await,
             (b"listpack", 3) => listpack(s, a[2].clone()).await,
             (b"populate", 3..=5) => populate(s, &a).await,
+            (b"reload", _) => reload(s, &a[2..]).await,
             _ => Err(unknown(&a[1])),
         }
     })
+}
+
+/// `DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]`: save, empty, load back.
+async fn reload(s: &Session, opts: &[Bytes]) -> CmdResult {
+    let (mut save, mut flush) = (true, true);
+    for o in opts {
+        match o.to_ascii_lowercase().as_slice() {
+            b"merge" => {}
+            b"noflush" => flush = false,
+            b"nosave" => save = false,
+            _ => return Err(CmdError::other("DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")),
+        }
+    }
+    match crate::persist::load::reload(&s.local, save, flush).await {
+        Ok(_) => Ok(Reply::OK),
+        Err(crate::persist::load::ReloadError::Save(e)) => {
+            log::warn!("DEBUG RELOAD: {e}");
+            Err(CmdError::Line("ERR".into()))
+        }
+        Err(crate::persist::load::ReloadError::Load(e)) => {
+            log::warn!("DEBUG RELOAD: {e}");
+            Err(CmdError::other("Error trying to load the RDB dump, check server logs."))
+        }
+    }
 }
 
 /// `DEBUG OBJECT <key>`: Redis's line (address, refcount, encoding, serialized length, LRU).

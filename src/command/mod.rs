@@ -9,6 +9,7 @@ mod bits;
 pub mod blocking;
 mod debug;
 mod docs;
+mod dump;
 mod error;
 mod geo;
 mod hashes;
@@ -20,6 +21,7 @@ mod lists;
 mod memory;
 pub mod meta;
 mod meta_data;
+mod persistence;
 mod pubsub;
 mod scripting;
 mod server;
@@ -39,6 +41,7 @@ pub use args::{eq_ic, parse_db, parse_int};
 pub use blocking::BlockSpec;
 pub use error::{CmdError, CmdResult};
 pub use info::rss_bytes;
+pub use scripting::compile_library;
 pub use server::REDIS_VERSION;
 
 use crate::shard::{Session, ShardCtx};
@@ -338,6 +341,7 @@ pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
         .chain(transactions::COMMANDS)
         .chain(scripting::COMMANDS)
         .chain(keyspace::COMMANDS)
+        .chain(dump::COMMANDS)
         .chain(server::COMMANDS)
         .chain(info::COMMANDS)
         .chain(memory::COMMANDS)
@@ -345,6 +349,7 @@ pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
         .chain(debug::COMMANDS)
         .chain(slowlog::COMMANDS)
         .chain(latency::COMMANDS)
+        .chain(persistence::COMMANDS)
         .collect()
 });
 

@@ -295,8 +295,14 @@ fn script_help(_s: &mut Session, _a: &[Bytes]) -> CmdResult {
 
 /// Compiles `code` as a library on this shard's interpreter and checks what it registers.
 fn make_library(s: &Session, code: &Bytes) -> Result<Library, CmdError> {
+    compile_library(&s.local, code)
+}
+
+/// Compiles `code` as a library on `local`'s interpreter (FUNCTION LOAD, RESTORE, and the
+/// libraries of an RDB file at start-up).
+pub fn compile_library(local: &crate::shard::ShardLocal, code: &Bytes) -> Result<Library, CmdError> {
     let name = library_name(code).map_err(|e| CmdError::Other(e.into()))?;
-    let vm = s.local.scripting.vm()?;
+    let vm = local.scripting.vm()?;
     let registered = vm.load_library(code).map_err(|e| CmdError::Other(e.into()))?;
     if registered.is_empty() {
         return Err(CmdError::other("No functions registered"));

@@ -94,13 +94,20 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1)",
         "",
     ),
-    CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NOKEY, "server", Route::Session(shutdown))
-        .doc(
-            "Synchronously saves the database(s) to disk and shuts down the Redis server.",
-            "1.0.0",
-            "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
-            "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]",
-        ),
+    CommandSpec::new(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+        NOKEY,
+        "server",
+        Route::Coordinator(shutdown),
+    )
+    .doc(
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        "1.0.0",
+        "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+        "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]",
+    ),
     CommandSpec::new("cluster", -2, 0, NOKEY, "cluster", Route::Parent).subs(CLUSTER_SUBS).doc(
         "A container for Redis Cluster commands.",
         "3.0.0",
@@ -654,6 +661,9 @@ fn client_caching(s: &mut Session, a: &[Bytes]) -> CmdResult {
 }
 
 fn client_trackinginfo(s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    // CLIENT CACHING's choice holds until a command other than CLIENT runs, as in Redis.
+    let caching = s.caching.or(s.caching_next);
+    s.caching_next = caching;
     let broken = s.meta.mode.load(Relaxed) & crate::shard::ClientMeta::BROKEN_REDIR != 0;
     let (flags, redirect, prefixes) = match &s.tracking {
         None => (vec!["off"], -1, Vec::new()),
@@ -664,13 +674,13 @@ fn client_trackinginfo(s: &mut Session, _a: &[Bytes]) -> CmdResult {
             }
             if m.optin {
                 f.push("optin");
-                if s.caching_next == Some(true) {
+                if caching == Some(true) {
                     f.push("caching-yes");
                 }
             }
             if m.optout {
                 f.push("optout");
-                if s.caching_next == Some(false) {
+                if caching == Some(false) {
                     f.push("caching-no");
                 }
             }
@@ -680,7 +690,9 @@ fn client_trackinginfo(s: &mut Session, _a: &[Bytes]) -> CmdResult {
             if broken {
                 f.push("broken_redirect");
             }
-            (f, m.redirect as i64, m.prefixes.clone())
+            // BCAST with no prefix covers every key: the empty prefix.
+            let prefixes = if m.bcast && m.prefixes.is_empty() { vec![Bytes::new()] } else { m.prefixes.clone() };
+            (f, m.redirect as i64, prefixes)
         }
     };
     Ok(Reply::Map(vec![
@@ -840,7 +852,8 @@ fn config_resetstat(s: &mut Session, _a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdRe
             sh.stats.borrow_mut().clear();
             let mut st = sh.store.borrow_mut();
             for d in 0..st.databases() {
-                st.db(d).stats = Default::default();
+                let changes = st.db(d).stats.changes;
+                st.db(d).stats = crate::store::DbStats { changes, ..Default::default() };
             }
         })
         .await;
@@ -872,22 +885,35 @@ fn time(_s: &mut Session, _a: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(vec![Reply::bulk(d.as_secs().to_string().as_bytes()), Reply::bulk(d.subsec_micros().to_string().as_bytes())]))
 }
 
-fn shutdown(s: &mut Session, a: &[Bytes]) -> CmdResult {
-    let mut abort = false;
-    for opt in &a[1..] {
-        if eq_ic(opt, "abort") {
-            abort = true;
-        } else if !["nosave", "save", "now", "force"].iter().any(|o| eq_ic(opt, o)) {
-            return Err(CmdError::Syntax);
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: the snapshot first, unless NOSAVE (or
+/// no save points and no SAVE); a failed snapshot keeps the server up unless FORCE.
+fn shutdown(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
+    use crate::persist::snapshot::{self, AtShutdown};
+    Box::pin(async move {
+        let (mut abort, mut force, mut mode) = (false, false, AtShutdown::Default);
+        for opt in &a[1..] {
+            if eq_ic(opt, "abort") {
+                abort = true;
+            } else if eq_ic(opt, "nosave") {
+                mode = AtShutdown::NoSave;
+            } else if eq_ic(opt, "save") {
+                mode = AtShutdown::Save;
+            } else if eq_ic(opt, "force") {
+                force = true;
+            } else if !eq_ic(opt, "now") {
+                return Err(CmdError::Syntax);
+            }
         }
-    }
-    if abort {
-        return Err(CmdError::other("No shutdown in progress."));
-    }
-    log::warn!("User requested shutdown...");
-    s.local.shared.shutdown();
-    s.close = true;
-    Ok(Reply::OK)
+        if abort {
+            return Err(CmdError::other("No shutdown in progress."));
+        }
+        log::warn!("User requested shutdown...");
+        if !snapshot::shutdown(&s.local, mode, force).await {
+            return Err(CmdError::other("Errors trying to SHUTDOWN. Check logs."));
+        }
+        s.close = true;
+        Ok(Reply::OK)
+    })
 }
 
 fn cluster_keyslot(_s: &mut Session, a: &[Bytes]) -> CmdResult {

@@ -381,6 +381,11 @@ impl Config {
         POLICIES[(self.num(P::MaxmemoryPolicy).clamp(0, 7)) as usize]
     }
 
+    /// The `save` points: (seconds, changes) pairs; empty when snapshots are not automatic.
+    pub fn save_points(&self) -> Vec<(u64, u64)> {
+        self.save.read().expect("config lock").iter().map(|&(s, n)| (s.max(0) as u64, n.max(0) as u64)).collect()
+    }
+
     /// The number of logical databases.
     pub fn databases(&self) -> usize {
         self.num(P::Databases) as usize

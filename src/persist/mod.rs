@@ -1,6 +1,8 @@
-//! Persistence: the RDB format ([`rdb`]), and later the snapshots and the AOF built on it.
-//!
-//! [`rdb`] is a pure codec (values and files to bytes and back) with no I/O of its own beyond
-//! the `std::io::Read`/`Write` it is handed; the store stays free of I/O.
+//! Persistence: Redis's RDB format both ways ([`rdb`], a pure codec with no I/O beyond the
+//! `Read`/`Write` it is handed), snapshots taken without fork while the shards keep serving
+//! ([`snapshot`]; the store's half is `store/snap.rs`), and loading a file at start-up or for
+//! DEBUG RELOAD ([`load`]).
 
+pub mod load;
 pub mod rdb;
+pub mod snapshot;

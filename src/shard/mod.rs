@@ -21,7 +21,7 @@ mod start;
 pub mod stats;
 mod stop;
 mod tracking;
-mod txn;
+pub mod txn;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -210,6 +210,8 @@ pub struct NetCounters {
 pub struct Shared {
     /// Configuration.
     pub config: Config,
+    /// Snapshot state: in progress, last save, INFO persistence.
+    pub save: crate::persist::snapshot::SaveState,
     /// One inbox per shard.
     pub mailboxes: Vec<Mailbox<Msg>>,
     /// Connected clients by id (CLIENT LIST / KILL).

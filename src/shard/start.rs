@@ -49,6 +49,9 @@ pub enum StartError {
     /// The `unixsocket` cannot be bound.
     #[error("Failed opening Unix socket: {}: {}", .0, crate::config::strerror(.1))]
     Unix(String, std::io::Error),
+    /// The RDB file could not be loaded.
+    #[error("Fatal error loading the DB: {0}. Exiting.")]
+    Load(#[from] crate::persist::load::LoadError),
 }
 
 /// The running shards.
@@ -159,8 +162,12 @@ impl ShardSet {
         let n = shard_count(&config);
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let pin = config.flag(crate::config::P::PinCpus) && n <= cores;
+        let save = crate::persist::snapshot::SaveState::default();
+        save.last_save.store(now_ms() / 1000, Relaxed);
+        save.last_secs.store(-1, Relaxed);
         let shared = Arc::new(Shared {
             config,
+            save,
             mailboxes: (0..n).map(|_| Mailbox::new()).collect(),
             clients: DashMap::new(),
             next_client_id: AtomicU64::new(0),
@@ -207,9 +214,19 @@ impl ShardSet {
                 unix_path = Some(std::path::PathBuf::from(path));
             }
         }
+        // The RDB file, when there is one, is loaded before any shard accepts a connection.
+        let rdb = crate::persist::snapshot::rdb_path(&shared);
+        let load = (serve_tcp && rdb.exists()).then(|| crate::persist::load::channels(n));
+        let (feeder, mut load_rx) = match load {
+            Some((f, rx)) => (Some(f), rx.into_iter().map(Some).collect()),
+            None => (None, (0..n).map(|_| None).collect::<Vec<_>>()),
+        };
+        let (loaded_tx, loaded_rx) = std::sync::mpsc::channel::<()>();
         let mut handles = Vec::new();
         for id in 0..n {
             let shared = shared.clone();
+            let load_rx = load_rx[id].take();
+            let loaded_tx = loaded_tx.clone();
             // Shard 0 takes the sockets bound here (the unix socket too); the others bind the
             // same TCP addresses.
             let own: Vec<std::os::fd::OwnedFd> = if id == 0 { std::mem::take(&mut first) } else { Vec::new() };
@@ -224,9 +241,21 @@ impl ShardSet {
                 // Registered buffers serve storage I/O, which shards do not do: the 64 KiB
                 // minimum instead of the 10 MiB default keeps them out of used_memory.
                 .io_memory(64 * 1024)
-                .spawn(move || shard_main(id, shared, own, addrs))
+                .spawn(move || shard_main(id, shared, own, addrs, load_rx, loaded_tx, serve_tcp))
                 .map_err(|e| StartError::Executor(e.to_string()))?;
             handles.push(h);
+        }
+        drop(loaded_tx);
+        if let Some(feeder) = feeder {
+            let started = std::time::Instant::now();
+            let loaded = feeder.load_file(&rdb, &shared.config, now_ms())?;
+            // Every shard has inserted its keys once its channel closed and it said so.
+            for _ in 0..n {
+                let _ = loaded_rx.recv();
+            }
+            *shared.save.loaded.lock().expect("load stats lock") = (loaded.keys, loaded.expired);
+            log::info!("Done loading RDB, keys loaded: {}, keys expired: {}.", loaded.keys, loaded.expired);
+            log::info!("DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
         }
         let metrics = match metrics {
             Some(b) => Some(b.serve(shared.clone()).map_err(|e| StartError::Executor(format!("metrics thread: {e}")))?),
@@ -253,9 +282,24 @@ impl ShardSet {
     }
 }
 
-async fn shard_main(id: usize, shared: Arc<Shared>, own: Vec<std::os::fd::OwnedFd>, addrs: Vec<String>) {
+async fn shard_main(
+    id: usize,
+    shared: Arc<Shared>,
+    own: Vec<std::os::fd::OwnedFd>,
+    addrs: Vec<String>,
+    load: Option<flume::Receiver<crate::persist::load::Load>>,
+    loaded: std::sync::mpsc::Sender<()>,
+    serving: bool,
+) {
     use std::os::fd::{FromRawFd, IntoRawFd};
     let local = Rc::new(ShardLocal::new(id, shared));
+    if let Some(rx) = load {
+        crate::persist::load::receive(&local, rx).await;
+    }
+    let _ = loaded.send(());
+    if serving && id == 0 {
+        local.spawn(crate::persist::snapshot::save_points_loop(local.clone()));
+    }
     local.spawn(expiry_loop(local.clone()));
     local.spawn(super::fanout::flusher_loop(local.clone()));
     crate::metrics::start_shard(&local);

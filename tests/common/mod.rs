@@ -12,13 +12,28 @@ pub struct Server {
     child: Child,
     /// The TCP port it listens on.
     pub port: u16,
+    /// shardis's working directory (`dir`: its RDB file goes there), removed when dropped.
+    pub dir: Option<std::path::PathBuf>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
+}
+
+/// A new empty directory for one server's files.
+pub fn fresh_dir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!("shardis-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create a test directory");
+    d
 }
 
 impl Server {
@@ -73,9 +88,13 @@ pub fn shardis_with_config(conf: &str, shards: usize, extra: &[&str]) -> Server 
 }
 
 fn start_shardis(conf: Option<&str>, shards: usize, extra: &[&str]) -> Server {
+    // Each server works in a directory of its own (its dump.rdb goes there), unless told.
+    let dir = (!extra.contains(&"--dir")).then(fresh_dir);
+    let dir_args: Vec<String> = dir.iter().flat_map(|d| ["--dir".to_string(), d.display().to_string()]).collect();
     let mut child = Command::new(env!("CARGO_BIN_EXE_shardis-server"))
         .args(conf)
         .args(["--port", "0", "--threads", &shards.to_string(), "--pin-cpus", "no"])
+        .args(&dir_args)
         .args(extra)
         .stdout(Stdio::piped())
         .spawn()
@@ -88,7 +107,7 @@ fn start_shardis(conf: Option<&str>, shards: usize, extra: &[&str]) -> Server {
             eprintln!("[shardis] {l}");
         }
     });
-    Server { child, port }
+    Server { child, port, dir }
 }
 
 /// Reads a server's log (redis-server's start-up lines) up to `Ready to accept connections`
@@ -138,6 +157,12 @@ fn serves_pid(port: u16, pid: u32) -> bool {
 
 /// Starts Debian's redis-server (the oracle) on a free port, without persistence.
 pub fn redis_server() -> Server {
+    redis_server_with(&[])
+}
+
+/// Starts Debian's redis-server as [`redis_server`] does, with `extra` flags after the
+/// defaults (`--dir D --dbfilename F` to load or write a file there).
+pub fn redis_server_with(extra: &[&str]) -> Server {
     let bin = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
@@ -148,11 +173,12 @@ pub fn redis_server() -> Server {
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"])
             // Never load a dump.rdb left in the working directory (it may hold functions).
             .args(["--dir", &std::env::temp_dir().display().to_string(), "--dbfilename", &format!("shardis-oracle-{port}.rdb")])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start redis-server");
-        let mut s = Server { child, port };
+        let mut s = Server { child, port, dir: None };
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(5) {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {

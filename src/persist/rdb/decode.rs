@@ -164,7 +164,7 @@ impl<R: Read> Iterator for FileDecoder<R> {
 
 /// Sets an entry's access clock from an idle time in seconds and its LFU counter from a
 /// frequency, as of `now` (Redis's `objectSetLRUOrLFU`).
-pub(crate) fn apply_usage(e: &mut Entry, idle_secs: Option<u64>, freq: Option<u8>, now: u64) {
+pub fn apply_usage(e: &mut Entry, idle_secs: Option<u64>, freq: Option<u8>, now: u64) {
     if let Some(idle) = idle_secs {
         e.access = lru_clock(now.saturating_sub(idle.saturating_mul(1000)));
     }

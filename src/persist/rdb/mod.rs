@@ -24,7 +24,7 @@ pub mod zipmap;
 
 use std::borrow::Cow;
 
-pub use decode::{decode_value, FileDecoder, Item, LoadOptions};
+pub use decode::{apply_usage, decode_value, FileDecoder, Item, LoadOptions};
 pub use encode::{encode_entry, encode_value, value_type, AuxFields, EncodeOptions, FileEncoder, KeyUsage};
 
 use crate::config::{Config, P};
@@ -181,7 +181,7 @@ impl<'a> Element<'a> {
 }
 
 /// The encoding limits that decide how values are packed: Redis's `*-max-listpack-*`,
-/// `set-max-intset-entries` and `list-max-listpack-size`.
+/// `set-max-intset-entries` and `list-max-listpack-size`; the default is Redis 7.0's.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// `hash-max-listpack-entries` / `-value`.
@@ -198,7 +198,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            hash: PackLimits { entries: 128, value: 64 },
+            hash: PackLimits { entries: 512, value: 64 },
             zset: PackLimits { entries: 128, value: 64 },
             set_max_intset: 512,
             list_fill: -2,

@@ -61,18 +61,46 @@ pub(crate) fn write_string(out: &mut Vec<u8>, s: &[u8], compress: bool) {
         }
     }
     if compress && s.len() > 20 {
-        if let Ok(packed) = lzf::compress(s) {
-            if packed.len() <= s.len() - 4 {
-                out.push(0xC0 | ENC_LZF);
-                write_len(out, packed.len() as u64);
-                write_len(out, s.len() as u64);
-                out.extend_from_slice(&packed);
-                return;
-            }
+        if let Some(packed) = lzf_compress(s) {
+            out.push(0xC0 | ENC_LZF);
+            write_len(out, packed.len() as u64);
+            write_len(out, s.len() as u64);
+            out.extend_from_slice(&packed);
+            return;
         }
     }
     write_len(out, s.len() as u64);
     out.extend_from_slice(s);
+}
+
+/// `s` compressed as `rdbSaveLzfStringObject` does, with the liblzf 3.6 Redis ships (so the
+/// bytes match Redis's): `None` unless it saves at least 4 bytes.
+pub(crate) fn lzf_compress(s: &[u8]) -> Option<Vec<u8>> {
+    let room = s.len().checked_sub(4).filter(|&n| n > 0)?;
+    let (Ok(in_len), Ok(out_len)) = (u32::try_from(s.len()), u32::try_from(room)) else {
+        return None;
+    };
+    let mut out = vec![0u8; room];
+    // SAFETY: liblzf reads exactly `in_len` bytes of `s` and writes at most `out_len` bytes
+    // of `out`, both of which are live buffers of those sizes.
+    let n = unsafe { lzf_sys::lzf_compress(s.as_ptr().cast(), in_len, out.as_mut_ptr().cast(), out_len) };
+    (n > 0).then(|| {
+        out.truncate(n as usize);
+        out
+    })
+}
+
+/// `packed` decompressed to exactly `len` bytes, or `None` when it is not valid LZF data of
+/// that length (liblzf checks every reference against both buffers).
+pub(crate) fn lzf_decompress(packed: &[u8], len: usize) -> Option<Vec<u8>> {
+    let (Ok(in_len), Ok(out_len)) = (u32::try_from(packed.len()), u32::try_from(len)) else {
+        return None;
+    };
+    let mut out = vec![0u8; len];
+    // SAFETY: liblzf (built with CHECK_INPUT) reads at most `in_len` bytes of `packed` and
+    // writes at most `out_len` bytes of `out`, both live buffers of those sizes.
+    let n = unsafe { lzf_sys::lzf_decompress(packed.as_ptr().cast(), in_len, out.as_mut_ptr().cast(), out_len) };
+    (n as usize == len && len > 0).then_some(out)
 }
 
 /// Appends an integer-encoded string value (`rdbSaveLongLongAsStringObject`).
@@ -190,10 +218,7 @@ impl<R: Read> Input<R> {
                 if len == 0 || len > clen.saturating_mul(LZF_MAX_RATIO as u64) {
                     return Err(RdbError::Corrupt("invalid LZF compressed string"));
                 }
-                return lzf::decompress(&packed, len as usize)
-                    .ok()
-                    .filter(|v| v.len() as u64 == len)
-                    .ok_or(RdbError::Corrupt("invalid LZF compressed string"));
+                return lzf_decompress(&packed, len as usize).ok_or(RdbError::Corrupt("invalid LZF compressed string"));
             }
             _ => return Err(RdbError::Corrupt("unknown string encoding")),
         };

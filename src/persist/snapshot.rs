@@ -1,0 +1,357 @@
+//! Snapshots without fork: SAVE, BGSAVE, save points and the snapshot at SHUTDOWN.
+//!
+//! ```text
+//!  coordinator (the client's shard)        shard 0 .. n-1                writer thread
+//!   open temp file, header  ------------------------------------------>  write header
+//!   lock every shard whole (txn::under_locks)
+//!     Call: snapshot_begin + walk task ->  flip phase, start walking
+//!   unlock: commands run again             walk: encode entries  --->  chunks (bounded
+//!                                           (store/snap.rs keeps a        channel), SELECTDB
+//!                                            copy of what changes)        when the db changes
+//!   await the writer  <------------------------------------------------  EOF, CRC64, fsync,
+//!                                                                          rename, fsync dir
+//! ```
+//!
+//! The phase flips on every shard while one owner holds every shard whole, so no
+//! cross-shard transaction or script is half applied in the image: it is one point in time
+//! across the shards. Shards keep serving while they walk; a walk yields to the executor
+//! between steps and waits when the writer is behind (the channel is bounded), so the
+//! memory a snapshot costs is the copies of entries changed meanwhile plus
+//! [`CHANNEL_CHUNKS`] chunks in flight.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+use futures::channel::oneshot;
+
+use super::rdb;
+use crate::config::P;
+use crate::shard::{call_all, txn, ShardLocal, Shared};
+use crate::store::now_ms;
+
+/// Buckets one walk step visits before it looks at its buffer and yields.
+const STEP_BUCKETS: usize = 64;
+/// Bytes a walk gathers before it hands them to the writer.
+const CHUNK_BYTES: usize = 256 * 1024;
+/// Chunks in flight between the walks and the writer.
+const CHANNEL_CHUNKS: usize = 16;
+
+/// Why a snapshot did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// Another snapshot is under way.
+    #[error("Background save already in progress")]
+    InProgress,
+    /// The file could not be written.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The encoder failed.
+    #[error("{0}")]
+    Rdb(#[from] rdb::RdbError),
+    /// A shard stopped during the walk (shutdown).
+    #[error("the server stopped during the snapshot")]
+    Stopped,
+}
+
+/// What INFO's persistence section and LASTSAVE report, shared by the shards.
+#[derive(Debug, Default)]
+pub struct SaveState {
+    /// A snapshot is under way.
+    pub in_progress: AtomicBool,
+    /// BGSAVE SCHEDULE asked for one while another ran.
+    pub scheduled: AtomicBool,
+    /// Unix seconds of the last successful save (start-up time before any).
+    pub last_save: AtomicU64,
+    /// Whether the last snapshot failed (`rdb_last_bgsave_status:err`).
+    pub last_failed: AtomicBool,
+    /// Unix seconds the last snapshot was tried.
+    pub last_try: AtomicU64,
+    /// Seconds the last snapshot took (-1: none yet).
+    pub last_secs: AtomicI64,
+    /// Unix ms the current snapshot began (0: none).
+    pub started_ms: AtomicU64,
+    /// Successful snapshots since start (`rdb_saves`).
+    pub saves: AtomicU64,
+    /// Keys written by the current snapshot.
+    pub keys_done: AtomicU64,
+    /// Keys there were when the current snapshot began.
+    pub keys_total: AtomicU64,
+    /// Changes counted by the shards when the last successful snapshot began.
+    pub changes_at_save: AtomicU64,
+    /// Largest memory the copies of changed entries took during a snapshot (bytes).
+    pub copies_peak: AtomicU64,
+    /// Keys loaded, and keys skipped as expired, by the last load.
+    pub loaded: Mutex<(u64, u64)>,
+}
+
+impl SaveState {
+    /// Unix seconds of the last successful save (LASTSAVE).
+    pub fn last_save(&self) -> u64 {
+        self.last_save.load(Relaxed)
+    }
+}
+
+/// The file snapshots are written to: `dir` (the working directory) and `dbfilename`.
+pub fn rdb_path(shared: &Shared) -> PathBuf {
+    PathBuf::from(shared.config.text(P::Dbfilename))
+}
+
+/// Writes a snapshot of every shard to `dbfilename` and waits for it (SAVE, BGSAVE's task,
+/// save points, SHUTDOWN). Shards keep serving meanwhile.
+pub async fn save(local: &Rc<ShardLocal>) -> Result<(), SaveError> {
+    let state = &local.shared.save;
+    if state.in_progress.swap(true, Relaxed) {
+        return Err(SaveError::InProgress);
+    }
+    let start = std::time::Instant::now();
+    state.started_ms.store(now_ms(), Relaxed);
+    state.last_try.store(now_ms() / 1000, Relaxed);
+    state.keys_done.store(0, Relaxed);
+    let result = write_snapshot(local).await;
+    state.last_secs.store(start.elapsed().as_secs() as i64, Relaxed);
+    state.started_ms.store(0, Relaxed);
+    match &result {
+        Ok(changes) => {
+            state.last_failed.store(false, Relaxed);
+            state.last_save.store(now_ms() / 1000, Relaxed);
+            state.saves.fetch_add(1, Relaxed);
+            state.changes_at_save.store(*changes, Relaxed);
+            log::info!("DB saved on disk");
+        }
+        Err(e) => {
+            state.last_failed.store(true, Relaxed);
+            log::warn!("Background saving error: {e}");
+        }
+    }
+    state.in_progress.store(false, Relaxed);
+    result.map(|_| ())
+}
+
+/// Starts [`save`] in the background (BGSAVE, save points); a scheduled one follows it.
+pub fn start_background(local: &Rc<ShardLocal>) {
+    let l = local.clone();
+    local.spawn(async move {
+        log::info!("Background saving started");
+        loop {
+            let _ = save(&l).await;
+            if !l.shared.save.scheduled.swap(false, Relaxed) {
+                break;
+            }
+        }
+    });
+}
+
+/// Whether save points are configured (`save` is not empty).
+pub fn has_save_points(shared: &Shared) -> bool {
+    !shared.config.save_points().is_empty()
+}
+
+/// How SHUTDOWN (or a signal, by `shutdown-on-sigterm`/`-sigint`) treats the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtShutdown {
+    /// Save when save points are configured (Redis's default).
+    Default,
+    /// Save whatever the save points say.
+    Save,
+    /// Do not save.
+    NoSave,
+}
+
+/// Shuts the server down after the snapshot `mode` asks for. A failed snapshot stops the
+/// shutdown unless `force` (returns false then).
+pub async fn shutdown(local: &Rc<ShardLocal>, mode: AtShutdown, force: bool) -> bool {
+    let shared = &local.shared;
+    let wanted = match mode {
+        AtShutdown::Default => has_save_points(shared),
+        AtShutdown::Save => true,
+        AtShutdown::NoSave => false,
+    };
+    if wanted {
+        log::info!("Saving the final RDB snapshot before exiting.");
+        // A snapshot under way is not waited for: a new one covers everything.
+        while shared.save.in_progress.load(Relaxed) {
+            glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        if let Err(e) = save(local).await {
+            log::warn!("Error trying to save the DB, can't exit: {e}");
+            if !force {
+                log::warn!("Errors trying to shut down the server. Check the logs for more information.");
+                return false;
+            }
+        }
+    }
+    shared.shutdown();
+    true
+}
+
+/// From a thread outside the shards (a signal): runs [`shutdown`] on shard 0.
+pub fn shutdown_from_outside(shared: &Shared, mode: AtShutdown, force: bool) {
+    shared.mailboxes[0].push(crate::shard::Msg::Call(Box::new(move |local| {
+        let l = local.clone();
+        local.spawn(async move {
+            shutdown(&l, mode, force).await;
+        });
+    })));
+}
+
+/// Seconds between save-point checks.
+const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// After a failed snapshot, save points wait this long before trying again (Redis's
+/// `CONFIG_BGSAVE_RETRY_DELAY`).
+const RETRY_AFTER_SECS: u64 = 5;
+
+/// Shard 0's task for the `save <seconds> <changes>` points: once a second, a snapshot
+/// starts when one point has both its time since the last save and its changes.
+pub async fn save_points_loop(local: Rc<ShardLocal>) {
+    loop {
+        glommio::timer::sleep(CHECK_EVERY).await;
+        let shared = &local.shared;
+        let points = shared.config.save_points();
+        if points.is_empty() || shared.save.in_progress.load(Relaxed) || shared.shutting_down.load(Relaxed) {
+            continue;
+        }
+        let now = now_ms() / 1000;
+        let since = now.saturating_sub(shared.save.last_save());
+        if shared.save.last_failed.load(Relaxed) && now.saturating_sub(shared.save.last_try.load(Relaxed)) < RETRY_AFTER_SECS {
+            continue;
+        }
+        let changes = changes_since_save(&local).await;
+        if let Some((secs, n)) = points.iter().find(|(secs, n)| changes >= *n && since >= *secs) {
+            log::info!("{n} changes in {secs} seconds. Saving...");
+            start_background(&local);
+        }
+    }
+}
+
+/// Changes since the last successful snapshot began (`rdb_changes_since_last_save`).
+pub async fn changes_since_save(local: &Rc<ShardLocal>) -> u64 {
+    let total: u64 = call_all(local, |sh| sh.store.borrow().changes()).await.into_iter().sum();
+    total.saturating_sub(local.shared.save.changes_at_save.load(Relaxed))
+}
+
+/// One snapshot: returns the changes counted when it began.
+async fn write_snapshot(local: &Rc<ShardLocal>) -> Result<u64, SaveError> {
+    let shared = &local.shared;
+    let dest = rdb_path(shared);
+    let tmp = PathBuf::from(format!("temp-{}-{}.rdb", std::process::id(), now_ms()));
+    let opts = rdb::EncodeOptions::from_config(&shared.config, now_ms());
+    let aux = rdb::AuxFields { ctime: now_ms() / 1000, used_mem: crate::alloc::used_memory(), ..Default::default() };
+    let libraries: Vec<Vec<u8>> =
+        shared.scripts.libraries.read().expect("libraries lock").codes().into_iter().map(|c| c.code.to_vec()).collect();
+    let (tx, rx) = flume::bounded::<Chunk>(CHANNEL_CHUNKS);
+    let (done_tx, done_rx) = oneshot::channel();
+    let checksum = shared.config.flag(P::Rdbchecksum);
+    let n = shared.shards();
+    let (tmp2, dest2) = (tmp.clone(), dest.clone());
+    std::thread::Builder::new().name("rdb-writer".into()).spawn(move || {
+        let r = write_file(&tmp2, &dest2, (&aux, &libraries, opts.compress), rx, n, checksum);
+        if r.is_err() {
+            let _ = std::fs::remove_file(&tmp2);
+        }
+        let _ = done_tx.send(r);
+    })?;
+    // The point in time: every shard flips its phase while this owner holds them all.
+    let at = now_ms();
+    let counts = txn::under_locks(local, txn::lock_plan(n, [], true), async {
+        call_all(local, move |sh| {
+            let (keys, changes) = {
+                let mut st = sh.store.borrow_mut();
+                st.snapshot_begin(at);
+                (st.dbs().iter().map(|d| d.len() as u64).sum::<u64>(), st.changes())
+            };
+            sh.spawn(walk(sh.clone(), tx.clone(), opts));
+            (keys, changes)
+        })
+        .await
+    })
+    .await;
+    shared.save.keys_total.store(counts.iter().map(|c| c.0).sum(), Relaxed);
+    let changes = counts.iter().map(|c| c.1).sum();
+    match done_rx.await {
+        Ok(r) => r.map(|()| changes),
+        Err(_) => Err(SaveError::Stopped),
+    }
+}
+
+/// Entries of one database, encoded, on their way to the writer; an empty chunk says that
+/// its shard's walk is complete.
+struct Chunk {
+    db: usize,
+    bytes: Vec<u8>,
+}
+
+/// A shard's walk: encodes its unwritten entries a step at a time and hands them over.
+async fn walk(sh: Rc<ShardLocal>, tx: flume::Sender<Chunk>, opts: rdb::EncodeOptions) {
+    let mut ready: Vec<Chunk> = Vec::new();
+    let mut cur = Chunk { db: 0, bytes: Vec::new() };
+    loop {
+        let mut keys = 0u64;
+        let (done, copies) = {
+            let mut st = sh.store.borrow_mut();
+            let done = st.snapshot_step(STEP_BUCKETS, &mut |db, e| {
+                if db != cur.db && !cur.bytes.is_empty() {
+                    ready.push(std::mem::replace(&mut cur, Chunk { db, bytes: Vec::new() }));
+                }
+                cur.db = db;
+                rdb::encode_entry(&mut cur.bytes, e, &opts);
+                keys += 1;
+            });
+            (done, st.snapshot_pending_bytes() as u64)
+        };
+        sh.shared.save.keys_done.fetch_add(keys, Relaxed);
+        sh.shared.save.copies_peak.fetch_max(copies, Relaxed);
+        if cur.bytes.len() >= CHUNK_BYTES || (done && !cur.bytes.is_empty()) {
+            let db = cur.db;
+            ready.push(std::mem::replace(&mut cur, Chunk { db, bytes: Vec::new() }));
+        }
+        if done {
+            ready.push(Chunk { db: 0, bytes: Vec::new() });
+        }
+        for c in ready.drain(..) {
+            if tx.send_async(c).await.is_err() {
+                // The writer failed: this shard stops keeping copies for it.
+                sh.store.borrow_mut().snapshot_abort();
+                return;
+            }
+        }
+        if done {
+            return;
+        }
+        glommio::executor().yield_task_queue_now().await;
+    }
+}
+
+/// The writer thread: header, the shards' chunks (a SELECTDB where the database changes),
+/// EOF and checksum into `tmp`; then fsync, rename to `dest` and fsync of the directory.
+/// The file is renamed into place only when all `shards` walks said they were complete.
+fn write_file(
+    tmp: &Path,
+    dest: &Path,
+    (aux, libraries, compress): (&rdb::AuxFields, &[Vec<u8>], bool),
+    rx: flume::Receiver<Chunk>,
+    shards: usize,
+    checksum: bool,
+) -> Result<(), SaveError> {
+    let file = std::fs::File::create(tmp)?;
+    let mut enc = rdb::FileEncoder::new(std::io::BufWriter::with_capacity(1 << 20, file), checksum, compress);
+    enc.header(aux, libraries.iter().map(Vec::as_slice))?;
+    let mut complete = 0;
+    for chunk in rx.iter() {
+        if chunk.bytes.is_empty() {
+            complete += 1;
+            continue;
+        }
+        enc.chunk(chunk.db, &chunk.bytes)?;
+    }
+    if complete != shards {
+        return Err(SaveError::Stopped);
+    }
+    let file = enc.finish()?.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(tmp, dest)?;
+    let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}

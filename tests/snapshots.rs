@@ -1,0 +1,269 @@
+//! Snapshots to disk through the real protocol: SAVE/BGSAVE/SHUTDOWN and the load at start,
+//! on 1, 2 and 4 shards; files moved between shardis and Debian's redis-server both ways; a
+//! BGSAVE under a cross-shard transactional load is one point in time; a corrupt file stops
+//! the start-up cleanly.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use common::{fresh_dir, redis_server_with, shardis};
+use redis::{Commands, Connection, Value};
+
+/// Every type, both encodings of each collection, TTLs, two databases.
+fn fill(c: &mut Connection) {
+    let _: () = redis::cmd("FLUSHALL").query(c).unwrap();
+    let _: () = c.set("int", 12345).unwrap();
+    let _: () = c.set("neg", -9_000_000_000i64).unwrap();
+    let _: () = c.set("short", "hello").unwrap();
+    let _: () = c.set("long", "x".repeat(300)).unwrap();
+    let _: () = c.set("random", (0..200u32).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect::<String>()).unwrap();
+    let _: () = c.set_ex("ttl", "v", 1000).unwrap();
+    let _: () = c.rpush("list:small", &["a", "1", "-2", "c"]).unwrap();
+    let _: () = c.rpush("list:big", (0..1000).map(|i| format!("item-{i}")).collect::<Vec<_>>()).unwrap();
+    let _: () = c.sadd("set:ints", &[1, 2, 3, -7]).unwrap();
+    let _: () = c.sadd("set:strs", &["a", "b", "c"]).unwrap();
+    let _: () = c.sadd("set:big", (0..600).collect::<Vec<_>>()).unwrap();
+    let _: () = c.hset_multiple("hash:small", &[("f1", "v1"), ("f2", "2")]).unwrap();
+    let _: () = c.hset_multiple("hash:big", &(0..300).map(|i| (format!("f{i}"), format!("v{i}"))).collect::<Vec<_>>()).unwrap();
+    let _: () = c.zadd_multiple("zset:small", &[(1.5, "a"), (-2.0, "b"), (3.0, "c")]).unwrap();
+    let _: () = c.zadd_multiple("zset:big", &(0..300).map(|i| (i as f64 / 3.0, format!("m{i}"))).collect::<Vec<_>>()).unwrap();
+    let _: () = c.pexpire("zset:small", 5_000_000).unwrap();
+    let _: () = redis::cmd("SELECT").arg(3).query(c).unwrap();
+    let _: () = c.set("in-db-3", "three").unwrap();
+    let _: () = redis::cmd("SELECT").arg(0).query(c).unwrap();
+}
+
+/// A comparable image of every key of databases 0 and 3: type, contents, and whether it has
+/// a TTL (with the TTL rounded to minutes).
+fn image(c: &mut Connection) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for db in [0, 3] {
+        let _: () = redis::cmd("SELECT").arg(db).query(c).unwrap();
+        let keys: Vec<String> = c.keys("*").unwrap();
+        for k in keys {
+            let t: String = redis::cmd("TYPE").arg(&k).query(c).unwrap();
+            let v = match t.as_str() {
+                "string" => format!("{:?}", c.get::<_, Vec<u8>>(&k).unwrap()),
+                "list" => format!("{:?}", c.lrange::<_, Vec<String>>(&k, 0, -1).unwrap()),
+                "set" => {
+                    let mut m: Vec<String> = c.smembers(&k).unwrap();
+                    m.sort();
+                    format!("{m:?}")
+                }
+                "hash" => format!("{:?}", c.hgetall::<_, BTreeMap<String, String>>(&k).unwrap()),
+                "zset" => format!("{:?}", c.zrange_withscores::<_, Vec<(String, f64)>>(&k, 0, -1).unwrap()),
+                other => panic!("unexpected type {other}"),
+            };
+            let ttl: i64 = c.pttl(&k).unwrap();
+            let ttl = if ttl < 0 { ttl } else { (ttl + 30_000) / 60_000 };
+            out.insert(format!("{db}/{k}"), format!("{t} {v} ttl={ttl}"));
+        }
+    }
+    let _: () = redis::cmd("SELECT").arg(0).query(c).unwrap();
+    out
+}
+
+fn rdb_in(dir: &Path) -> std::path::PathBuf {
+    dir.join("dump.rdb")
+}
+
+#[test]
+fn save_and_restart_keep_every_key_on_1_2_4_shards() {
+    for shards in [1, 2, 4] {
+        let dir = fresh_dir();
+        let d = dir.display().to_string();
+        let before = {
+            let s = shardis(shards, &["--dir", &d]);
+            let mut c = s.client();
+            fill(&mut c);
+            let _: () = redis::cmd("FUNCTION")
+                .arg("LOAD")
+                .arg("#!lua name=lib\nredis.register_function('f', function() return 7 end)")
+                .query(&mut c)
+                .unwrap();
+            let last0: i64 = redis::cmd("LASTSAVE").query(&mut c).unwrap();
+            std::thread::sleep(Duration::from_millis(1100));
+            let ok: String = redis::cmd("SAVE").query(&mut c).unwrap();
+            assert_eq!(ok, "OK");
+            let last1: i64 = redis::cmd("LASTSAVE").query(&mut c).unwrap();
+            assert!(last1 > last0, "LASTSAVE moves on a save");
+            let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+            assert!(info.contains("rdb_changes_since_last_save:0\r\n"), "{info}");
+            assert!(info.contains("rdb_last_bgsave_status:ok\r\n"), "{info}");
+            assert!(info.contains("rdb_saves:1\r\n"), "{info}");
+            image(&mut c)
+        };
+        assert!(rdb_in(&dir).exists());
+        let s = shardis(shards, &["--dir", &d]);
+        let mut c = s.client();
+        assert_eq!(image(&mut c), before, "{shards} shards: the restarted server has the same data");
+        let r: i64 = redis::cmd("FCALL").arg("f").arg(0).query(&mut c).unwrap();
+        assert_eq!(r, 7, "function libraries are saved too");
+        let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+        assert!(info.contains(&format!("rdb_last_load_keys_loaded:{}\r\n", before.len())), "{info}");
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn files_move_between_shardis_and_redis_both_ways() {
+    // shardis writes, redis-server reads.
+    let dir = fresh_dir();
+    let d = dir.display().to_string();
+    let s = shardis(2, &["--dir", &d]);
+    let mut c = s.client();
+    fill(&mut c);
+    let want = image(&mut c);
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    let r = redis_server_with(&["--dir", &d, "--dbfilename", "dump.rdb", "--enable-protected-configs", "yes"]);
+    let mut rc = r.client();
+    assert_eq!(image(&mut rc), want, "redis-server loads shardis's file");
+    // redis-server writes (its own encodings), shardis reads.
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("dbfilename").arg("from-redis.rdb").query(&mut rc).unwrap();
+    let _: () = rc.set("written-by", "redis").unwrap();
+    let want = image(&mut rc);
+    let _: () = redis::cmd("SAVE").query(&mut rc).unwrap();
+    for shards in [1, 4] {
+        let s2 = shardis(shards, &["--dir", &d, "--dbfilename", "from-redis.rdb"]);
+        let mut c2 = s2.client();
+        assert_eq!(image(&mut c2), want, "{shards} shards load redis-server's file");
+    }
+    drop((s, r));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Pairs of keys on different shards are only ever changed together, by MULTI/EXEC; a
+/// snapshot taken meanwhile must hold every pair equal.
+#[test]
+fn bgsave_under_cross_shard_transactions_is_one_point_in_time() {
+    let dir = fresh_dir();
+    let d = dir.display().to_string();
+    let s = shardis(4, &["--dir", &d]);
+    let mut c = s.client();
+    let pairs = 200;
+    for i in 0..pairs {
+        let _: () = c.set(format!("a{i}"), 0).unwrap();
+        let _: () = c.set(format!("b{i}"), 0).unwrap();
+    }
+    let port = s.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let i = (n * 7 + w * 13) % pairs;
+                    let _: () = redis::pipe().atomic().incr(format!("a{i}"), 1).incr(format!("b{i}"), 1).query(&mut c).unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    for _ in 0..3 {
+        let r: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
+        assert_eq!(r, "Background saving started");
+        loop {
+            let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+            if info.contains("rdb_bgsave_in_progress:0") {
+                assert!(info.contains("rdb_last_bgsave_status:ok"), "{info}");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let done: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert!(done > 0);
+    drop(s);
+    let s = shardis(2, &["--dir", &d]);
+    let mut c = s.client();
+    let mut total = 0;
+    for i in 0..pairs {
+        let a: i64 = c.get(format!("a{i}")).unwrap();
+        let b: i64 = c.get(format!("b{i}")).unwrap();
+        assert_eq!(a, b, "pair {i} was saved half-way through a transaction");
+        total += a;
+    }
+    assert!(total > 0, "the snapshot saw some of the writes");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bgsave_replies_as_redis_and_shutdown_saves_unless_nosave() {
+    let dir = fresh_dir();
+    let d = dir.display().to_string();
+    let mut s = shardis(2, &["--dir", &d]);
+    let mut c = s.client();
+    let _: () = c.set("k", "v1").unwrap();
+    let e = redis::cmd("BGSAVE").arg("NOW").query::<Value>(&mut c).unwrap_err();
+    assert!(e.to_string().contains("syntax error"), "{e}");
+    let _: () = redis::cmd("SHUTDOWN").arg("NOSAVE").query(&mut c).unwrap_or(());
+    assert!(s.wait_exit(Duration::from_secs(10)));
+    assert!(!rdb_in(&dir).exists(), "SHUTDOWN NOSAVE writes nothing");
+
+    let mut s = shardis(2, &["--dir", &d]);
+    let mut c = s.client();
+    let _: () = c.set("k", "v2").unwrap();
+    // Save points are configured by default: a plain SHUTDOWN saves.
+    let _: () = redis::cmd("SHUTDOWN").query(&mut c).unwrap_or(());
+    assert!(s.wait_exit(Duration::from_secs(10)));
+    assert_eq!(s.exit_code(), Some(0));
+    let s = shardis(1, &["--dir", &d, "--save", ""]);
+    let mut c = s.client();
+    let v: String = c.get("k").unwrap();
+    assert_eq!(v, "v2");
+    let _: () = c.set("k", "v3").unwrap();
+    // Without save points, SIGTERM does not save; SHUTDOWN SAVE does.
+    let _: () = redis::cmd("SHUTDOWN").arg("SAVE").query(&mut c).unwrap_or(());
+    drop(s);
+    let s = shardis(1, &["--dir", &d]);
+    let mut c = s.client();
+    let v: String = c.get("k").unwrap();
+    assert_eq!(v, "v3");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_corrupt_or_truncated_file_stops_the_start_with_an_error() {
+    let dir = fresh_dir();
+    let d = dir.display().to_string();
+    {
+        let s = shardis(2, &["--dir", &d]);
+        let mut c = s.client();
+        fill(&mut c);
+        let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    }
+    let good = std::fs::read(rdb_in(&dir)).unwrap();
+    let bin = env!("CARGO_BIN_EXE_shardis-server");
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut cases: Vec<Vec<u8>> = vec![good[..good.len() / 2].to_vec(), good[..good.len() - 1].to_vec(), b"REDIS0010garbage".to_vec()];
+    for _ in 0..6 {
+        let mut bad = good.clone();
+        let at = rng.usize(9..bad.len());
+        bad[at] ^= 0x5a;
+        cases.push(bad);
+    }
+    for bad in cases {
+        std::fs::write(rdb_in(&dir), &bad).unwrap();
+        let out = std::process::Command::new(bin)
+            .args(["--port", "0", "--threads", "2", "--pin-cpus", "no", "--dir", &d])
+            .output()
+            .expect("run shardis-server");
+        let log = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "exits with status 1: {log}");
+        assert!(log.contains("Fatal error loading the DB"), "{log}");
+        assert!(!log.contains("panicked"), "{log}");
+        assert!(!log.contains("Ready to accept connections"), "{log}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
