@@ -471,3 +471,108 @@ fn rdb_files_redis_writes_decode() {
     drop(r);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A reply as short text: `OK`, `12`, `"bulk"`, `[...]`, `nil`.
+fn val(v: &redis::Value) -> String {
+    match v {
+        redis::Value::Okay => "OK".into(),
+        redis::Value::SimpleString(s) => s.clone(),
+        redis::Value::Int(i) => i.to_string(),
+        redis::Value::BulkString(b) => format!("\"{}\"", String::from_utf8_lossy(b)),
+        redis::Value::Array(a) => format!("[{}]", a.iter().map(val).collect::<Vec<_>>().join(", ")),
+        redis::Value::Nil => "nil".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn try_cmd(c: &mut Connection, line: &str) -> redis::RedisResult<redis::Value> {
+    let words: Vec<&str> = line.split(' ').collect();
+    let mut cmd = redis::cmd(words[0]);
+    for w in &words[1..] {
+        cmd.arg(if *w == "\"\"" { "" } else { w });
+    }
+    cmd.query(c)
+}
+
+fn info_field(c: &mut Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
+    info.lines().find_map(|l| l.strip_prefix(&format!("{field}:"))).unwrap_or_else(|| panic!("no {field}")).trim().to_string()
+}
+
+/// MIGRATE from shardis to redis-server and to another shardis: keys on every shard, TTLs,
+/// COPY, REPLACE, AUTH, NOKEY, a busy key on the target (only acknowledged keys leave),
+/// and the connection cache INFO reports.
+#[test]
+fn migrate_moves_keys_to_redis_and_to_shardis() {
+    for shards in [1, 2, 4] {
+        let redis = common::redis_server();
+        let other = common::shardis(2, &[]);
+        for target in [&redis, &other] {
+            let s = common::shardis(shards, &[]);
+            let mut c = s.client();
+            let mut t = target.client();
+            let port = target.port;
+            cmd(&mut t, "SELECT 9");
+            assert_eq!(info_field(&mut c, "migrate_cached_sockets"), "0");
+            // One key, with a TTL: it moves, keeping the TTL; the connection is cached.
+            cmd(&mut c, "SET key value");
+            cmd(&mut c, "PEXPIRE key 100000");
+            assert_eq!(val(&cmd(&mut c, &format!("MIGRATE 127.0.0.1 {port} key 9 5000"))), "OK");
+            assert_eq!(val(&cmd(&mut c, "EXISTS key")), "0");
+            assert_eq!(val(&cmd(&mut t, "GET key")), "\"value\"");
+            let ttl: i64 = redis::cmd("PTTL").arg("key").query(&mut t).unwrap();
+            assert!(ttl > 90_000 && ttl <= 100_000, "{ttl}");
+            assert_eq!(info_field(&mut c, "migrate_cached_sockets"), "1");
+            // Many keys over every shard, some missing.
+            let names: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+            for n in &names {
+                cmd(&mut c, &format!("RPUSH {n} a b {n}"));
+            }
+            let none = try_cmd(&mut c, &format!("MIGRATE 127.0.0.1 {port} \"\" 9 5000 KEYS nokey1 nokey2")).unwrap();
+            assert_eq!(val(&none), "NOKEY");
+            let line = format!("MIGRATE 127.0.0.1 {port} \"\" 9 5000 KEYS nokey {}", names.join(" "));
+            assert_eq!(val(&try_cmd(&mut c, &line).unwrap()), "OK");
+            assert_eq!(val(&cmd(&mut c, "DBSIZE")), "0");
+            for n in &names {
+                assert_eq!(val(&cmd(&mut t, &format!("LRANGE {n} 0 -1"))), format!("[\"a\", \"b\", \"{n}\"]"));
+            }
+            // COPY keeps the source; without REPLACE a busy target key is an error; with it, fine.
+            cmd(&mut c, "SET copied mine");
+            cmd(&mut t, "SET copied theirs");
+            let err = try_cmd(&mut c, &format!("MIGRATE 127.0.0.1 {port} copied 9 5000 COPY")).unwrap_err();
+            assert!(err.to_string().contains("Target instance replied with error: BUSYKEY"), "{err}");
+            assert_eq!(val(&cmd(&mut c, &format!("MIGRATE 127.0.0.1 {port} copied 9 5000 COPY REPLACE"))), "OK");
+            assert_eq!(val(&cmd(&mut c, "GET copied")), "\"mine\"");
+            assert_eq!(val(&cmd(&mut t, "GET copied")), "\"mine\"");
+            // Two busy keys among many: only the acknowledged ones leave.
+            cmd(&mut c, "FLUSHALL");
+            for n in &names {
+                cmd(&mut c, &format!("SET {n} v"));
+            }
+            cmd(&mut t, "FLUSHDB");
+            cmd(&mut t, "MSET k3 busy k7 busy");
+            let line = format!("MIGRATE 127.0.0.1 {port} \"\" 9 5000 KEYS {}", names.join(" "));
+            assert!(try_cmd(&mut c, &line).is_err());
+            assert_eq!(val(&cmd(&mut c, "DBSIZE")), "2");
+            assert_eq!(val(&cmd(&mut c, "EXISTS k3 k7")), "2");
+            assert_eq!(val(&cmd(&mut t, "DBSIZE")), "20");
+            // AUTH: the right password works, a wrong one is the target's error.
+            cmd(&mut t, "CONFIG SET requirepass secret");
+            cmd(&mut c, "SET authed yes");
+            assert_eq!(val(&cmd(&mut c, &format!("MIGRATE 127.0.0.1 {port} authed 9 5000 AUTH secret"))), "OK");
+            cmd(&mut c, "SET authed again");
+            let err = try_cmd(&mut c, &format!("MIGRATE 127.0.0.1 {port} authed 9 5000 AUTH wrong")).unwrap_err();
+            assert!(err.to_string().contains("WRONGPASS"), "{err}");
+            assert_eq!(val(&cmd(&mut c, "EXISTS authed")), "1");
+            redis::cmd("AUTH").arg("secret").query::<()>(&mut t).unwrap();
+            redis::cmd("CONFIG").arg("SET").arg("requirepass").arg("").query::<()>(&mut t).unwrap();
+            // Errors of the command itself.
+            let err = try_cmd(&mut c, &format!("MIGRATE 127.0.0.1 {port} notempty 9 5000 KEYS a")).unwrap_err();
+            assert!(err.to_string().contains("the key argument must be set to the empty string"), "{err}");
+            cmd(&mut c, "SET lost v");
+            let err = try_cmd(&mut c, "MIGRATE 127.0.0.1 1 lost 9 500").unwrap_err();
+            assert_eq!((err.code(), err.detail()), (Some("IOERR"), Some("error or timeout connecting to the client")), "{err}");
+            assert_eq!(val(&cmd(&mut c, "EXISTS lost")), "1");
+        }
+    }
+}

@@ -100,8 +100,17 @@ fn debug(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             (b"protocol", 3) => protocol(&a[2]),
             (b"sleep", 3) => {
                 let secs = crate::num::parse_f64(&a[2]).filter(|v| *v >= 0.0).ok_or(CmdError::NotFloat)?;
-                // As Redis's: the whole shard stops for that long.
-                std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+                // As Redis's: the whole server stops for that long, every shard at once (the
+                // other shards get their turn to sleep before this one sleeps).
+                let pause = std::time::Duration::from_secs_f64(secs.min(3600.0));
+                let local = s.local.clone();
+                let others = (0..local.shared.shards())
+                    .filter(|&i| i != local.id)
+                    .map(|i| crate::shard::call(&local, i, move |_| std::thread::sleep(pause)));
+                let mut others = std::pin::pin!(futures::future::join_all(others));
+                let _ = futures::poll!(others.as_mut());
+                std::thread::sleep(pause);
+                others.await;
                 Ok(Reply::OK)
             }
             (b"set-disable-deny-scripts", 3) => {

@@ -21,6 +21,7 @@ mod lists;
 mod memory;
 pub mod meta;
 mod meta_data;
+mod migrate;
 mod persistence;
 mod pubsub;
 mod scripting;
@@ -41,6 +42,7 @@ pub use args::{eq_ic, parse_db, parse_int};
 pub use blocking::BlockSpec;
 pub use error::{CmdError, CmdResult};
 pub use info::rss_bytes;
+pub use migrate::SocketCache;
 pub use scripting::compile_library;
 pub use server::REDIS_VERSION;
 
@@ -342,6 +344,7 @@ pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
         .chain(scripting::COMMANDS)
         .chain(keyspace::COMMANDS)
         .chain(dump::COMMANDS)
+        .chain(migrate::COMMANDS)
         .chain(server::COMMANDS)
         .chain(info::COMMANDS)
         .chain(memory::COMMANDS)

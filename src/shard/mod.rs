@@ -188,6 +188,8 @@ pub struct GlobalStats {
     pub tracking_items: AtomicU64,
     /// Prefixes broadcast-mode clients track.
     pub tracking_prefixes: AtomicU64,
+    /// MIGRATE connections cached on every shard.
+    pub migrate_cached_sockets: AtomicU64,
     /// (unix ms, total commands) at the last INFO, for `instantaneous_ops_per_sec`.
     pub ops_sample: std::sync::Mutex<(u64, u64, u64)>,
 }
@@ -357,6 +359,8 @@ pub struct ShardLocal {
     pub stop: StopSignal,
     /// This shard's Lua interpreter and script state.
     pub scripting: crate::script::ShardScripts,
+    /// MIGRATE's cached connections to other servers.
+    pub migrate: crate::command::SocketCache,
 }
 
 impl std::fmt::Debug for ShardLocal {
@@ -424,6 +428,7 @@ impl ShardLocal {
             embedded: RefCell::new(Vec::new()),
             stop: StopSignal::default(),
             scripting: Default::default(),
+            migrate: Default::default(),
         }
     }
 
