@@ -218,6 +218,9 @@ fn echo(_s: &mut Session, a: &[Bytes]) -> CmdResult {
 
 fn quit(s: &mut Session, _a: &[Bytes]) -> CmdResult {
     s.close = true;
+    // Gone for every other client from now, before the reply: a tracking client redirecting
+    // here learns of it with its next invalidation, not one lost in the closing connection.
+    s.local.shared.clients.remove(&s.meta.id);
     Ok(Reply::OK)
 }
 
