@@ -112,7 +112,16 @@ fn main() {
     // Caught from here on, as Redis sets its handlers up before it listens: a signal that
     // comes during start-up is handled once the server runs.
     let signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]);
-    let engine = match Engine::start_serving(cfg) {
+    // Up once listening, as Redis's log says before it loads the data set.
+    let mut up = |port: u16| {
+        if show_logo {
+            shardis::logging::raw(LogLevel::Notice, &logo(port, pid));
+        } else {
+            log::info!("Running mode=standalone, port={port}.");
+        }
+        log::warn!("Server initialized");
+    };
+    let engine = match Engine::start_serving_with(cfg, &mut up) {
         Ok(e) => e,
         Err(e @ StartError::Listen { port, .. }) => {
             log::warn!("Warning: {e}");
@@ -132,13 +141,6 @@ fn main() {
             log::warn!("Failed to write PID file: {}", strerror(&e));
         }
     }
-    let port = engine.port();
-    if show_logo {
-        shardis::logging::raw(LogLevel::Notice, &logo(port, pid));
-    } else {
-        log::info!("Running mode=standalone, port={port}.");
-    }
-    log::warn!("Server initialized");
     log::info!("{} shards serving the keyspace", engine.shared().shards());
     log::info!("Ready to accept connections");
     if !unixsocket.is_empty() {

@@ -174,7 +174,13 @@ impl Engine {
 
     /// Starts the shards and also serves TCP on the configured addresses and port.
     pub fn start_serving(config: Config) -> std::result::Result<Engine, StartError> {
-        Ok(Engine::from_set(ShardSet::start(config, true)?))
+        Self::start_serving_with(config, &mut |_| {})
+    }
+
+    /// [`Engine::start_serving`], calling `listening` with the TCP port once it is bound, before
+    /// the RDB file (if any) loads.
+    pub fn start_serving_with(config: Config, listening: &mut dyn FnMut(u16)) -> std::result::Result<Engine, StartError> {
+        Ok(Engine::from_set(ShardSet::start_with(config, true, listening)?))
     }
 
     fn from_set(set: ShardSet) -> Engine {

@@ -253,12 +253,11 @@ async fn write_snapshot(local: &Rc<ShardLocal>) -> Result<u64, SaveError> {
         let _ = done_tx.send(r);
     })?;
     // The point in time: every shard flips its phase while this owner holds them all.
-    let at = now_ms();
     let counts = txn::under_locks(local, txn::lock_plan(n, [], true), async {
         call_all(local, move |sh| {
             let (keys, changes) = {
                 let mut st = sh.store.borrow_mut();
-                st.snapshot_begin(at);
+                st.snapshot_begin();
                 (st.dbs().iter().map(|d| d.len() as u64).sum::<u64>(), st.changes())
             };
             sh.spawn(walk(sh.clone(), tx.clone(), opts));

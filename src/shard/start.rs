@@ -159,6 +159,13 @@ impl ShardSet {
     /// Starts the shards. With `serve_tcp`, every shard listens on the configured addresses
     /// (SO_REUSEPORT) and accepted connections are spread round-robin over the shards.
     pub fn start(config: Config, serve_tcp: bool) -> Result<ShardSet, StartError> {
+        Self::start_with(config, serve_tcp, &mut |_| {})
+    }
+
+    /// [`ShardSet::start`], calling `listening` with the TCP port once the listeners are bound
+    /// and before the RDB file loads (the server's start-up log says it is up there, as
+    /// Redis's does before it loads).
+    pub fn start_with(config: Config, serve_tcp: bool, listening: &mut dyn FnMut(u16)) -> Result<ShardSet, StartError> {
         let n = shard_count(&config);
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let pin = config.flag(crate::config::P::PinCpus) && n <= cores;
@@ -214,6 +221,7 @@ impl ShardSet {
                 unix_path = Some(std::path::PathBuf::from(path));
             }
         }
+        listening(shared.tcp_port.load(Relaxed) as u16);
         // The RDB file, when there is one, is loaded before any shard accepts a connection.
         let rdb = crate::persist::snapshot::rdb_path(&shared);
         let load = (serve_tcp && rdb.exists()).then(|| crate::persist::load::channels(n));

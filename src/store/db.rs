@@ -182,11 +182,11 @@ impl Db {
         }
     }
 
-    /// Begins a snapshot of this database as it is now (`now`, Unix ms): every entry
+    /// Begins a snapshot of this database as it is now: every entry
     /// becomes "not yet written" (see [`super::snap`]).
-    pub fn snapshot_begin(&mut self, now: u64) {
+    pub fn snapshot_begin(&mut self) {
         self.phase = !self.phase;
-        self.snap = Some(Box::new(SnapView::new(self.phase, now)));
+        self.snap = Some(Box::new(SnapView::new(self.phase)));
     }
 
     /// One step of the snapshot walk: hands up to `buckets` buckets' unwritten entries, and

@@ -160,9 +160,9 @@ impl Store {
     }
 
     /// Begins a snapshot of every database as it is now (see [`snap`]).
-    pub fn snapshot_begin(&mut self, now: u64) {
+    pub fn snapshot_begin(&mut self) {
         for db in &mut self.dbs {
-            db.snapshot_begin(now);
+            db.snapshot_begin();
         }
     }
 

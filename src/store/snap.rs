@@ -22,8 +22,6 @@ pub(super) struct SnapView {
     phase: bool,
     /// The SCAN cursor of the walk.
     cursor: u64,
-    /// The snapshot's time (Unix ms): keys whose time had passed by then are left out.
-    at: u64,
     /// Copies of entries saved before a change, for the writer.
     pending: Vec<Entry>,
     /// Estimated bytes of `pending`.
@@ -34,8 +32,8 @@ pub(super) struct SnapView {
 
 impl SnapView {
     /// A walk that begins now, in `phase`.
-    pub fn new(phase: bool, at: u64) -> Self {
-        SnapView { phase, cursor: 0, at, pending: Vec::new(), pending_bytes: 0, flushed: None }
+    pub fn new(phase: bool) -> Self {
+        SnapView { phase, cursor: 0, pending: Vec::new(), pending_bytes: 0, flushed: None }
     }
 
     /// Called before `e` changes or goes: keeps a copy of it as it was when the snapshot
@@ -44,10 +42,10 @@ impl SnapView {
     pub fn preserve(&mut self, e: &mut Entry) {
         if e.snap_mark() != self.phase {
             e.set_snap_mark(self.phase);
-            if !e.is_expired(self.at) {
-                self.pending_bytes += e.memory_usage(16);
-                self.pending.push(e.clone());
-            }
+            // Expired keys not yet removed are written too, as Redis writes them: loading
+            // skips and counts them (INFO's rdb_last_load_keys_expired).
+            self.pending_bytes += e.memory_usage(16);
+            self.pending.push(e.clone());
         }
     }
 
@@ -73,15 +71,13 @@ impl SnapView {
             f(&e);
         }
         self.pending_bytes = 0;
-        let (phase, at) = (self.phase, self.at);
+        let phase = self.phase;
         let table = self.flushed.as_mut().unwrap_or(dict);
         for _ in 0..buckets {
             self.cursor = table.scan_mut(self.cursor, |e| {
                 if e.snap_mark() != phase {
                     e.set_snap_mark(phase);
-                    if !e.is_expired(at) {
-                        f(e);
-                    }
+                    f(e);
                 }
             });
             if self.cursor == 0 {
@@ -119,7 +115,7 @@ mod tests {
             st.db(0).set(format!("k{i}").as_bytes(), s("old"), Expiry::Clear, now);
         }
         st.db(1).set(b"other", s("1"), Expiry::Clear, now);
-        st.snapshot_begin(now);
+        st.snapshot_begin();
         // Changes during the walk: overwrite, delete, create, expire, flush, swap.
         let mut images = Vec::new();
         let mut step = 0;
@@ -152,7 +148,7 @@ mod tests {
         want.sort();
         assert_eq!(keys, want, "every old key once, no new key");
         // A second snapshot sees the current data.
-        st.snapshot_begin(now);
+        st.snapshot_begin();
         let second = walk(&mut st);
         assert!(second.iter().any(|(db, k, v)| *db == 0 && k == "k5" && v == "new"));
         assert!(second.iter().any(|(_, k, _)| k == "fresh"));
@@ -167,7 +163,7 @@ mod tests {
         for i in 0..64 {
             st.db(0).set(format!("k{i}").as_bytes(), s("old"), Expiry::Clear, now);
         }
-        st.snapshot_begin(now);
+        st.snapshot_begin();
         for i in 0..64 {
             st.db(0).set(format!("k{i}").as_bytes(), s("new"), Expiry::Clear, now);
         }

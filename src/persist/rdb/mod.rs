@@ -127,7 +127,7 @@ pub enum RdbError {
     #[error("can't handle RDB format version {0}")]
     Version(u32),
     /// The checksum at the end does not match the data.
-    #[error("wrong RDB checksum: expected {expected:#018x}, computed {computed:#018x}")]
+    #[error("RDB CRC error: wrong RDB checksum expected: ({expected:x}) got ({computed:x})")]
     Checksum {
         /// The checksum stored in the file.
         expected: u64,
