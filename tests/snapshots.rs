@@ -267,3 +267,110 @@ fn a_corrupt_or_truncated_file_stops_the_start_with_an_error() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// While a large file loads the server already answers: INFO says `loading:1`, commands
+/// without the `loading` flag get LOADING; once loaded every key is there.
+#[test]
+fn the_server_answers_loading_while_the_file_loads() {
+    use std::io::{BufRead, BufReader};
+    let dir = fresh_dir();
+    let d = dir.display().to_string();
+    let s = shardis(2, &["--dir", &d]);
+    let mut c = s.client();
+    let _: () = redis::cmd("DEBUG").arg("POPULATE").arg(20_000).query(&mut c).unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    drop(s);
+    // 20,000 keys at 200 µs each: about 4 seconds of loading.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shardis-server"))
+        .args(["--port", "0", "--threads", "2", "--pin-cpus", "no", "--dir", &d, "--key-load-delay", "200"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    /// Kills the server however the test ends.
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let _guard = Kill(child);
+    let mut port = None;
+    for line in lines.by_ref().map_while(Result::ok) {
+        if let Some(p) = line.split("Running mode=standalone, port=").nth(1) {
+            port = p.trim_end_matches('.').parse::<u16>().ok();
+        }
+        if line.contains("Server initialized") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    let port = port.expect("the port is logged before loading");
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    let mut c = client.get_connection().unwrap();
+    let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+    assert!(info.lines().any(|l| l == "loading:1"), "{info}");
+    for cmd in ["GET", "PING"] {
+        let mut q = redis::cmd(cmd);
+        if cmd == "GET" {
+            q.arg("key:1");
+        }
+        let e = q.query::<Value>(&mut c).unwrap_err();
+        assert_eq!(e.code(), Some("LOADING"), "{cmd}: {e}");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+        if info.lines().any(|l| l == "loading:0") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still loading after a minute");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 20_000);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A failed snapshot with save points set stops writes (and PING) with MISCONF, as Redis's
+/// `stop-writes-on-bgsave-error`; reads go on; a successful snapshot lifts it.
+#[test]
+fn a_failed_snapshot_stops_writes_until_one_succeeds() {
+    let dir = fresh_dir();
+    let gone = dir.join("gone");
+    std::fs::create_dir_all(&gone).unwrap();
+    let s = shardis(2, &["--dir", &gone.display().to_string(), "--enable-protected-configs", "yes"]);
+    let mut c = s.client();
+    let _: () = c.set("k", "v").unwrap();
+    std::fs::remove_dir_all(&gone).unwrap();
+    let _: Value = redis::cmd("BGSAVE").query(&mut c).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+        if info.contains("rdb_bgsave_in_progress:0") && info.contains("rdb_last_bgsave_status:err") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the snapshot did not fail: {info}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let e = c.set::<_, _, ()>("k", "w").unwrap_err();
+    assert_eq!(e.code(), Some("MISCONF"), "{e}");
+    assert_eq!(redis::cmd("PING").query::<Value>(&mut c).unwrap_err().code(), Some("MISCONF"));
+    let _: () = redis::cmd("MULTI").query(&mut c).unwrap();
+    let _: Value = redis::cmd("INCR").arg("n").query(&mut c).unwrap_or(Value::Nil);
+    assert_eq!(redis::cmd("EXEC").query::<Value>(&mut c).unwrap_err().code(), Some("EXECABORT"));
+    let v: String = c.get("k").unwrap();
+    assert_eq!(v, "v");
+    // Off, writes pass; on again, a snapshot that succeeds lifts the refusal.
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("stop-writes-on-bgsave-error").arg("no").query(&mut c).unwrap();
+    let _: () = c.set("k", "w").unwrap();
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("stop-writes-on-bgsave-error").arg("yes").query(&mut c).unwrap();
+    assert!(c.set::<_, _, ()>("k", "x").is_err());
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("dir").arg(dir.display().to_string()).query(&mut c).unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    let _: () = c.set("k", "x").unwrap();
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -57,6 +57,12 @@ pub enum CmdError {
     /// A command that may grow memory while over maxmemory with nothing to evict.
     #[error("OOM command not allowed when used memory > 'maxmemory'.")]
     OutOfMemory,
+    /// A command refused while the data set loads at start-up.
+    #[error("LOADING Redis is loading the dataset in memory")]
+    Loading,
+    /// A write refused because the last snapshot failed (`stop-writes-on-bgsave-error`).
+    #[error("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.")]
+    Misconf,
     /// SELECT / MOVE / COPY to a database that does not exist.
     #[error("ERR DB index is out of range")]
     DbOutOfRange,

@@ -14,51 +14,48 @@ const NOKEY: (i32, i32, i32) = (0, 0, 0);
 const META: u32 = LOADING | STALE;
 
 /// The COMMAND family.
-pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("command", -1, META, NOKEY, "server", Route::Session(command)).subs(SUBS).doc(
-    "Returns detailed information about all commands.",
-    "2.8.13",
-    "O(N) where N is the total number of Redis commands",
-    "",
-)];
+pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("command", -1, META | LOADING, NOKEY, "server", Route::Session(command))
+    .subs(SUBS)
+    .doc("Returns detailed information about all commands.", "2.8.13", "O(N) where N is the total number of Redis commands", "")];
 
 static SUBS: &[CommandSpec] = &[
-    CommandSpec::new("command|count", 2, META, NOKEY, "server", Route::Session(count)).doc(
+    CommandSpec::new("command|count", 2, META | LOADING, NOKEY, "server", Route::Session(count)).doc(
         "Returns a count of commands.",
         "2.8.13",
         "O(1)",
         "",
     ),
-    CommandSpec::new("command|info", -2, META, NOKEY, "server", Route::Session(info)).doc(
+    CommandSpec::new("command|info", -2, META | LOADING, NOKEY, "server", Route::Session(info)).doc(
         "Returns information about one, multiple or all commands.",
         "2.8.13",
         "O(N) where N is the number of commands to look up",
         "[command-name...]",
     ),
-    CommandSpec::new("command|docs", -2, META, NOKEY, "server", Route::Session(docs_cmd)).doc(
+    CommandSpec::new("command|docs", -2, META | LOADING, NOKEY, "server", Route::Session(docs_cmd)).doc(
         "Returns documentary information about one, multiple or all commands.",
         "7.0.0",
         "O(N) where N is the number of commands to look up",
         "[command-name...]",
     ),
-    CommandSpec::new("command|list", -2, META, NOKEY, "server", Route::Session(list)).doc(
+    CommandSpec::new("command|list", -2, META | LOADING, NOKEY, "server", Route::Session(list)).doc(
         "Returns a list of command names.",
         "7.0.0",
         "O(N) where N is the total number of Redis commands",
         "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]",
     ),
-    CommandSpec::new("command|getkeys", -4, META, NOKEY, "server", Route::Session(getkeys)).doc(
+    CommandSpec::new("command|getkeys", -4, META | LOADING, NOKEY, "server", Route::Session(getkeys)).doc(
         "Extracts the key names from an arbitrary command.",
         "2.8.13",
         "O(N) where N is the number of arguments to the command",
         "command (arg...)",
     ),
-    CommandSpec::new("command|getkeysandflags", -4, META, NOKEY, "server", Route::Session(getkeys)).doc(
+    CommandSpec::new("command|getkeysandflags", -4, META | LOADING, NOKEY, "server", Route::Session(getkeys)).doc(
         "Extracts the key names and access flags for an arbitrary command.",
         "7.0.0",
         "O(N) where N is the number of arguments to the command",
         "command (arg...)",
     ),
-    CommandSpec::new("command|help", 2, META, NOKEY, "server", Route::Session(help)).doc(
+    CommandSpec::new("command|help", 2, META | LOADING, NOKEY, "server", Route::Session(help)).doc(
         "Returns helpful text about the different subcommands.",
         "5.0.0",
         "O(1)",

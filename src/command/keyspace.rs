@@ -6,7 +6,7 @@ use futures::future::LocalBoxFuture;
 
 use super::args::{eq_ic, parse_db, parse_int};
 use super::error::{CmdError, CmdResult};
-use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
+use super::flags::{DENYOOM, FAST, LOADING, RANDOM, READONLY, WRITE};
 use super::{CommandSpec, Merge, Route};
 use crate::notify;
 use crate::protocol::Reply;
@@ -72,7 +72,7 @@ static OBJECT_SUBS: &[CommandSpec] = &[
         "O(1)",
         "key",
     ),
-    CommandSpec::new("object|help", 2, 0, NOKEY, "generic", Route::Session(object_help)).doc(
+    CommandSpec::new("object|help", 2, LOADING, NOKEY, "generic", Route::Session(object_help)).doc(
         "Returns helpful text about the different subcommands.",
         "6.2.0",
         "O(1)",

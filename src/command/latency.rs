@@ -23,37 +23,37 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("latency", -2, 0, NOKEY
 )];
 
 static SUBS: &[CommandSpec] = &[
-    CommandSpec::new("latency|latest", 2, META, NOKEY, "server", Route::Session(latest)).doc(
+    CommandSpec::new("latency|latest", 2, META | LOADING, NOKEY, "server", Route::Session(latest)).doc(
         "Returns the latest latency samples for all events.",
         "2.8.13",
         "O(1)",
         "",
     ),
-    CommandSpec::new("latency|history", 3, META, NOKEY, "server", Route::Session(history)).doc(
+    CommandSpec::new("latency|history", 3, META | LOADING, NOKEY, "server", Route::Session(history)).doc(
         "Returns timestamp-latency samples for an event.",
         "2.8.13",
         "O(1)",
         "event",
     ),
-    CommandSpec::new("latency|reset", -2, META, NOKEY, "server", Route::Session(reset)).doc(
+    CommandSpec::new("latency|reset", -2, META | LOADING, NOKEY, "server", Route::Session(reset)).doc(
         "Resets the latency data for one or more events.",
         "2.8.13",
         "O(1)",
         "[event...]",
     ),
-    CommandSpec::new("latency|graph", 3, META, NOKEY, "server", Route::Session(graph)).doc(
+    CommandSpec::new("latency|graph", 3, META | LOADING, NOKEY, "server", Route::Session(graph)).doc(
         "Returns a latency graph for an event.",
         "2.8.13",
         "O(1)",
         "event",
     ),
-    CommandSpec::new("latency|doctor", 2, META, NOKEY, "server", Route::Session(doctor)).doc(
+    CommandSpec::new("latency|doctor", 2, META | LOADING, NOKEY, "server", Route::Session(doctor)).doc(
         "Returns a human-readable latency analysis report.",
         "2.8.13",
         "O(1)",
         "",
     ),
-    CommandSpec::new("latency|histogram", -2, META, NOKEY, "server", Route::Coordinator(histogram)).doc(
+    CommandSpec::new("latency|histogram", -2, META | LOADING, NOKEY, "server", Route::Coordinator(histogram)).doc(
         "Returns the cumulative distribution of latencies of a subset or all commands.",
         "7.0.0",
         "O(N) where N is the number of commands with latency information being retrieved.",

@@ -8,7 +8,7 @@ use futures::future::LocalBoxFuture;
 
 use super::args::{eq_ic, parse_int};
 use super::error::{CmdError, CmdResult};
-use super::flags::{RANDOM, READONLY};
+use super::flags::{LOADING, RANDOM, READONLY};
 use super::info::rss_bytes;
 use super::server::help_reply;
 use super::{CommandSpec, Route};
@@ -58,7 +58,7 @@ static MEMORY_SUBS: &[CommandSpec] = &[
         "Depends on how much memory is allocated, could be slow",
         "",
     ),
-    CommandSpec::new("memory|help", 2, RANDOM, NOKEY, "server", Route::Session(help)).doc(
+    CommandSpec::new("memory|help", 2, RANDOM | LOADING, NOKEY, "server", Route::Session(help)).doc(
         "Returns helpful text about the different subcommands.",
         "4.0.0",
         "O(1)",

@@ -39,7 +39,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// are served meanwhile: the snapshot needs no stop.
 fn save(s: &mut Session, _a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
     Box::pin(async move {
-        match snapshot::save(&s.local).await {
+        match snapshot::save(&s.local, false).await {
             Ok(()) => Ok(Reply::OK),
             Err(SaveError::InProgress) => Err(CmdError::other("Background save already in progress")),
             Err(_) => Err(CmdError::Line("ERR".into())),

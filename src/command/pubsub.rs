@@ -18,37 +18,37 @@ const INFO: u32 = PUBSUB | LOADING | STALE | RANDOM;
 
 /// The pub/sub commands.
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("subscribe", -2, SUB, NOKEY, "pubsub", Route::Session(subscribe)).doc(
+    CommandSpec::new("subscribe", -2, SUB | LOADING, NOKEY, "pubsub", Route::Session(subscribe)).doc(
         "Listens for messages published to channels.",
         "2.0.0",
         "O(N) where N is the number of channels to subscribe to.",
         "channel...",
     ),
-    CommandSpec::new("unsubscribe", -1, SUB, NOKEY, "pubsub", Route::Session(unsubscribe)).doc(
+    CommandSpec::new("unsubscribe", -1, SUB | LOADING, NOKEY, "pubsub", Route::Session(unsubscribe)).doc(
         "Stops listening to messages posted to channels.",
         "2.0.0",
         "O(N) where N is the number of channels to unsubscribe.",
         "[channel...]",
     ),
-    CommandSpec::new("psubscribe", -2, SUB, NOKEY, "pubsub", Route::Session(psubscribe)).doc(
+    CommandSpec::new("psubscribe", -2, SUB | LOADING, NOKEY, "pubsub", Route::Session(psubscribe)).doc(
         "Listens for messages published to channels that match one or more patterns.",
         "2.0.0",
         "O(N) where N is the number of patterns to subscribe to.",
         "pattern...",
     ),
-    CommandSpec::new("punsubscribe", -1, SUB, NOKEY, "pubsub", Route::Session(punsubscribe)).doc(
+    CommandSpec::new("punsubscribe", -1, SUB | LOADING, NOKEY, "pubsub", Route::Session(punsubscribe)).doc(
         "Stops listening to messages published to channels that match one or more patterns.",
         "2.0.0",
         "O(N) where N is the number of patterns to unsubscribe.",
         "[pattern...]",
     ),
-    CommandSpec::new("ssubscribe", -2, SUB, NOKEY, "pubsub", Route::Session(ssubscribe)).doc(
+    CommandSpec::new("ssubscribe", -2, SUB | LOADING, NOKEY, "pubsub", Route::Session(ssubscribe)).doc(
         "Listens for messages published to shard channels.",
         "7.0.0",
         "O(N) where N is the number of shard channels to subscribe to.",
         "shardchannel...",
     ),
-    CommandSpec::new("sunsubscribe", -1, SUB, NOKEY, "pubsub", Route::Session(sunsubscribe)).doc(
+    CommandSpec::new("sunsubscribe", -1, SUB | LOADING, NOKEY, "pubsub", Route::Session(sunsubscribe)).doc(
         "Stops listening to messages posted to shard channels.",
         "7.0.0",
         "O(N) where N is the number of shard channels to unsubscribe.",
@@ -75,31 +75,31 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 static PUBSUB_SUBS: &[CommandSpec] = &[
-    CommandSpec::new("pubsub|channels", -2, INFO, NOKEY, "pubsub", Route::Session(channels)).doc(
+    CommandSpec::new("pubsub|channels", -2, INFO | LOADING, NOKEY, "pubsub", Route::Session(channels)).doc(
         "Returns the active channels.",
         "2.8.0",
         "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)",
         "[pattern]",
     ),
-    CommandSpec::new("pubsub|numsub", -2, INFO, NOKEY, "pubsub", Route::Session(numsub)).doc(
+    CommandSpec::new("pubsub|numsub", -2, INFO | LOADING, NOKEY, "pubsub", Route::Session(numsub)).doc(
         "Returns a count of subscribers to channels.",
         "2.8.0",
         "O(N) for the NUMSUB subcommand, where N is the number of requested channels",
         "[channel...]",
     ),
-    CommandSpec::new("pubsub|numpat", 2, INFO, NOKEY, "pubsub", Route::Session(numpat)).doc(
+    CommandSpec::new("pubsub|numpat", 2, INFO | LOADING, NOKEY, "pubsub", Route::Session(numpat)).doc(
         "Returns a count of unique pattern subscriptions.",
         "2.8.0",
         "O(1)",
         "",
     ),
-    CommandSpec::new("pubsub|shardchannels", -2, INFO, NOKEY, "pubsub", Route::Session(shardchannels)).doc(
+    CommandSpec::new("pubsub|shardchannels", -2, INFO | LOADING, NOKEY, "pubsub", Route::Session(shardchannels)).doc(
         "Returns the active shard channels.",
         "7.0.0",
         "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).",
         "[pattern]",
     ),
-    CommandSpec::new("pubsub|shardnumsub", -2, INFO, NOKEY, "pubsub", Route::Session(shardnumsub)).doc(
+    CommandSpec::new("pubsub|shardnumsub", -2, INFO | LOADING, NOKEY, "pubsub", Route::Session(shardnumsub)).doc(
         "Returns the count of subscribers of shard channels.",
         "7.0.0",
         "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels",

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures::future::LocalBoxFuture;
 
 use super::error::{CmdError, CmdResult};
-use super::flags::{ALLOW_BUSY, DENYOOM, NOSCRIPT, READONLY, SCRIPT, SKIP_MONITOR, STALE, WRITE};
+use super::flags::{ALLOW_BUSY, DENYOOM, LOADING, NOSCRIPT, READONLY, SCRIPT, SKIP_MONITOR, STALE, WRITE};
 use super::server::help_reply;
 use super::{eq_ic, CommandSpec, Route};
 use crate::protocol::Reply;
@@ -105,7 +105,7 @@ static SCRIPT_SUBS: &[CommandSpec] = &[
         "O(1)",
         "YES|SYNC|NO",
     ),
-    CommandSpec::new("script|help", 2, STALE, NOKEY, "scripting", Route::Session(script_help)).doc(
+    CommandSpec::new("script|help", 2, STALE | LOADING, NOKEY, "scripting", Route::Session(script_help)).doc(
         "Returns helpful text about the different subcommands.",
         "5.0.0",
         "O(1)",
@@ -162,7 +162,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         "O(1)",
         "",
     ),
-    CommandSpec::new("function|help", 2, STALE, NOKEY, "scripting", Route::Session(function_help)).doc(
+    CommandSpec::new("function|help", 2, STALE | LOADING, NOKEY, "scripting", Route::Session(function_help)).doc(
         "Returns helpful text about the different subcommands.",
         "7.0.0",
         "O(1)",

@@ -22,7 +22,7 @@ pub const REDIS_VERSION: &str = "7.0.15";
 
 /// Connection, server and cluster commands.
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("ping", -1, FAST | LOADING | STALE | SUBSCRIBED_OK, NOKEY, "connection", Route::Session(ping)).doc(
+    CommandSpec::new("ping", -1, FAST | SUBSCRIBED_OK, NOKEY, "connection", Route::Session(ping)).doc(
         "Returns the server's liveliness response.",
         "1.0.0",
         "O(1)",
@@ -37,7 +37,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "quit",
         -1,
-        FAST | CONN | NO_AUTH | NOT_QUEUED | SUBSCRIBED_OK | ALLOW_BUSY,
+        FAST | CONN | NO_AUTH | NOT_QUEUED | SUBSCRIBED_OK | ALLOW_BUSY | LOADING,
         NOKEY,
         "connection",
         Route::Session(quit),
@@ -46,19 +46,19 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "reset",
         1,
-        FAST | CONN | NO_AUTH | NOT_QUEUED | SUBSCRIBED_OK | ALLOW_BUSY,
+        FAST | CONN | NO_AUTH | NOT_QUEUED | SUBSCRIBED_OK | ALLOW_BUSY | LOADING,
         NOKEY,
         "connection",
         Route::Session(reset),
     )
     .doc("Resets the connection.", "6.2.0", "O(1)", ""),
-    CommandSpec::new("auth", -2, FAST | CONN | NO_AUTH | ALLOW_BUSY, NOKEY, "connection", Route::Session(auth)).doc(
+    CommandSpec::new("auth", -2, FAST | CONN | NO_AUTH | ALLOW_BUSY | LOADING, NOKEY, "connection", Route::Session(auth)).doc(
         "Authenticates the connection.",
         "1.0.0",
         "O(N) where N is the number of passwords defined for the user",
         "[username] password",
     ),
-    CommandSpec::new("hello", -1, FAST | CONN | NO_AUTH | ALLOW_BUSY, NOKEY, "connection", Route::Session(hello)).doc(
+    CommandSpec::new("hello", -1, FAST | CONN | NO_AUTH | ALLOW_BUSY | LOADING, NOKEY, "connection", Route::Session(hello)).doc(
         "Handshakes with the Redis server.",
         "6.0.0",
         "O(1)",
@@ -117,40 +117,40 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 static CLIENT_SUBS: &[CommandSpec] = &[
-    CommandSpec::new("client|id", 2, CONN, NOKEY, "connection", Route::Session(client_id)).doc("Returns the unique client ID of the connection.", "5.0.0", "O(1)", ""),
-    CommandSpec::new("client|setname", 3, CONN, NOKEY, "connection", Route::Session(client_setname)).doc("Sets the connection name.", "2.6.9", "O(1)", "connection-name"),
-    CommandSpec::new("client|getname", 2, CONN, NOKEY, "connection", Route::Session(client_getname)).doc("Returns the name of the connection.", "2.6.9", "O(1)", ""),
-    CommandSpec::new("client|list", -2, ADMIN | CONN, NOKEY, "connection", Route::Session(client_list)).doc("Lists open connections.", "2.4.0", "O(N) where N is the number of client connections", "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id:integer...]"),
-    CommandSpec::new("client|info", 2, CONN, NOKEY, "connection", Route::Session(client_info)).doc("Returns information about the connection.", "6.2.0", "O(1)", ""),
-    CommandSpec::new("client|kill", -3, ADMIN | CONN, NOKEY, "connection", Route::Coordinator(client_kill)).doc("Terminates open connections.", "2.4.0", "O(N) where N is the number of client connections", "ip:port|([ID client-id:integer] [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES|NO])"),
-    CommandSpec::new("client|unblock", -3, ADMIN | CONN, NOKEY, "connection", Route::Session(client_unblock)).doc("Unblocks a client blocked by a blocking command from a different connection.", "5.0.0", "O(log N) where N is the number of client connections", "client-id:integer [TIMEOUT|ERROR]"),
+    CommandSpec::new("client|id", 2, CONN | LOADING, NOKEY, "connection", Route::Session(client_id)).doc("Returns the unique client ID of the connection.", "5.0.0", "O(1)", ""),
+    CommandSpec::new("client|setname", 3, CONN | LOADING, NOKEY, "connection", Route::Session(client_setname)).doc("Sets the connection name.", "2.6.9", "O(1)", "connection-name"),
+    CommandSpec::new("client|getname", 2, CONN | LOADING, NOKEY, "connection", Route::Session(client_getname)).doc("Returns the name of the connection.", "2.6.9", "O(1)", ""),
+    CommandSpec::new("client|list", -2, ADMIN | CONN | LOADING, NOKEY, "connection", Route::Session(client_list)).doc("Lists open connections.", "2.4.0", "O(N) where N is the number of client connections", "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id:integer...]"),
+    CommandSpec::new("client|info", 2, CONN | LOADING, NOKEY, "connection", Route::Session(client_info)).doc("Returns information about the connection.", "6.2.0", "O(1)", ""),
+    CommandSpec::new("client|kill", -3, ADMIN | CONN | LOADING, NOKEY, "connection", Route::Coordinator(client_kill)).doc("Terminates open connections.", "2.4.0", "O(N) where N is the number of client connections", "ip:port|([ID client-id:integer] [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES|NO])"),
+    CommandSpec::new("client|unblock", -3, ADMIN | CONN | LOADING, NOKEY, "connection", Route::Session(client_unblock)).doc("Unblocks a client blocked by a blocking command from a different connection.", "5.0.0", "O(log N) where N is the number of client connections", "client-id:integer [TIMEOUT|ERROR]"),
     CommandSpec::new("client|setinfo", 4, CONN, NOKEY, "connection", Route::Session(client_setinfo)).doc("Sets information specific to the client or connection.", "7.2.0", "O(1)", "LIB-NAME libname|LIB-VER libver"),
-    CommandSpec::new("client|tracking", -3, CONN, NOKEY, "connection", Route::Session(client_tracking)).doc("Controls server-assisted client-side caching for the connection.", "6.0.0", "O(1). Some options may introduce additional complexity.", "ON|OFF [REDIRECT client-id:integer] [PREFIX prefix...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]"),
-    CommandSpec::new("client|caching", 3, CONN, NOKEY, "connection", Route::Session(client_caching)).doc("Instructs the server whether to track the keys in the next request.", "6.0.0", "O(1)", "YES|NO"),
-    CommandSpec::new("client|trackinginfo", 2, CONN, NOKEY, "connection", Route::Session(client_trackinginfo)).doc("Returns information about server-assisted client-side caching for the connection.", "6.2.0", "O(1)", ""),
-    CommandSpec::new("client|getredir", 2, CONN, NOKEY, "connection", Route::Session(client_getredir)).doc("Returns the client ID to which the connection's tracking notifications are redirected.", "6.0.0", "O(1)", ""),
-    CommandSpec::new("client|pause", -3, ADMIN | CONN, NOKEY, "connection", Route::Session(client_pause)).doc("Suspends commands processing.", "3.0.0", "O(1)", "timeout:integer [WRITE|ALL]"),
-    CommandSpec::new("client|unpause", 2, ADMIN | CONN, NOKEY, "connection", Route::Session(client_unpause)).doc("Resumes processing commands from paused clients.", "6.2.0", "O(N) Where N is the number of paused clients", ""),
-    CommandSpec::new("client|no-evict", 3, ADMIN | CONN, NOKEY, "connection", Route::Session(client_no_evict)).doc("Sets the client eviction mode of the connection.", "7.0.0", "O(1)", "ON|OFF"),
+    CommandSpec::new("client|tracking", -3, CONN | LOADING, NOKEY, "connection", Route::Session(client_tracking)).doc("Controls server-assisted client-side caching for the connection.", "6.0.0", "O(1). Some options may introduce additional complexity.", "ON|OFF [REDIRECT client-id:integer] [PREFIX prefix...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]"),
+    CommandSpec::new("client|caching", 3, CONN | LOADING, NOKEY, "connection", Route::Session(client_caching)).doc("Instructs the server whether to track the keys in the next request.", "6.0.0", "O(1)", "YES|NO"),
+    CommandSpec::new("client|trackinginfo", 2, CONN | LOADING, NOKEY, "connection", Route::Session(client_trackinginfo)).doc("Returns information about server-assisted client-side caching for the connection.", "6.2.0", "O(1)", ""),
+    CommandSpec::new("client|getredir", 2, CONN | LOADING, NOKEY, "connection", Route::Session(client_getredir)).doc("Returns the client ID to which the connection's tracking notifications are redirected.", "6.0.0", "O(1)", ""),
+    CommandSpec::new("client|pause", -3, ADMIN | CONN | LOADING, NOKEY, "connection", Route::Session(client_pause)).doc("Suspends commands processing.", "3.0.0", "O(1)", "timeout:integer [WRITE|ALL]"),
+    CommandSpec::new("client|unpause", 2, ADMIN | CONN | LOADING, NOKEY, "connection", Route::Session(client_unpause)).doc("Resumes processing commands from paused clients.", "6.2.0", "O(N) Where N is the number of paused clients", ""),
+    CommandSpec::new("client|no-evict", 3, ADMIN | CONN | LOADING, NOKEY, "connection", Route::Session(client_no_evict)).doc("Sets the client eviction mode of the connection.", "7.0.0", "O(1)", "ON|OFF"),
     CommandSpec::new("client|no-touch", 3, CONN, NOKEY, "connection", Route::Session(client_no_touch)).doc("Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0", "O(1)", "ON|OFF"),
-    CommandSpec::new("client|reply", 3, CONN, NOKEY, "connection", Route::Session(client_reply)).doc("Instructs the server whether to reply to commands.", "3.2.0", "O(1)", "ON|OFF|SKIP"),
-    CommandSpec::new("client|help", 2, CONN, NOKEY, "connection", Route::Session(client_help)).doc("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""),
+    CommandSpec::new("client|reply", 3, CONN | LOADING, NOKEY, "connection", Route::Session(client_reply)).doc("Instructs the server whether to reply to commands.", "3.2.0", "O(1)", "ON|OFF|SKIP"),
+    CommandSpec::new("client|help", 2, CONN | LOADING, NOKEY, "connection", Route::Session(client_help)).doc("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""),
 ];
 
 static CONFIG_SUBS: &[CommandSpec] = &[
-    CommandSpec::new("config|get", -3, ADMIN | CONN, NOKEY, "server", Route::Session(config_get)).doc(
+    CommandSpec::new("config|get", -3, ADMIN | CONN | LOADING, NOKEY, "server", Route::Session(config_get)).doc(
         "Returns the effective values of configuration parameters.",
         "2.0.0",
         "O(N) when N is the number of configuration parameters provided",
         "parameter...",
     ),
-    CommandSpec::new("config|set", -4, ADMIN | CONN, NOKEY, "server", Route::Session(config_set)).doc(
+    CommandSpec::new("config|set", -4, ADMIN | CONN | LOADING, NOKEY, "server", Route::Coordinator(config_set)).doc(
         "Sets configuration parameters in-flight.",
         "2.0.0",
         "O(N) when N is the number of configuration parameters provided",
         "(parameter value)...",
     ),
-    CommandSpec::new("config|resetstat", 2, ADMIN | CONN, NOKEY, "server", Route::Coordinator(config_resetstat)).doc(
+    CommandSpec::new("config|resetstat", 2, ADMIN | CONN | LOADING, NOKEY, "server", Route::Coordinator(config_resetstat)).doc(
         "Resets the server's statistics.",
         "2.0.0",
         "O(1)",
@@ -162,7 +162,7 @@ static CONFIG_SUBS: &[CommandSpec] = &[
         "O(1)",
         "",
     ),
-    CommandSpec::new("config|help", 2, CONN, NOKEY, "server", Route::Session(config_help)).doc(
+    CommandSpec::new("config|help", 2, CONN | LOADING, NOKEY, "server", Route::Session(config_help)).doc(
         "Returns helpful text about the different subcommands.",
         "5.0.0",
         "O(1)",
@@ -819,28 +819,30 @@ pub fn is_local_client(s: &Session) -> bool {
     a.is_empty() || a.starts_with("127.") || a.starts_with("::1:") || a.starts_with("[::1]") || a.starts_with('/')
 }
 
-fn config_set(s: &mut Session, a: &[Bytes]) -> CmdResult {
-    if !a.len().is_multiple_of(2) {
-        return Err(CmdError::Syntax);
-    }
-    let pairs: Vec<(&[u8], &[u8])> = a[2..].chunks(2).map(|p| (&p[0][..], &p[1][..])).collect();
-    let local = is_local_client(s);
-    s.local.shared.config.set_many(&pairs, local).map_err(|e| CmdError::Other(e.to_string().into()))?;
-    // A smaller tracking table takes effect at once on every shard.
-    if pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(b"tracking-table-max-keys")) {
-        for (i, m) in s.local.shared.mailboxes.iter().enumerate() {
-            if i == s.local.id {
-                s.local.enforce_tracking_limit();
-            } else {
-                m.push(crate::shard::Msg::Call(Box::new(|l| l.enforce_tracking_limit())));
-            }
+fn config_set(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
+    Box::pin(async move {
+        if !a.len().is_multiple_of(2) {
+            return Err(CmdError::Syntax);
         }
-    }
-    // A lower budget (or a new policy) takes effect at once.
-    if s.local.shared.over_budget() {
-        s.local.check_memory();
-    }
-    Ok(Reply::OK)
+        let pairs: Vec<(&[u8], &[u8])> = a[2..].chunks(2).map(|p| (&p[0][..], &p[1][..])).collect();
+        let local = is_local_client(s);
+        s.local.shared.config.set_many(&pairs, local).map_err(|e| CmdError::Other(e.to_string().into()))?;
+        // A smaller tracking table takes effect at once on every shard, and the invalidations
+        // of the keys it drops are on their way before the reply (a client's next command
+        // comes after them, as in Redis).
+        if pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(b"tracking-table-max-keys")) {
+            call_all(&s.local, |l| {
+                l.enforce_tracking_limit();
+                l.flush_pushes();
+            })
+            .await;
+        }
+        // A lower budget (or a new policy) takes effect at once.
+        if s.local.shared.over_budget() {
+            s.local.check_memory();
+        }
+        Ok(Reply::OK)
+    })
 }
 
 fn config_rewrite(s: &mut Session, _a: &[Bytes]) -> CmdResult {

@@ -21,19 +21,19 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("slowlog", -2, 0, NOKEY
 )];
 
 static SUBS: &[CommandSpec] = &[
-    CommandSpec::new("slowlog|get", -2, META, NOKEY, "server", Route::Session(get)).doc(
+    CommandSpec::new("slowlog|get", -2, META | LOADING, NOKEY, "server", Route::Session(get)).doc(
         "Returns the slow log's entries.",
         "2.2.12",
         "O(N) where N is the number of entries returned",
         "[count:integer]",
     ),
-    CommandSpec::new("slowlog|len", 2, META, NOKEY, "server", Route::Session(len)).doc(
+    CommandSpec::new("slowlog|len", 2, META | LOADING, NOKEY, "server", Route::Session(len)).doc(
         "Returns the number of entries in the slow log.",
         "2.2.12",
         "O(1)",
         "",
     ),
-    CommandSpec::new("slowlog|reset", 2, META, NOKEY, "server", Route::Session(reset)).doc(
+    CommandSpec::new("slowlog|reset", 2, META | LOADING, NOKEY, "server", Route::Session(reset)).doc(
         "Clears all entries from the slow log.",
         "2.2.12",
         "O(N) where N is the number of entries in the slowlog",

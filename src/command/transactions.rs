@@ -31,31 +31,31 @@ const TX_BUSY: u32 = TX | ALLOW_BUSY;
 
 /// The transaction commands.
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("multi", 1, TX_BUSY | FAST | NOT_QUEUED, NOKEY, "transactions", Route::Session(multi)).doc(
+    CommandSpec::new("multi", 1, TX_BUSY | FAST | NOT_QUEUED | LOADING, NOKEY, "transactions", Route::Session(multi)).doc(
         "Starts a transaction.",
         "1.2.0",
         "O(1)",
         "",
     ),
-    CommandSpec::new("exec", 1, TX | NOT_QUEUED | SKIP_SLOWLOG, NOKEY, "transactions", Route::Coordinator(exec)).doc(
+    CommandSpec::new("exec", 1, TX | NOT_QUEUED | SKIP_SLOWLOG | LOADING, NOKEY, "transactions", Route::Coordinator(exec)).doc(
         "Executes all commands in a transaction.",
         "1.2.0",
         "Depends on commands in the transaction",
         "",
     ),
-    CommandSpec::new("discard", 1, TX_BUSY | FAST | NOT_QUEUED, NOKEY, "transactions", Route::Session(discard)).doc(
+    CommandSpec::new("discard", 1, TX_BUSY | FAST | NOT_QUEUED | LOADING, NOKEY, "transactions", Route::Session(discard)).doc(
         "Discards a transaction.",
         "2.0.0",
         "O(N), when N is the number of queued commands",
         "",
     ),
-    CommandSpec::new("watch", -2, TX_BUSY | FAST | NOT_QUEUED, (1, -1, 1), "transactions", Route::Coordinator(watch)).doc(
+    CommandSpec::new("watch", -2, TX_BUSY | FAST | NOT_QUEUED | LOADING, (1, -1, 1), "transactions", Route::Coordinator(watch)).doc(
         "Monitors changes to keys to determine the execution of a transaction.",
         "2.2.0",
         "O(1) for every key.",
         "key...",
     ),
-    CommandSpec::new("unwatch", 1, TX_BUSY | FAST, NOKEY, "transactions", Route::Session(unwatch)).doc(
+    CommandSpec::new("unwatch", 1, TX_BUSY | FAST | LOADING, NOKEY, "transactions", Route::Session(unwatch)).doc(
         "Forgets about watched keys of a transaction.",
         "2.2.0",
         "O(1)",

@@ -1,6 +1,7 @@
 //! Loading an RDB file at start-up (and for DEBUG RELOAD): one thread decodes the file and
 //! sends each key to its shard in batches over bounded channels; every shard inserts its
-//! own keys before it accepts connections.
+//! own keys while it already accepts connections, answering LOADING to every command that
+//! does not carry the `loading` flag until the whole file is in.
 
 use std::path::Path;
 
@@ -76,6 +77,9 @@ impl Feeder {
         let shards = self.to.len();
         let mut loaded = Loaded::default();
         let mut libraries = Vec::new();
+        // `key-load-delay` (a testing knob, as Redis's debugDelay): microseconds per key, or
+        // when negative one microsecond every -N keys.
+        let delay = cfg.num(crate::config::P::KeyLoadDelay);
         while let Some(item) = decoder.next_item()? {
             match item {
                 rdb::Item::Function(code) => libraries.push(code),
@@ -92,6 +96,11 @@ impl Feeder {
                     loaded.keys += 1;
                     if self.batches[shard].len() >= BATCH {
                         self.send(shard);
+                    }
+                    if delay > 0 {
+                        std::thread::sleep(std::time::Duration::from_micros(delay as u64));
+                    } else if delay < 0 && loaded.keys % delay.unsigned_abs() == 0 {
+                        std::thread::sleep(std::time::Duration::from_micros(1));
                     }
                 }
                 rdb::Item::Aux { .. } | rdb::Item::ResizeDb { .. } => {}
@@ -144,7 +153,7 @@ pub async fn receive(local: &std::rc::Rc<crate::shard::ShardLocal>, rx: flume::R
 pub async fn reload(local: &std::rc::Rc<crate::shard::ShardLocal>, save_first: bool, flush: bool) -> Result<Loaded, ReloadError> {
     use crate::shard::{call_all, txn};
     if save_first {
-        super::snapshot::save(local).await.map_err(|e| ReloadError::Save(e.to_string()))?;
+        super::snapshot::save(local, false).await.map_err(|e| ReloadError::Save(e.to_string()))?;
     }
     let shared = local.shared.clone();
     let n = shared.shards();

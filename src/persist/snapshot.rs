@@ -84,9 +84,18 @@ pub struct SaveState {
     pub copies_peak: AtomicU64,
     /// Keys loaded, and keys skipped as expired, by the last load.
     pub loaded: Mutex<(u64, u64)>,
+    /// The RDB file is loading at start-up: commands without the `loading` flag are refused.
+    pub loading: AtomicBool,
 }
 
 impl SaveState {
+    /// Whether writes are refused (`MISCONF`): the last snapshot failed while save points are
+    /// set and `stop-writes-on-bgsave-error` is on, as Redis's `writeCommandsDeniedByDiskError`.
+    /// One relaxed load when snapshots succeed.
+    pub fn writes_refused(&self, config: &crate::config::Config) -> bool {
+        self.last_failed.load(Relaxed) && config.flag(crate::config::P::StopWritesOnBgsaveError) && !config.save_points().is_empty()
+    }
+
     /// Unix seconds of the last successful save (LASTSAVE).
     pub fn last_save(&self) -> u64 {
         self.last_save.load(Relaxed)
@@ -99,8 +108,10 @@ pub fn rdb_path(shared: &Shared) -> PathBuf {
 }
 
 /// Writes a snapshot of every shard to `dbfilename` and waits for it (SAVE, BGSAVE's task,
-/// save points, SHUTDOWN). Shards keep serving meanwhile.
-pub async fn save(local: &Rc<ShardLocal>) -> Result<(), SaveError> {
+/// save points, SHUTDOWN). Shards keep serving meanwhile. Only a `background` one that fails
+/// marks `rdb_last_bgsave_status:err` (and so may stop writes, `stop-writes-on-bgsave-error`),
+/// as in Redis; any success clears it.
+pub async fn save(local: &Rc<ShardLocal>, background: bool) -> Result<(), SaveError> {
     let state = &local.shared.save;
     if state.in_progress.swap(true, Relaxed) {
         return Err(SaveError::InProgress);
@@ -120,10 +131,11 @@ pub async fn save(local: &Rc<ShardLocal>) -> Result<(), SaveError> {
             state.changes_at_save.store(*changes, Relaxed);
             log::info!("DB saved on disk");
         }
-        Err(e) => {
+        Err(e) if background => {
             state.last_failed.store(true, Relaxed);
             log::warn!("Background saving error: {e}");
         }
+        Err(e) => log::warn!("Error saving DB on disk: {e}"),
     }
     state.in_progress.store(false, Relaxed);
     result.map(|_| ())
@@ -135,7 +147,7 @@ pub fn start_background(local: &Rc<ShardLocal>) {
     local.spawn(async move {
         log::info!("Background saving started");
         loop {
-            let _ = save(&l).await;
+            let _ = save(&l, true).await;
             if !l.shared.save.scheduled.swap(false, Relaxed) {
                 break;
             }
@@ -174,7 +186,7 @@ pub async fn shutdown(local: &Rc<ShardLocal>, mode: AtShutdown, force: bool) -> 
         while shared.save.in_progress.load(Relaxed) {
             glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
         }
-        if let Err(e) = save(local).await {
+        if let Err(e) = save(local, false).await {
             log::warn!("Error trying to save the DB, can't exit: {e}");
             if !force {
                 log::warn!("Errors trying to shut down the server. Check the logs for more information.");

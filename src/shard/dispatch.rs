@@ -204,6 +204,27 @@ fn busy_blocks(local: &ShardLocal, spec: &CommandSpec, args: &[Bytes]) -> bool {
     keys.any(|i| key_shard(&args[i], shards) == local.id && !locks.is_free(&args[i]))
 }
 
+/// Whether the server's state refuses `spec` now, as Redis's `processCommand` does: writes
+/// (and PING) while snapshots fail under `stop-writes-on-bgsave-error` (`MISCONF`), and
+/// every command without the `loading` flag while the RDB file loads (`LOADING`). Two
+/// relaxed loads in the common case.
+fn state_refusal(local: &ShardLocal, s: &Session, spec: &'static CommandSpec) -> Option<CmdError> {
+    let save = &local.shared.save;
+    let queued_lack = |f: u32, want: bool| {
+        spec.name == "exec"
+            && s.multi.as_ref().is_some_and(|m| m.queued.iter().any(|q| lookup(q).is_ok_and(|c| (c.flags & f != 0) == want)))
+    };
+    if save.writes_refused(&local.shared.config)
+        && (spec.flags & flags::WRITE != 0 || spec.name == "ping" || queued_lack(flags::WRITE, true))
+    {
+        return Some(CmdError::Misconf);
+    }
+    if save.loading.load(Relaxed) && (spec.flags & flags::LOADING == 0 || queued_lack(flags::LOADING, false)) {
+        return Some(CmdError::Loading);
+    }
+    None
+}
+
 /// Resolves a command in the table and checks arity and authentication.
 fn resolve(s: &Session, args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
     let spec = lookup(args).map_err(Reply::from)?;
@@ -328,6 +349,11 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> B
                         }
                     }
                 }
+            }
+        }
+        if let (Ok(spec), Mode::Plain) = (&resolved, b.mode) {
+            if let Some(e) = state_refusal(&local, s, spec) {
+                resolved = Err(e.into());
             }
         }
         if s.multi.is_some() {

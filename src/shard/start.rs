@@ -225,6 +225,7 @@ impl ShardSet {
         // The RDB file, when there is one, is loaded before any shard accepts a connection.
         let rdb = crate::persist::snapshot::rdb_path(&shared);
         let load = (serve_tcp && rdb.exists()).then(|| crate::persist::load::channels(n));
+        shared.save.loading.store(load.is_some(), Relaxed);
         let (feeder, mut load_rx) = match load {
             Some((f, rx)) => (Some(f), rx.into_iter().map(Some).collect()),
             None => (None, (0..n).map(|_| None).collect::<Vec<_>>()),
@@ -261,6 +262,7 @@ impl ShardSet {
             for _ in 0..n {
                 let _ = loaded_rx.recv();
             }
+            shared.save.loading.store(false, Relaxed);
             *shared.save.loaded.lock().expect("load stats lock") = (loaded.keys, loaded.expired);
             log::info!("Done loading RDB, keys loaded: {}, keys expired: {}.", loaded.keys, loaded.expired);
             log::info!("DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
@@ -301,13 +303,18 @@ async fn shard_main(
 ) {
     use std::os::fd::{FromRawFd, IntoRawFd};
     let local = Rc::new(ShardLocal::new(id, shared));
-    if let Some(rx) = load {
-        crate::persist::load::receive(&local, rx).await;
-    }
-    let _ = loaded.send(());
-    if serving && id == 0 {
-        local.spawn(crate::persist::snapshot::save_points_loop(local.clone()));
-    }
+    // The shard serves while its keys load (commands without the `loading` flag are refused
+    // with LOADING meanwhile); save points count once the data set is whole.
+    let l = local.clone();
+    local.spawn(async move {
+        if let Some(rx) = load {
+            crate::persist::load::receive(&l, rx).await;
+        }
+        let _ = loaded.send(());
+        if serving && id == 0 {
+            l.spawn(crate::persist::snapshot::save_points_loop(l.clone()));
+        }
+    });
     local.spawn(expiry_loop(local.clone()));
     local.spawn(super::fanout::flusher_loop(local.clone()));
     crate::metrics::start_shard(&local);
