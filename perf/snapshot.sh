@@ -28,7 +28,8 @@
 #     counts pages it still shares with its parent, so this is an upper bound), and the
 #     largest rdb_last_cow_size (Redis: bytes of the child's pages copied on write; shardis:
 #     its largest batch of entries copied before a change, as sampled).
-# Hypervisor steal (/proc/stat) is shown for each step. Markdown tables at the end.
+# Hypervisor steal and the share of core 0 used by anything but the server (both /proc/stat)
+# are shown for each step: a run where the latter is high was disturbed. Markdown tables at the end.
 # Needs: redis-server, redis-cli, redis-benchmark (7.x for --csv percentiles), root (clear_refs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +56,11 @@ hwm() { awk '/^VmHWM/{print $2}' "/proc/$1/status"; }
 reset_hwm() { echo 5 > "/proc/$1/clear_refs"; }
 mb() { awk -v k="$1" 'BEGIN{printf "%.0f", k / 1024}'; }   # kB -> MB
 now() { date +%s.%N; }
+# Core 0's user+nice+system ticks and all its ticks (/proc/stat cpu0), then the server's CPU
+# ticks (its threads and reaped children): `other` is the share of core 0 that something
+# else used between two such readings (other sessions, kernel threads), beside steal.
+mark() { echo "$(awk '/^cpu0 /{print $2 + $3 + $4, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat) ${1:-$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat")}"; }
+other() { awk -v a="$1" -v b="$2" 'BEGIN{split(a, x, " "); split(b, y, " "); d = y[2] - x[2]; printf "%.1f", (d > 0 ? 100 * ((y[1] - x[1]) - (y[3] - x[3])) / d : 0)}'; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b - a}'; }
 persist() { cli info persistence | tr -d '\r' | awk -F: -v f="$1" '$1 == f{print $2}'; }
 # start SERVER DIR: the server alone on core 0 with its dump.rdb in DIR (loaded when present);
@@ -110,16 +116,16 @@ for round in $(seq "$ROUNDS"); do
     echo "round $round $srv: filled $n keys in $(secs "$t0" "$t1") s, RSS $(mb "$(rss $pid)") MB"
     # 2. SAVE
     r0=$(rss $pid); reset_hwm $pid
-    s0=$(steal); t0=$(now)
+    s0=$(steal); f0=$(mark); t0=$(now)
     out=$(cli save)
-    t1=$(now); s1=$(steal)
+    t1=$(now); s1=$(steal); f1=$(mark)
     [ "$out" = OK ] || odd+=("round $round $srv: SAVE answered $out")
-    save_s=$(secs "$t0" "$t1"); save_hwm=$(hwm $pid); save_steal=$(steal_pct "$s0" "$s1")
+    save_s=$(secs "$t0" "$t1"); save_hwm=$(hwm $pid); save_steal="$(steal_pct "$s0" "$s1")% / $(other "$f0" "$f1")%"
     size=$(stat -c %s "$dir/dump.rdb")
-    echo "round $round $srv: SAVE $save_s s, RSS $(mb "$r0") MB before, peak $(mb "$save_hwm") MB, dump.rdb $(mb $((size / 1024))) MB, steal $save_steal%"
+    echo "round $round $srv: SAVE $save_s s, RSS $(mb "$r0") MB before, peak $(mb "$save_hwm") MB, dump.rdb $(mb $((size / 1024))) MB, steal / other on core 0 $save_steal"
     stop
     # 3. load at start
-    s0=$(steal); t0=$(now)
+    s0=$(steal); f0=$(mark 0); t0=$(now)
     start $srv "$dir"
     deadline=$(( $(date +%s) + 1800 ))
     until [ "$(cli ping 2>/dev/null)" = PONG ]; do
@@ -132,18 +138,18 @@ for round in $(seq "$ROUNDS"); do
       kill -0 $pid 2>/dev/null || break
       sleep 0.01
     done
-    t1=$(now); s1=$(steal)
+    t1=$(now); s1=$(steal); f1=$(mark 2>/dev/null)
     if ! kill -0 $pid 2>/dev/null; then
       odd+=("round $round $srv: no server after load (log: $(tail -2 "$dir/server.log" | tr '\n' ' '))")
-      persist_rows+=("| $round | $srv | $N | $save_s | $(mb "$r0") | $(mb "$save_hwm") | $(mb $((size / 1024))) | failed | | | | $save_steal% / |")
+      persist_rows+=("| $round | $srv | $N | $save_s | $(mb "$r0") | $(mb "$save_hwm") | $(mb $((size / 1024))) | failed | | | | $save_steal | |")
       pid=; continue
     fi
-    load_s=$(secs "$t0" "$t1"); load_hwm=$(hwm $pid); load_rss=$(rss $pid); load_steal=$(steal_pct "$s0" "$s1")
+    load_s=$(secs "$t0" "$t1"); load_hwm=$(hwm $pid); load_rss=$(rss $pid); load_steal="$(steal_pct "$s0" "$s1")% / $(other "$f0" "$f1")%"
     n=$(cli dbsize)
     [ "$n" = "$N" ] || odd+=("round $round $srv: DBSIZE $n after load, not $N")
     logged=$(grep -o 'DB loaded from disk: [0-9.]* seconds' "$dir/server.log" | tail -1 | awk '{print $5}')
-    echo "round $round $srv: loaded $n keys in $load_s s (log: ${logged:-?} s), peak RSS $(mb "$load_hwm") MB, RSS after $(mb "$load_rss") MB, steal $load_steal%"
-    persist_rows+=("| $round | $srv | $n | $save_s | $(mb "$r0") | $(mb "$save_hwm") | $(mb $((size / 1024))) | $load_s | ${logged:-?} | $(mb "$load_hwm") | $(mb "$load_rss") | $save_steal% / $load_steal% |")
+    echo "round $round $srv: loaded $n keys in $load_s s (log: ${logged:-?} s), peak RSS $(mb "$load_hwm") MB, RSS after $(mb "$load_rss") MB, steal / other on core 0 $load_steal"
+    persist_rows+=("| $round | $srv | $n | $save_s | $(mb "$r0") | $(mb "$save_hwm") | $(mb $((size / 1024))) | $load_s | ${logged:-?} | $(mb "$load_hwm") | $(mb "$load_rss") | $save_steal | $load_steal |")
     # 4. SET, then GET, latency: each alone, then under BGSAVE
     for test in SET GET; do
       for mode in none bgsave; do
@@ -152,7 +158,7 @@ for round in $(seq "$ROUNDS"); do
         sample_rss $pid "$WORK/stop" > "$WORK/rss" &
         spid=$!
         saves0=$(persist rdb_saves)
-        s0=$(steal); t0=$(now); start_s=$(date +%s)
+        s0=$(steal); f0=$(mark); t0=$(now); start_s=$(date +%s)
         bench $test > "$WORK/bench" &
         bpid=$!
         issued=0 cow=0
@@ -178,11 +184,12 @@ for round in $(seq "$ROUNDS"); do
         run_hwm=$(hwm $pid)
         # the last BGSAVE finishes before anything else (not measured)
         while [ "$(persist rdb_bgsave_in_progress)" = 1 ]; do sleep 0.1; done
+        sleep 0.2; f1=$(mark)   # until then: Redis's child is reaped, its CPU time counted
         w=$(persist rdb_last_cow_size); [ "${w:-0}" -gt $cow ] && cow=$w
         status=$(persist rdb_last_bgsave_status)
         [ "$status" = ok ] || odd+=("round $round $srv: rdb_last_bgsave_status $status")
         done_saves=$(( $(persist rdb_saves) - saves0 ))
-        st=$(steal_pct "$s0" "$s1")
+        st="$(steal_pct "$s0" "$s1")% / $(other "$f0" "$f1")%"
         # intervals between checks, by whether a BGSAVE was in progress (or just issued) at their start:
         # share of the run's time, server commands per second in and out of a BGSAVE
         read -r share ops_in ops_out < <(awk 'NR > 1{dt = $1 - t; dc = $3 - c; if (b) {ti += dt; ci += dc} else {to += dt; co += dc}}
@@ -192,8 +199,8 @@ for round in $(seq "$ROUNDS"); do
         [ $mode = none ] && cowmb=-
         IFS=, read -r name rps avg min p50 p95 p99 max < "$WORK/bench" || true
         run_s=$(secs "$t0" "$t1")
-        echo "round $round $srv $test BGSAVE=$mode: ${rps:-?} req/s p50 ${p50:-?} p99 ${p99:-?} max ${max:-?} ms in $run_s s; BGSAVE in progress ${share} of it, $issued issued, $done_saves done; server ops/s in/out of BGSAVE $ops_in/$ops_out; VmHWM $(mb "$run_hwm") MB, summed RSS peak $(mb "$peak") MB ($forked samples with a child); cow $cowmb MB; steal $st%"
-        latency_rows+=("| $round | $srv | $test | $mode | ${rps%.*} | ${p50:-?} | ${p99:-?} | ${max:-?} | $run_s | $share | $issued / $done_saves | $ops_in / $ops_out | $(mb "$run_hwm") | $(mb "$peak") | $cowmb | $st% |")
+        echo "round $round $srv $test BGSAVE=$mode: ${rps:-?} req/s p50 ${p50:-?} p99 ${p99:-?} max ${max:-?} ms in $run_s s; BGSAVE in progress ${share} of it, $issued issued, $done_saves done; server ops/s in/out of BGSAVE $ops_in/$ops_out; VmHWM $(mb "$run_hwm") MB, summed RSS peak $(mb "$peak") MB ($forked samples with a child); cow $cowmb MB; steal / other on core 0 $st"
+        latency_rows+=("| $round | $srv | $test | $mode | ${rps%.*} | ${p50:-?} | ${p99:-?} | ${max:-?} | $run_s | $share | $issued / $done_saves | $ops_in / $ops_out | $(mb "$run_hwm") | $(mb "$peak") | $cowmb | $st |")
       done
     done
     stop
@@ -203,13 +210,13 @@ done
 echo
 echo "N=$N keys, 16-byte values; SAVE, then load at start (time from spawn until DBSIZE == N):"
 echo
-echo "| round | server | keys after load | SAVE s | RSS before SAVE MB | peak RSS during SAVE MB | dump.rdb MB | load s | log's load s | peak RSS during load MB | RSS after load MB | steal save / load |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| round | server | keys after load | SAVE s | RSS before SAVE MB | peak RSS during SAVE MB | dump.rdb MB | load s | log's load s | peak RSS during load MB | RSS after load MB | SAVE: steal / other on core 0 | load: steal / other on core 0 |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${persist_rows[@]}"
 echo
 echo "redis-benchmark -t set|get -r $N -d 16 -c 20 -n $REQUESTS, alone and with BGSAVE (issued again while the load runs, for at most $BGSAVE_SECONDS s):"
 echo
-echo "| round | server | test | BGSAVE | req/s | p50 ms | p99 ms | max ms | run s | time in BGSAVE | BGSAVEs issued / done | server ops/s in / out of BGSAVE | server VmHWM MB | peak RSS server + child MB | rdb_last_cow_size MB | steal |"
+echo "| round | server | test | BGSAVE | req/s | p50 ms | p99 ms | max ms | run s | time in BGSAVE | BGSAVEs issued / done | server ops/s in / out of BGSAVE | server VmHWM MB | peak RSS server + child MB | rdb_last_cow_size MB | steal / other on core 0 |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${latency_rows[@]}"
 if [ ${#odd[@]} -gt 0 ]; then

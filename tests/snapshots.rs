@@ -282,7 +282,20 @@ fn the_server_answers_loading_while_the_file_loads() {
     drop(s);
     // 20,000 keys at 200 µs each: about 4 seconds of loading.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shardis-server"))
-        .args(["--port", "0", "--threads", "2", "--pin-cpus", "no", "--dir", &d, "--key-load-delay", "200"])
+        .args([
+            "--port",
+            "0",
+            "--threads",
+            "2",
+            "--pin-cpus",
+            "no",
+            "--dir",
+            &d,
+            "--key-load-delay",
+            "200",
+            "--enable-protected-configs",
+            "yes",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -320,6 +333,10 @@ fn the_server_answers_loading_while_the_file_loads() {
         let e = q.query::<Value>(&mut c).unwrap_err();
         assert_eq!(e.code(), Some("LOADING"), "{cmd}: {e}");
     }
+    // Some parameters may change while loading, others not (Redis's DENY_LOADING_CONFIG).
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("loglevel").arg("debug").query(&mut c).unwrap();
+    let e = redis::cmd("CONFIG").arg("SET").arg("dir").arg("/tmp").query::<Value>(&mut c).unwrap_err();
+    assert_eq!(e.code(), Some("LOADING"), "{e}");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();

@@ -40,6 +40,8 @@ const HELP: &[&str] = &[
     "    Accepted for compatibility (shardis has no Java heap to map).",
     "LISTPACK <key>",
     "    Show low level info about the listpack encoding of <key>.",
+    "LOG <message>",
+    "    Write <message> to the server log.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
     "PAUSE-CRON <0|1>",
@@ -97,6 +99,10 @@ fn debug(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
         let n = a.len();
         match (sub.as_slice(), n) {
             (b"help", 2) => Ok(help_reply("DEBUG", HELP)),
+            (b"log", 3) => {
+                log::warn!("DEBUG LOG: {}", String::from_utf8_lossy(&a[2]));
+                Ok(Reply::OK)
+            }
             (b"protocol", 3) => protocol(&a[2]),
             (b"sleep", 3) => {
                 let secs = crate::num::parse_f64(&a[2]).filter(|v| *v >= 0.0).ok_or(CmdError::NotFloat)?;

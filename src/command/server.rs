@@ -825,6 +825,9 @@ fn config_set(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             return Err(CmdError::Syntax);
         }
         let pairs: Vec<(&[u8], &[u8])> = a[2..].chunks(2).map(|p| (&p[0][..], &p[1][..])).collect();
+        if s.local.shared.save.loading.load(Relaxed) && pairs.iter().any(|(n, _)| crate::config::Config::denied_while_loading(n)) {
+            return Err(CmdError::Loading);
+        }
         let local = is_local_client(s);
         s.local.shared.config.set_many(&pairs, local).map_err(|e| CmdError::Other(e.to_string().into()))?;
         // A smaller tracking table takes effect at once on every shard, and the invalidations

@@ -349,6 +349,11 @@ fn lookup(name: &str) -> Option<usize> {
 }
 
 impl Config {
+    /// Whether CONFIG SET refuses parameter `name` while the data set loads.
+    pub fn denied_while_loading(name: &[u8]) -> bool {
+        std::str::from_utf8(name).ok().and_then(lookup).is_some_and(|i| SPECS[i].is(params::DENY_LOADING))
+    }
+
     /// The value of a numeric, boolean (1/0), enum or flags parameter.
     #[inline]
     pub fn num(&self, p: P) -> i64 {

@@ -18,6 +18,9 @@ pub const HIDDEN: u8 = 16;
 /// shardis's own (not Redis's): an immutable one may be "set" to the value it has, so that
 /// tools which CONFIG SET back every CONFIG GET value do not fail on it.
 pub const OWN: u8 = 32;
+/// Refused by CONFIG SET while the data set loads (`LOADING`), as Redis's
+/// `DENY_LOADING_CONFIG`.
+pub const DENY_LOADING: u8 = 64;
 
 /// Redis's INT_MAX.
 const INT_MAX: i64 = i32::MAX as i64;
@@ -299,7 +302,7 @@ params! {
     /// `save`: snapshot schedule.
     Save = "save", MULTI_ARG, Kind::Special(&special::SAVE);
     /// `dir`: the working directory.
-    Dir = "dir", PROTECTED, Kind::Special(&special::DIR);
+    Dir = "dir", PROTECTED | DENY_LOADING, Kind::Special(&special::DIR);
     /// `dbfilename`.
     Dbfilename = "dbfilename", PROTECTED, Kind::Special(&special::DBFILENAME);
     /// `rdbcompression`.
@@ -319,7 +322,7 @@ params! {
     /// `stop-writes-on-bgsave-error`.
     StopWritesOnBgsaveError = "stop-writes-on-bgsave-error", 0, boolean(true);
     /// `appendonly` (the AOF is not implemented yet: only `no`).
-    Appendonly = "appendonly", 0, Kind::Special(&special::APPENDONLY);
+    Appendonly = "appendonly", DENY_LOADING, Kind::Special(&special::APPENDONLY);
     /// `appendfilename`.
     Appendfilename = "appendfilename", IMMUTABLE, text("appendonly.aof");
     /// `appenddirname`.
@@ -375,7 +378,7 @@ params! {
     /// `repl-diskless-sync-max-replicas`.
     ReplDisklessSyncMaxReplicas = "repl-diskless-sync-max-replicas", 0, int(0, INT_MAX, 0);
     /// `repl-diskless-load`.
-    ReplDisklessLoad = "repl-diskless-load", 0, choice(DISKLESS_LOAD, 0);
+    ReplDisklessLoad = "repl-diskless-load", DENY_LOADING, choice(DISKLESS_LOAD, 0);
     /// `repl-disable-tcp-nodelay`.
     ReplDisableTcpNodelay = "repl-disable-tcp-nodelay", 0, boolean(false);
     /// `repl-ping-replica-period`.
