@@ -3,10 +3,11 @@
 # side by side with redis-server's SAVE, fork()ed BGSAVE and load:
 #   N=10000000 ROUNDS=2 bash perf/snapshot.sh
 # Environment: N keys (default 10,000,000), ROUNDS (2; each round runs shardis then
-# redis-server), REQUESTS per redis-benchmark run (default N/10, at least 100,000: about 10 s at ~100k
-# requests/s), BGSAVE_SECONDS (30), FILL (pipe, or populate for `DEBUG POPULATE N key 16`), SHARDIS (a server
-# binary to use as it is; unset: `cargo build --release` and target/release/shardis-server),
-# WORK (/tmp/snapbench: one directory per server for its dump.rdb and log).
+# redis-server, or only the servers named in SERVERS), REQUESTS per redis-benchmark run
+# (default N/10, at least 100,000: about 10 s at ~100k requests/s), BGSAVE_SECONDS (30),
+# FILL (pipe, or populate for `DEBUG POPULATE N key 16`), SHARDIS (a server binary to use as
+# it is; unset: `cargo build --release` and target/release/shardis-server), WORK
+# (/tmp/snapbench: one directory per server for its dump.rdb and log).
 # Each server runs alone on core 0 (shardis with one shard, `--pin-cpus yes`); this script and
 # everything it starts (redis-cli, redis-benchmark, the samplers) on core 1. Per round and server:
 #  1. start empty, fill N keys key:000000000000 .. (12 digits, the names redis-benchmark -r N
@@ -39,6 +40,7 @@ ROUNDS=${ROUNDS:-2}
 REQUESTS=${REQUESTS:-$((N / 10 > 100000 ? N / 10 : 100000))}
 FILL=${FILL:-pipe}
 BGSAVE_SECONDS=${BGSAVE_SECONDS:-30}
+SERVERS=${SERVERS:-shardis redis-server}
 WORK=${WORK:-/tmp/snapbench}
 if [ -z "${SHARDIS:-}" ]; then
   cargo build --release --bin shardis-server >/dev/null 2>&1
@@ -56,10 +58,11 @@ hwm() { awk '/^VmHWM/{print $2}' "/proc/$1/status"; }
 reset_hwm() { echo 5 > "/proc/$1/clear_refs"; }
 mb() { awk -v k="$1" 'BEGIN{printf "%.0f", k / 1024}'; }   # kB -> MB
 now() { date +%s.%N; }
-# Core 0's user+nice+system ticks and all its ticks (/proc/stat cpu0), then the server's CPU
-# ticks (its threads and reaped children): `other` is the share of core 0 that something
-# else used between two such readings (other sessions, kernel threads), beside steal.
-mark() { echo "$(awk '/^cpu0 /{print $2 + $3 + $4, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat) ${1:-$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat")}"; }
+# Core 0's busy ticks (user, nice, system, irq, softirq: a task is charged the interrupts that
+# hit it) and all its ticks (/proc/stat cpu0), then the server's CPU ticks (its threads and
+# reaped children): `other` is the share of core 0 that something else used between two such
+# readings (other sessions, kernel threads), beside steal.
+mark() { echo "$(awk '/^cpu0 /{print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat) ${1:-$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat")}"; }
 other() { awk -v a="$1" -v b="$2" 'BEGIN{split(a, x, " "); split(b, y, " "); d = y[2] - x[2]; printf "%.1f", (d > 0 ? 100 * ((y[1] - x[1]) - (y[3] - x[3])) / d : 0)}'; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b - a}'; }
 persist() { cli info persistence | tr -d '\r' | awk -F: -v f="$1" '$1 == f{print $2}'; }
@@ -104,7 +107,7 @@ latency_rows=()
 odd=()
 echo "N=$N ROUNDS=$ROUNDS REQUESTS=$REQUESTS BGSAVE_SECONDS=$BGSAVE_SECONDS FILL=$FILL SHARDIS=$SHARDIS ($("$SHARDIS" --version 2>&1 | head -1))"
 for round in $(seq "$ROUNDS"); do
-  for srv in shardis redis-server; do
+  for srv in $SERVERS; do
     dir="$WORK/$srv"
     rm -rf "$dir"; mkdir -p "$dir"
     # 1. fill
