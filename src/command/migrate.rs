@@ -316,14 +316,9 @@ fn request(req: &Request, select: bool, keys: &[Outgoing]) -> Vec<u8> {
     out
 }
 
-/// Appends `args` as a RESP array of bulk strings.
+/// Appends `args` as a RESP array of bulk strings (a request, written by the reply encoder).
 fn push_command(out: &mut Vec<u8>, args: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    crate::protocol::encode(&Reply::Array(args.iter().map(|a| Reply::bulk(a)).collect()), false, out);
 }
 
 async fn write_all(stream: &mut TcpStream, buf: &[u8], timeout: Duration) -> std::io::Result<()> {
