@@ -374,7 +374,7 @@ fn evictions_raise_keyspace_events_and_idle_time_is_counted() {
     assert!(evicted > 5_000, "{evicted}");
     // One event per evicted key, naming a key that is gone.
     let mut events = 0;
-    while let Some(f) = sub.read_within(Duration::from_millis(300)) {
+    for f in sub.read_until_quiet(evicted as usize, Duration::from_millis(300)) {
         let Frame::Array(Some(parts)) = f else { panic!("{f:?}") };
         assert_eq!(parts[1].text(), "__keyevent@0__:evicted");
         if events % 500 == 0 {

@@ -344,6 +344,22 @@ impl Raw {
         ready.then(|| self.read())
     }
 
+    /// Reads `at_least` frames (each awaited up to 10 s, as a loaded CI machine can be slow),
+    /// then any more until `quiet` passes without one.
+    pub fn read_until_quiet(&mut self, at_least: usize, quiet: Duration) -> Vec<Frame> {
+        let mut got = Vec::new();
+        while got.len() < at_least {
+            match self.read_within(Duration::from_secs(10)) {
+                Some(f) => got.push(f),
+                None => return got,
+            }
+        }
+        while let Some(f) = self.read_within(quiet) {
+            got.push(f);
+        }
+        got
+    }
+
     /// Sends a command without reading its reply.
     pub fn send_cmd(&mut self, args: &[&str]) {
         let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
