@@ -28,7 +28,7 @@
 #     server and its children (Redis's forked child; sampled every 100 ms; a child's RSS
 #     counts pages it still shares with its parent, so this is an upper bound), and the
 #     largest rdb_last_cow_size (Redis: bytes of the child's pages copied on write; shardis:
-#     its largest batch of entries copied before a change, as sampled).
+#     bytes of entries copied because they changed during the walk).
 # Hypervisor steal and the share of core 0 used by anything but the server (both /proc/stat)
 # are shown for each step: a run where the latter is high was disturbed. Markdown tables at the end.
 # Needs: redis-server, redis-cli, redis-benchmark (7.x for --csv percentiles), root (clear_refs).

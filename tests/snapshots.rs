@@ -391,3 +391,73 @@ fn a_failed_snapshot_stops_writes_until_one_succeeds() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Reads one INFO persistence field.
+fn persistence(c: &mut Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+    let line = info.lines().find(|l| l.starts_with(&format!("{field}:"))).unwrap_or_else(|| panic!("no {field}: {info}"));
+    line[field.len() + 1..].trim().to_string()
+}
+
+/// Waits until no snapshot is under way.
+fn wait_bgsave_done(c: &mut Connection) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while persistence(c, "rdb_bgsave_in_progress") != "0" {
+        assert!(std::time::Instant::now() < deadline, "the snapshot did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `rdb-key-save-delay` slows the walk so that writes land during it: the file holds the
+/// values from when BGSAVE began, `rdb_last_cow_size` reports the copies kept for them, and
+/// FLUSHALL aborts a snapshot under way without marking it failed (Redis kills its child).
+#[test]
+fn writes_during_a_slow_bgsave_are_copied_and_flushall_aborts_it() {
+    for shards in [1, 2, 4] {
+        let dir = fresh_dir();
+        let d = dir.display().to_string();
+        let s = shardis(shards, &["--dir", &d, "--save", ""]);
+        let mut c = s.client();
+        let big = "x".repeat(1000);
+        for i in 0..400 {
+            let _: () = c.set(format!("k{i}"), &big).unwrap();
+        }
+        // 400 keys at 2 ms each: the walk takes about 0.8 s over the shards.
+        let _: () = redis::cmd("CONFIG").arg("SET").arg("rdb-key-save-delay").arg("2000").query(&mut c).unwrap();
+        let _: Value = redis::cmd("BGSAVE").query(&mut c).unwrap();
+        assert_eq!(persistence(&mut c, "rdb_bgsave_in_progress"), "1");
+        for i in 0..400 {
+            let _: () = c.set(format!("k{i}"), "new").unwrap();
+        }
+        wait_bgsave_done(&mut c);
+        assert_eq!(persistence(&mut c, "rdb_last_bgsave_status"), "ok");
+        let cow: u64 = persistence(&mut c, "rdb_last_cow_size").parse().unwrap();
+        assert!(cow >= 1000, "{shards} shards: copies of the overwritten values were kept ({cow} bytes)");
+
+        // FLUSHALL during a slow snapshot ends it at once; the file is not replaced.
+        let _: () = redis::cmd("CONFIG").arg("SET").arg("rdb-key-save-delay").arg("1000000").query(&mut c).unwrap();
+        let saves = persistence(&mut c, "rdb_saves");
+        let _: Value = redis::cmd("BGSAVE").query(&mut c).unwrap();
+        let _: () = redis::cmd("FLUSHALL").query(&mut c).unwrap();
+        let t = std::time::Instant::now();
+        wait_bgsave_done(&mut c);
+        assert!(t.elapsed() < Duration::from_secs(5), "FLUSHALL aborted the snapshot");
+        assert_eq!(persistence(&mut c, "rdb_last_bgsave_status"), "ok", "an aborted snapshot is not a failure");
+        assert_eq!(persistence(&mut c, "rdb_saves"), saves);
+        let n: u64 = persistence(&mut c, "rdb_changes_since_last_save").parse().unwrap();
+        assert!(n >= 400, "the aborted snapshot did not reset the change count ({n})");
+        let _: () = c.set("after", "1").unwrap();
+        drop(c);
+        drop(s);
+
+        // The file is the first snapshot's: every key with its value from before the writes.
+        let s = shardis(shards, &["--dir", &d, "--save", ""]);
+        let mut c = s.client();
+        let n: u64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+        assert_eq!(n, 400, "{shards} shards");
+        let v: String = c.get("k7").unwrap();
+        assert_eq!(v, big, "{shards} shards: the value from when BGSAVE began");
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

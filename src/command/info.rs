@@ -52,7 +52,7 @@ struct ShardInfo {
     evicted: u64,
     /// Changes to keys (Redis's `dirty`).
     changes: u64,
-    /// Bytes of entry copies a snapshot keeps.
+    /// Bytes of entries the last snapshot begun copied because they changed during it.
     snapshot_copies: u64,
     counters: Vec<(&'static str, CallStats)>,
     errors: Vec<(String, u64)>,
@@ -110,7 +110,7 @@ fn info(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             let mut st = sh.store.borrow_mut();
             let keys = (0..dbs).map(|d| (st.db(d).len(), st.db(d).volatile())).collect();
             let (mut hits, mut misses, mut expired, mut evicted) = (0, 0, 0, 0);
-            let (changes, snapshot_copies) = (st.changes(), st.snapshot_pending_bytes() as u64);
+            let (changes, snapshot_copies) = (st.changes(), st.snapshot_copied_bytes() as u64);
             for d in st.dbs() {
                 hits += d.stats.hits;
                 misses += d.stats.misses;
@@ -231,13 +231,16 @@ fn render(shared: &Shared, want: &Wanted, per_shard: &[ShardInfo], this_shard: u
         let in_progress = save.in_progress.load(Relaxed);
         let (keys_done, keys_total) = (save.keys_done.load(Relaxed), save.keys_total.load(Relaxed));
         let loaded = *save.loaded.lock().expect("load stats lock");
+        // Entries copied because they changed during the walk: like a fork's copied pages,
+        // they only grow while the snapshot runs, so the peak is the current size.
+        let copies = per_shard.iter().map(|p| p.snapshot_copies).sum::<u64>();
         section(
             "Persistence",
             format!(
                 "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:{}\r\ncurrent_cow_size:{}\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:{:.2}\r\ncurrent_save_keys_processed:{}\r\ncurrent_save_keys_total:{}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
                 u8::from(save.loading.load(Relaxed)),
-                save.copies_peak.load(Relaxed),
-                per_shard.iter().map(|p| p.snapshot_copies).sum::<u64>(),
+                if in_progress { copies } else { 0 },
+                if in_progress { copies } else { 0 },
                 if in_progress { 100.0 * keys_done as f64 / keys_total.max(1) as f64 } else { 0.0 },
                 if in_progress { keys_done } else { 0 },
                 if in_progress { keys_total } else { 0 },
@@ -251,7 +254,7 @@ fn render(shared: &Shared, want: &Wanted, per_shard: &[ShardInfo], this_shard: u
                     t => (crate::store::now_ms().saturating_sub(t) / 1000) as i64,
                 },
                 save.saves.load(Relaxed),
-                save.copies_peak.load(Relaxed),
+                save.last_copies.load(Relaxed),
                 loaded.1,
                 loaded.0,
             ),

@@ -593,6 +593,8 @@ fn flushdb(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
 fn flushall(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
     Box::pin(async move {
         flush_flags(&a)?;
+        // As Redis kills its snapshot child: the image of the flushed data is not finished.
+        crate::persist::snapshot::abort(&s.local.shared);
         call_all(&s.local, |sh| {
             let mut st = sh.store.borrow_mut();
             for d in 0..st.databases() {

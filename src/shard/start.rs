@@ -558,9 +558,7 @@ async fn expiry_loop(local: Rc<ShardLocal>) {
             if !more {
                 break;
             }
-            // End this run of the task queue so the executor polls io_uring and connections
-            // run between slices (yield_if_needed would wait for the 100 ms quota).
-            glommio::executor().yield_task_queue_now().await;
+            super::let_io_in().await;
         }
     }
 }

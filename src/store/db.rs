@@ -130,6 +130,9 @@ pub struct Db {
     phase: bool,
     /// The snapshot walking this database, if one is.
     snap: Option<Box<SnapView>>,
+    /// Bytes of entries copied for the last snapshot begun, because they changed during its
+    /// walk (a fork's copy-on-write size; kept after the walk for INFO).
+    snap_copied: usize,
 }
 
 /// What a store's databases share with it.
@@ -179,6 +182,7 @@ impl Db {
             frozen,
             phase: false,
             snap: None,
+            snap_copied: 0,
         }
     }
 
@@ -187,6 +191,7 @@ impl Db {
     pub fn snapshot_begin(&mut self) {
         self.phase = !self.phase;
         self.snap = Some(Box::new(SnapView::new(self.phase)));
+        self.snap_copied = 0;
     }
 
     /// One step of the snapshot walk: hands up to `buckets` buckets' unwritten entries, and
@@ -206,9 +211,9 @@ impl Db {
         self.snap = None;
     }
 
-    /// Bytes of entry copies the snapshot keeps for the writer (0 without a snapshot).
-    pub fn snapshot_pending_bytes(&self) -> usize {
-        self.snap.as_ref().map_or(0, |v| v.pending_bytes())
+    /// Bytes of entries copied for the last snapshot begun because they changed during it.
+    pub fn snapshot_copied_bytes(&self) -> usize {
+        self.snap_copied
     }
 
     /// Before the entry at `pos` changes or goes: counts the change, and a snapshot under
@@ -217,7 +222,7 @@ impl Db {
     fn preserve(&mut self, pos: Pos) {
         self.stats.changes += 1;
         if let Some(view) = self.snap.as_mut() {
-            view.preserve(self.dict.at_mut(pos));
+            self.snap_copied += view.preserve(self.dict.at_mut(pos));
         }
     }
 
@@ -575,7 +580,7 @@ impl Db {
         let Some(view) = self.snap.as_mut() else { return };
         let mut cursor = 0;
         loop {
-            cursor = self.dict.scan_mut(cursor, |e| view.preserve(e));
+            cursor = self.dict.scan_mut(cursor, |e| self.snap_copied += view.preserve(e));
             if cursor == 0 {
                 break;
             }

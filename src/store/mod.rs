@@ -190,9 +190,9 @@ impl Store {
         }
     }
 
-    /// Bytes of entry copies kept for a snapshot under way.
-    pub fn snapshot_pending_bytes(&self) -> usize {
-        self.dbs.iter().map(Db::snapshot_pending_bytes).sum()
+    /// Bytes of entries copied for the last snapshot begun because they changed during it.
+    pub fn snapshot_copied_bytes(&self) -> usize {
+        self.dbs.iter().map(Db::snapshot_copied_bytes).sum()
     }
 
     /// Swaps two databases (SWAPDB); each keeps its own timers.

@@ -24,8 +24,6 @@ pub(super) struct SnapView {
     cursor: u64,
     /// Copies of entries saved before a change, for the writer.
     pending: Vec<Entry>,
-    /// Estimated bytes of `pending`.
-    pending_bytes: usize,
     /// The table FLUSHDB/FLUSHALL took away during the walk: the walk goes on over it.
     flushed: Option<Dict<Entry>>,
 }
@@ -33,20 +31,21 @@ pub(super) struct SnapView {
 impl SnapView {
     /// A walk that begins now, in `phase`.
     pub fn new(phase: bool) -> Self {
-        SnapView { phase, cursor: 0, pending: Vec::new(), pending_bytes: 0, flushed: None }
+        SnapView { phase, cursor: 0, pending: Vec::new(), flushed: None }
     }
 
     /// Called before `e` changes or goes: keeps a copy of it as it was when the snapshot
-    /// began, unless it is already written or newer.
+    /// began, unless it is already written or newer. Returns the estimated bytes copied.
     #[inline]
-    pub fn preserve(&mut self, e: &mut Entry) {
-        if e.snap_mark() != self.phase {
-            e.set_snap_mark(self.phase);
-            // Expired keys not yet removed are written too, as Redis writes them: loading
-            // skips and counts them (INFO's rdb_last_load_keys_expired).
-            self.pending_bytes += e.memory_usage(16);
-            self.pending.push(e.clone());
+    pub fn preserve(&mut self, e: &mut Entry) -> usize {
+        if e.snap_mark() == self.phase {
+            return 0;
         }
+        e.set_snap_mark(self.phase);
+        // Expired keys not yet removed are written too, as Redis writes them: loading
+        // skips and counts them (INFO's rdb_last_load_keys_expired).
+        self.pending.push(e.clone());
+        e.memory_usage(16)
     }
 
     /// Takes a table being flushed: the walk finishes over it. Returns false when the walk
@@ -59,18 +58,12 @@ impl SnapView {
         true
     }
 
-    /// Bytes of copies waiting for the writer (INFO's snapshot overhead).
-    pub fn pending_bytes(&self) -> usize {
-        self.pending_bytes
-    }
-
     /// One step of the walk: hands the saved copies, then the unwritten entries of up to
     /// `buckets` buckets, to `f`. Returns true when the walk is complete.
     pub fn step(&mut self, dict: &mut Dict<Entry>, buckets: usize, f: &mut dyn FnMut(&Entry)) -> bool {
         for e in self.pending.drain(..) {
             f(&e);
         }
-        self.pending_bytes = 0;
         let phase = self.phase;
         let table = self.flushed.as_mut().unwrap_or(dict);
         for _ in 0..buckets {
