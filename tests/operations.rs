@@ -348,3 +348,111 @@ fn client_kill_answers_when_the_client_is_gone() {
         assert_eq!(admin.cmds(&["CLIENT", "KILL", "USER", "nobody"]), Frame::Error(b"ERR No such user 'nobody'".to_vec()));
     }
 }
+
+/// The error counters of INFO as comparable lines: every `errorstat_*`, `total_error_replies`,
+/// and calls / rejected / failed of the `cmdstat_*` lines named in `cmds` (times left out).
+fn error_counters(c: &mut Raw, cmds: &[&str]) -> Vec<String> {
+    let text = c.cmds(&["INFO", "errorstats", "commandstats", "stats"]).text();
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("errorstat_") || line.starts_with("total_error_replies:") {
+            out.push(line.to_string());
+        }
+        if let Some((name, fields)) = line.strip_prefix("cmdstat_").and_then(|l| l.split_once(':')) {
+            if cmds.contains(&name) {
+                let kept: Vec<&str> = fields
+                    .split(',')
+                    .filter(|f| f.starts_with("calls=") || f.starts_with("rejected_calls=") || f.starts_with("failed_calls="))
+                    .collect();
+                out.push(format!("{name}:{}", kept.join(",")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Errors are counted once, where Redis counts them: a command refused while queued in
+/// MULTI (rejected, and EXEC's EXECABORT failed), a script failing with its command's error
+/// or refusal (the command's count, not the script's again), a blocked command unblocked
+/// with an error; and a script's error names the script and line even for `return
+/// redis.call(...)`. Compared with redis-server, error texts included, on 1, 2 and 4 shards.
+#[test]
+fn error_counters_match_redis() {
+    let redis_srv = common::redis_server();
+    let mut redis = redis_srv.raw();
+    for shards in [1, 2, 4] {
+        let s = common::shardis(shards, &[]);
+        let mut ours = s.raw();
+        let cases: &[(&[&[&str]], &[&str])] = &[
+            (&[&["MULTI"], &["SET"], &["EXEC"]], &["set", "multi", "exec"]),
+            (&[&["EVAL", "return redis.call('select',99)", "0"]], &["select", "eval"]),
+            (&[&["EVAL", "local t = redis.pcall('select',99) return t['err']", "0"]], &["select", "eval"]),
+            (&[&["EVAL", "return redis.pcall('select',99)", "0"]], &["select", "eval"]),
+            (&[&["SET", "s", "a"], &["EVAL", "return redis.call('incr','s')", "0"]], &["incr", "eval"]),
+            (&[&["EVAL_RO", "return redis.call('publish','ch','m')", "0"]], &["publish", "eval_ro"]),
+            (&[&["EVAL", "return redis.call('nosuchcommand')", "0"]], &["eval"]),
+            (
+                &[
+                    &["CONFIG", "SET", "maxmemory", "1"],
+                    &["EVAL", "return redis.call('set','x','y')", "1", "x"],
+                    &["CONFIG", "SET", "maxmemory", "0"],
+                ],
+                &["set", "eval"],
+            ),
+        ];
+        for (script, cmds) in cases {
+            for c in [&mut redis, &mut ours] {
+                c.cmds(&["CONFIG", "RESETSTAT"]);
+            }
+            same_replies(&mut redis, &mut ours, script);
+            assert_eq!(error_counters(&mut ours, cmds), error_counters(&mut redis, cmds), "{shards} shards: {script:?}");
+        }
+
+        // BLPOP unblocked by CLIENT UNBLOCK ... ERROR.
+        let mut counters = Vec::new();
+        for port in [redis_srv.port, s.port] {
+            let mut c = Raw::connect(port);
+            let mut blocked = Raw::connect(port);
+            c.cmds(&["CONFIG", "RESETSTAT"]);
+            let Frame::Int(id) = blocked.cmds(&["CLIENT", "ID"]) else { panic!("CLIENT ID") };
+            blocked.send_cmd(&["BLPOP", "nolist", "0"]);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let me = format!("id={id} ");
+            while !c.cmds(&["CLIENT", "LIST"]).text().lines().any(|l| l.starts_with(&me) && l.contains(" flags=b")) {
+                assert!(Instant::now() < deadline, "BLPOP did not block");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert_eq!(c.cmds(&["CLIENT", "UNBLOCK", &id.to_string(), "ERROR"]), Frame::Int(1));
+            assert_eq!(show(&blocked.read()), "-UNBLOCKED client unblocked via CLIENT UNBLOCK");
+            counters.push(error_counters(&mut c, &["blpop"]));
+        }
+        assert_eq!(counters[1], counters[0], "{shards} shards: BLPOP unblocked with an error");
+    }
+}
+
+/// DEBUG OBJECT reads the table as it is: a key whose time has passed, not yet reclaimed
+/// (active expiry off), still answers, as in Redis; a script's read then reclaims it.
+#[test]
+fn debug_object_sees_a_key_whose_time_passed() {
+    let redis_srv = common::redis_server_with(&["--enable-debug-command", "yes"]);
+    let mut redis = redis_srv.raw();
+    for shards in [1, 2, 4] {
+        let s = common::shardis(shards, &["--enable-debug-command", "yes"]);
+        let mut ours = s.raw();
+        for c in [&mut redis, &mut ours] {
+            c.cmds(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+            c.cmds(&["SET", "key", "value", "PX", "1"]);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        for c in [&mut redis, &mut ours] {
+            let f = c.cmds(&["DEBUG", "OBJECT", "key"]);
+            assert!(matches!(&f, Frame::Simple(b) if b.starts_with(b"Value at:")), "{shards} shards: {}", show(&f));
+        }
+        same_replies(
+            &mut redis,
+            &mut ours,
+            &[&["EVAL", "return redis.call('EXISTS', 'key')", "0"], &["EXISTS", "key"], &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]],
+        );
+    }
+}

@@ -187,7 +187,7 @@ async fn object(s: &Session, key: Bytes) -> CmdResult {
     let (db, shard) = (s.db, key_shard(&key, s.local.shared.shards()));
     let line = call(&s.local, shard, move |sh| {
         let mut st = sh.store.borrow_mut();
-        let e = st.db(db).peek(&key, now_ms())?;
+        let e = st.db(db).peek_stored(&key)?;
         let extra = match &e.value {
             Value::List(l) => {
                 let nodes = l.len().div_ceil(128).max(1);

@@ -46,6 +46,7 @@ pub mod convert;
 pub mod functions;
 mod libs;
 pub mod run;
+mod tailcall;
 pub mod vm;
 
 use std::cell::RefCell;

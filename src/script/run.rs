@@ -127,6 +127,11 @@ fn prepare(
         Ok(()) => Ok((run, argv, Vec::new())),
         Err(Refusal::LockRemote(keys)) => Ok((run, argv, keys)),
         Err(refusal) => {
+            // Counted here, as Redis's scriptCall does (the raised error is not counted again).
+            if let (Refusal::Fail(e), Some(s)) = (&refusal, run.session.as_ref()) {
+                let code = e.strip_prefix('-').map_or("ERR", crate::shard::stats::error_code);
+                s.local.stats.borrow_mut().reject(lookup(&argv).ok().map(|c| c.name), code);
+            }
             *cell.borrow_mut() = Some(run);
             Err(refused(lua, refusal))
         }
@@ -441,8 +446,12 @@ pub async fn invoke(s: &mut Session, inv: Invocation, keys: Vec<Bytes>, argv: Ve
         match outcome {
             Outcome::Restart if !all => all = true,
             Outcome::Restart => return Err(CmdError::other("script could not run under the whole-keyspace lock")),
-            Outcome::Returned(r) => return Ok(r),
-            Outcome::Failed { msg, at } => {
+            Outcome::Returned(r, counted) => {
+                local.error_counted.set(counted && r.is_error());
+                return Ok(r);
+            }
+            Outcome::Failed { msg, at, counted } => {
+                local.error_counted.set(counted);
                 let text = match at {
                     Some((source, line)) => format!("{msg} script: {name}, on {source}:{line}."),
                     None => msg,

@@ -15,14 +15,17 @@ use super::{sha1_hex, FunctionFlags, LibraryCode};
 /// What a script's run ended with.
 #[derive(Debug)]
 pub enum Outcome {
-    /// The returned value, converted.
-    Returned(crate::protocol::Reply),
+    /// The returned value, converted; true when it is an error a command already counted
+    /// (`return redis.pcall(...)` of a failing command).
+    Returned(crate::protocol::Reply, bool),
     /// Redis's error table: message (with its code), and the script position when known.
     Failed {
         /// The error line, its code first.
         msg: String,
         /// Source and line where it was raised.
         at: Option<(String, i64)>,
+        /// The command that failed counted the error already (`ignore_error_stats_update`).
+        counted: bool,
     },
     /// It touched a key it may not and asked to run again under wider locks.
     Restart,
@@ -44,7 +47,13 @@ pub struct Vm {
     functions: RefCell<(u64, AHashMap<Box<str>, Function>)>,
     /// The run in progress (one at a time per shard).
     pub(crate) ctx: Rc<RefCell<Option<RunCtx>>>,
+    /// Runs since the last garbage-collection step.
+    runs: std::cell::Cell<u32>,
 }
+
+/// Every this many runs the collector takes a step of this many KB, as Redis's
+/// `LUA_GC_CYCLE_PERIOD`: garbage of short scripts does not pile up between Lua's own cycles.
+const GC_PERIOD: u32 = 50;
 
 impl std::fmt::Debug for Vm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -185,6 +194,8 @@ impl Vm {
         )?;
         let prelude = lua.load(include_str!("prelude.lua")).set_name("=shardis").into_function()?;
         let (driver, eval_env, _fn_env, load_library): (Function, Table, Table, Function) = prelude.call(internals)?;
+        // What building the sandbox left behind goes now, not in a later script's time.
+        lua.gc_collect()?;
         Ok(Vm {
             lua,
             driver,
@@ -194,6 +205,7 @@ impl Vm {
             scripts: RefCell::new((0, AHashMap::new())),
             functions: RefCell::new((u64::MAX, AHashMap::new())),
             ctx,
+            runs: std::cell::Cell::new(0),
         })
     }
 
@@ -222,7 +234,7 @@ impl Vm {
     pub fn compile(&self, body: &[u8]) -> Result<Function, String> {
         let skip = if body.starts_with(b"#!") { body.iter().position(|&b| b == b'\n').unwrap_or(body.len()) } else { 0 };
         self.lua
-            .load(&body[skip..])
+            .load(&*super::tailcall::keep_script_frame(&body[skip..]))
             .set_name("@user_script")
             .set_environment(self.eval_env.clone())
             .into_function()
@@ -235,7 +247,7 @@ impl Vm {
         let skip = if code.starts_with(b"#!") { code.iter().position(|&b| b == b'\n').unwrap_or(code.len()) } else { 0 };
         let chunk = self
             .lua
-            .load(&code[skip..])
+            .load(&*super::tailcall::keep_script_frame(&code[skip..]))
             .set_name("@user_function")
             .into_function()
             .map_err(|e| format!("Error compiling function: {}", lua_error_text(&e)))?;
@@ -297,9 +309,16 @@ impl Vm {
         let (keys_t, argv_t) = self.arg_tables(keys, argv)?;
         let thread = self.lua.create_thread(self.driver.clone())?;
         let (ok, value) = thread.into_async::<(bool, Value)>((eval, f, keys_t, argv_t)).await?;
+        self.runs.set(self.runs.get() + 1);
+        if self.runs.get() >= GC_PERIOD {
+            self.runs.set(0);
+            self.lua.gc_step_kbytes(GC_PERIOD as i32)?;
+        }
         let resp3 = self.ctx.borrow().as_ref().is_some_and(|c| c.resp3());
+        let counted = |t: &Table| t.raw_get::<Option<bool>>("ignore_error_stats_update").ok().flatten() == Some(true);
         if ok {
-            return Ok(Outcome::Returned(super::convert::lua_to_reply(&value, resp3)));
+            let c = matches!(&value, Value::Table(t) if counted(t));
+            return Ok(Outcome::Returned(super::convert::lua_to_reply(&value, resp3), c));
         }
         match value {
             Value::Table(t) if t == self.restart => Ok(Outcome::Restart),
@@ -310,9 +329,9 @@ impl Vm {
                 };
                 let source: Option<String> = t.raw_get("source").ok().flatten();
                 let line: Option<i64> = t.raw_get("line").ok().flatten();
-                Ok(Outcome::Failed { msg, at: source.zip(line) })
+                Ok(Outcome::Failed { msg, at: source.zip(line), counted: counted(&t) })
             }
-            other => Ok(Outcome::Failed { msg: format!("ERR {}", other.to_string().unwrap_or_default()), at: None }),
+            other => Ok(Outcome::Failed { msg: format!("ERR {}", other.to_string().unwrap_or_default()), at: None, counted: false }),
         }
     }
 

@@ -358,6 +358,10 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> B
         }
         if s.multi.is_some() {
             if let Some(reply) = queue_in_multi(s, &resolved, &mut args) {
+                // A command refused while queuing counts as rejected, as in Redis.
+                if reply.is_error() {
+                    local.record_rejected(lookup(&args).ok(), &reply);
+                }
                 b.slots.push((Pending::Ready(reply), s.take_emit()));
                 continue;
             }
@@ -634,7 +638,10 @@ async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: Shar
     match outcome {
         Outcome::Served(r) => r,
         Outcome::TimedOut | Outcome::Unblocked { error: false } => Reply::NilArray,
-        Outcome::Unblocked { error: true } => Reply::err("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+        Outcome::Unblocked { error: true } => {
+            local.stats.borrow_mut().fail_late(spec.name, "UNBLOCKED");
+            Reply::err("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+        }
         Outcome::Gone => {
             s.close = true;
             Reply::NilArray

@@ -361,6 +361,10 @@ pub struct ShardLocal {
     pub scripting: crate::script::ShardScripts,
     /// MIGRATE's cached connections to other servers.
     pub migrate: crate::command::SocketCache,
+    /// The error the command about to be recorded replies with was counted already (a
+    /// script failing with its command's error): [`ShardLocal::record`] counts the call
+    /// as failed but not the error again, as Redis's `ERR_REPLY_FLAG_NO_STATS_UPDATE`.
+    pub error_counted: Cell<bool>,
 }
 
 impl std::fmt::Debug for ShardLocal {
@@ -429,6 +433,7 @@ impl ShardLocal {
             stop: StopSignal::default(),
             scripting: Default::default(),
             migrate: Default::default(),
+            error_counted: Cell::new(false),
         }
     }
 
@@ -588,7 +593,15 @@ impl ShardLocal {
             Reply::Error(e) => Some(e.to_string()),
             _ => None,
         };
-        self.stats.borrow_mut().record(spec.name, nanos, code.as_deref().map(stats::error_code), cfg.flag(P::LatencyTracking));
+        let counted = self.error_counted.take() && code.is_some();
+        let mut st = self.stats.borrow_mut();
+        if counted {
+            st.record(spec.name, nanos, None, cfg.flag(P::LatencyTracking));
+            st.mark_failed(spec.name);
+        } else {
+            st.record(spec.name, nanos, code.as_deref().map(stats::error_code), cfg.flag(P::LatencyTracking));
+        }
+        drop(st);
         let micros = nanos / 1000;
         let slower_than = cfg.num(P::SlowlogLogSlowerThan);
         if slower_than >= 0 && micros >= slower_than as u64 && spec.flags & crate::command::flags::SKIP_SLOWLOG == 0 {

@@ -75,6 +75,18 @@ impl CommandStats {
         self.count_error(code);
     }
 
+    /// Counts a call of `name` already recorded that ended in an error of code `code` later
+    /// (a blocked command unblocked with an error).
+    pub fn fail_late(&mut self, name: &'static str, code: &str) {
+        self.mark_failed(name);
+        self.count_error(code);
+    }
+
+    /// Counts a call of `name` as failed, its error counted elsewhere.
+    pub fn mark_failed(&mut self, name: &'static str) {
+        self.entry(name).calls.failed += 1;
+    }
+
     /// Counts an error reply of code `code` (one not tied to a command's run).
     pub fn count_error(&mut self, code: &str) {
         match self.errors.get_mut(code) {

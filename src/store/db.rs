@@ -400,6 +400,13 @@ impl Db {
         Some(e)
     }
 
+    /// Looks a key up as stored, whether or not its time has passed, deleting nothing (DEBUG
+    /// OBJECT, which Redis answers from the table directly).
+    pub fn peek_stored(&self, key: &[u8]) -> Option<&Entry> {
+        let pos = self.dict.find(self.hash(key), |e| &*e.key == key)?;
+        Some(self.dict.at(pos))
+    }
+
     /// Looks a key up without touching its access time (OBJECT, TYPE, TTL).
     pub fn peek(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
         let pos = self.find_read(key, now)?;
