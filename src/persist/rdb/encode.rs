@@ -344,6 +344,11 @@ impl<W: Write> FileEncoder<W> {
         self.chunk(db, &out)
     }
 
+    /// The writer, to drain what was encoded so far (a `Vec` handed on to async I/O).
+    pub fn output(&mut self) -> &mut W {
+        &mut self.w
+    }
+
     /// Writes `EOF` and the checksum, flushes, and gives the writer back.
     pub fn finish(mut self) -> Result<W> {
         self.put(&[opcodes::EOF])?;
