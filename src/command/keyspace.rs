@@ -595,15 +595,25 @@ fn flushall(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
         flush_flags(&a)?;
         // As Redis kills its snapshot child: the image of the flushed data is not finished.
         crate::persist::snapshot::abort(&s.local.shared);
-        call_all(&s.local, |sh| {
+        let changes: u64 = call_all(&s.local, |sh| {
             let mut st = sh.store.borrow_mut();
             for d in 0..st.databases() {
                 st.db(d).clear();
             }
+            let changes = st.changes();
             drop(st);
             forget_tracked(sh);
+            changes
         })
-        .await;
+        .await
+        .into_iter()
+        .sum();
+        // With save points set, Redis saves the empty dataset at once (a server's: the
+        // embedded engine, which listens on no port, writes no file).
+        let shared = &s.local.shared;
+        if crate::persist::snapshot::has_save_points(shared) && shared.tcp_port.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+            crate::persist::snapshot::save_empty(shared, changes);
+        }
         invalidate_everything(s);
         Ok(Reply::OK)
     })

@@ -170,6 +170,41 @@ pub fn abort(shared: &Shared) {
     }
 }
 
+/// After FLUSHALL with save points set, as Redis's `flushAllDataAndResetRDB`: writes the
+/// snapshot of the now empty dataset (the function libraries only) at once, without a walk
+/// or locks (FLUSHALL holds every shard whole), and counts `changes` (the shards' count
+/// now) as saved. A failure is logged and left for the save points, as Redis's `rdbSave`.
+pub fn save_empty(shared: &Shared, changes: u64) {
+    let dest = rdb_path(shared);
+    let tmp = PathBuf::from(format!("temp-{}-{}.rdb", std::process::id(), now_ms()));
+    let opts = rdb::EncodeOptions::from_config(&shared.config, now_ms());
+    let aux = rdb::AuxFields { ctime: now_ms() / 1000, used_mem: crate::alloc::used_memory(), ..Default::default() };
+    let libraries: Vec<Vec<u8>> =
+        shared.scripts.libraries.read().expect("libraries lock").codes().into_iter().map(|c| c.code.to_vec()).collect();
+    let write = || -> Result<(), SaveError> {
+        let file = std::fs::File::create(&tmp)?;
+        let mut enc = rdb::FileEncoder::new(std::io::BufWriter::new(file), shared.config.flag(P::Rdbchecksum), opts.compress);
+        enc.header(&aux, libraries.iter().map(Vec::as_slice))?;
+        enc.finish()?.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, &dest)?;
+        Ok(())
+    };
+    let state = &shared.save;
+    match write() {
+        Ok(()) => {
+            state.last_failed.store(false, Relaxed);
+            state.last_save.store(now_ms() / 1000, Relaxed);
+            state.saves.fetch_add(1, Relaxed);
+            state.changes_at_save.store(changes, Relaxed);
+            log::info!("DB saved on disk");
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            log::warn!("Error saving DB on disk: {e}");
+        }
+    }
+}
+
 /// Starts [`save`] in the background (BGSAVE, save points); a scheduled one follows it.
 pub fn start_background(local: &Rc<ShardLocal>) {
     let l = local.clone();
