@@ -109,6 +109,15 @@ impl SaveState {
         self.last_failed.load(Relaxed) && config.flag(crate::config::P::StopWritesOnBgsaveError) && !config.save_points().is_empty()
     }
 
+    /// Records a successful save that began when the shards had counted `changes`.
+    fn saved(&self, changes: u64) {
+        self.last_failed.store(false, Relaxed);
+        self.last_save.store(now_ms() / 1000, Relaxed);
+        self.saves.fetch_add(1, Relaxed);
+        self.changes_at_save.store(changes, Relaxed);
+        log::info!("DB saved on disk");
+    }
+
     /// Unix seconds of the last successful save (LASTSAVE).
     pub fn last_save(&self) -> u64 {
         self.last_save.load(Relaxed)
@@ -143,13 +152,7 @@ pub async fn save(local: &Rc<ShardLocal>, background: bool) -> Result<(), SaveEr
     state.last_secs.store(start.elapsed().as_secs() as i64, Relaxed);
     state.started_ms.store(0, Relaxed);
     match &result {
-        Ok(changes) => {
-            state.last_failed.store(false, Relaxed);
-            state.last_save.store(now_ms() / 1000, Relaxed);
-            state.saves.fetch_add(1, Relaxed);
-            state.changes_at_save.store(*changes, Relaxed);
-            log::info!("DB saved on disk");
-        }
+        Ok(changes) => state.saved(*changes),
         Err(SaveError::Aborted) => log::warn!("Background saving terminated by abort"),
         Err(e) if background => {
             state.last_failed.store(true, Relaxed);
@@ -175,32 +178,47 @@ pub fn abort(shared: &Shared) {
 /// or locks (FLUSHALL holds every shard whole), and counts `changes` (the shards' count
 /// now) as saved. A failure is logged and left for the save points, as Redis's `rdbSave`.
 pub fn save_empty(shared: &Shared, changes: u64) {
-    let dest = rdb_path(shared);
-    let tmp = PathBuf::from(format!("temp-{}-{}.rdb", std::process::id(), now_ms()));
-    let opts = rdb::EncodeOptions::from_config(&shared.config, now_ms());
-    let aux = rdb::AuxFields { ctime: now_ms() / 1000, used_mem: crate::alloc::used_memory(), ..Default::default() };
-    let libraries: Vec<Vec<u8>> =
-        shared.scripts.libraries.read().expect("libraries lock").codes().into_iter().map(|c| c.code.to_vec()).collect();
+    let f = FileParts::new(shared);
     let write = || -> Result<(), SaveError> {
-        let file = std::fs::File::create(&tmp)?;
-        let mut enc = rdb::FileEncoder::new(std::io::BufWriter::new(file), shared.config.flag(P::Rdbchecksum), opts.compress);
-        enc.header(&aux, libraries.iter().map(Vec::as_slice))?;
+        let file = std::fs::File::create(&f.tmp)?;
+        let mut enc = rdb::FileEncoder::new(std::io::BufWriter::new(file), f.checksum, f.opts.compress);
+        enc.header(&f.aux, f.libraries.iter().map(Vec::as_slice))?;
         enc.finish()?.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp, &dest)?;
+        std::fs::rename(&f.tmp, &f.dest)?;
         Ok(())
     };
-    let state = &shared.save;
     match write() {
-        Ok(()) => {
-            state.last_failed.store(false, Relaxed);
-            state.last_save.store(now_ms() / 1000, Relaxed);
-            state.saves.fetch_add(1, Relaxed);
-            state.changes_at_save.store(changes, Relaxed);
-            log::info!("DB saved on disk");
-        }
+        Ok(()) => shared.save.saved(changes),
         Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(&f.tmp);
             log::warn!("Error saving DB on disk: {e}");
+        }
+    }
+}
+
+/// What a snapshot file is made of besides its keys, taken when it begins.
+struct FileParts {
+    /// `dbfilename`, where it goes.
+    dest: PathBuf,
+    /// The temporary name it is written under.
+    tmp: PathBuf,
+    opts: rdb::EncodeOptions,
+    aux: rdb::AuxFields,
+    /// The function libraries' code.
+    libraries: Vec<Vec<u8>>,
+    /// `rdbchecksum`.
+    checksum: bool,
+}
+
+impl FileParts {
+    fn new(shared: &Shared) -> Self {
+        FileParts {
+            dest: rdb_path(shared),
+            tmp: PathBuf::from(format!("temp-{}-{}.rdb", std::process::id(), now_ms())),
+            opts: rdb::EncodeOptions::from_config(&shared.config, now_ms()),
+            aux: rdb::AuxFields { ctime: now_ms() / 1000, used_mem: crate::alloc::used_memory(), ..Default::default() },
+            libraries: shared.scripts.libraries.read().expect("libraries lock").codes().into_iter().map(|c| c.code.to_vec()).collect(),
+            checksum: shared.config.flag(P::Rdbchecksum),
         }
     }
 }
@@ -311,26 +329,20 @@ pub async fn changes_since_save(local: &Rc<ShardLocal>) -> u64 {
 /// One snapshot: returns the changes counted when it began.
 async fn write_snapshot(local: &Rc<ShardLocal>) -> Result<u64, SaveError> {
     let shared = &local.shared;
-    let dest = rdb_path(shared);
-    let tmp = PathBuf::from(format!("temp-{}-{}.rdb", std::process::id(), now_ms()));
-    let opts = rdb::EncodeOptions::from_config(&shared.config, now_ms());
-    let aux = rdb::AuxFields { ctime: now_ms() / 1000, used_mem: crate::alloc::used_memory(), ..Default::default() };
-    let libraries: Vec<Vec<u8>> =
-        shared.scripts.libraries.read().expect("libraries lock").codes().into_iter().map(|c| c.code.to_vec()).collect();
+    let parts = FileParts::new(shared);
+    let opts = parts.opts;
     let (tx, rx) = flume::bounded::<Chunk>(CHANNEL_CHUNKS);
     let (done_tx, done_rx) = oneshot::channel();
-    let checksum = shared.config.flag(P::Rdbchecksum);
     let n = shared.shards();
-    let (tmp2, dest2) = (tmp.clone(), dest.clone());
     // The writer runs on a thread of its own (encoding, LZF and CRC off the shards) with a
     // glommio executor: the file is written through io_uring.
     glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
         .name("rdb-writer")
         .io_memory(64 * 1024)
         .spawn(move || async move {
-            let r = write_file(&tmp2, &dest2, (&aux, &libraries, opts.compress), rx, n, checksum).await;
+            let r = write_file(&parts, rx, n).await;
             if r.is_err() {
-                let _ = std::fs::remove_file(&tmp2);
+                let _ = std::fs::remove_file(&parts.tmp);
             }
             let _ = done_tx.send(r);
         })
@@ -429,22 +441,17 @@ async fn key_save_delay(shared: &Shared, us: u64) {
     }
 }
 
-/// The writer (on its own thread and glommio executor): header, the shards' chunks (a SELECTDB where the database changes),
-/// EOF and checksum into `tmp`; then fsync, rename to `dest` and fsync of the directory.
-/// The file is renamed into place only when all `shards` walks said they were complete.
-async fn write_file(
-    tmp: &Path,
-    dest: &Path,
-    (aux, libraries, compress): (&rdb::AuxFields, &[Vec<u8>], bool),
-    rx: flume::Receiver<Chunk>,
-    shards: usize,
-    checksum: bool,
-) -> Result<(), SaveError> {
+/// The writer (on its own thread and glommio executor): header, the shards' chunks (a
+/// SELECTDB where the database changes), EOF and checksum into the temporary file; then
+/// fsync, rename into place and fsync of the directory, only when all `shards` walks said
+/// they were complete.
+async fn write_file(parts: &FileParts, rx: flume::Receiver<Chunk>, shards: usize) -> Result<(), SaveError> {
     use futures::AsyncWriteExt;
+    let (tmp, dest) = (&parts.tmp, &parts.dest);
     let file = glommio::io::BufferedFile::create(tmp).await.map_err(std::io::Error::from)?;
     let mut out = glommio::io::StreamWriterBuilder::new(file).with_buffer_size(WRITE_BYTES).build();
-    let mut enc = rdb::FileEncoder::new(Vec::with_capacity(2 * WRITE_BYTES), checksum, compress);
-    enc.header(aux, libraries.iter().map(Vec::as_slice))?;
+    let mut enc = rdb::FileEncoder::new(Vec::with_capacity(2 * WRITE_BYTES), parts.checksum, parts.opts.compress);
+    enc.header(&parts.aux, parts.libraries.iter().map(Vec::as_slice))?;
     let mut complete = 0;
     while let Ok(chunk) = rx.recv_async().await {
         if chunk.bytes.is_empty() {
