@@ -1,10 +1,16 @@
-//! The append-only file: Redis 7's multi-part layout read with shardis's codecs. A
-//! redis-server started here with `appendonly yes` writes its directory; its manifest and
-//! files are parsed and compared with what was sent.
+//! The append-only file: Redis 7's multi-part layout read with shardis's codecs (a
+//! redis-server started here writes its directory; its manifest and files are parsed and
+//! compared with what was sent); shardis's AOF over restarts, rewrites and SIGKILL on 1, 2
+//! and 4 shards; directories moved between shardis and redis-server both ways; the AOF
+//! turned on and off at run time.
 
 mod common;
 
 use std::io::BufReader;
+use std::time::{Duration, Instant};
+
+use common::{fill_every_type, fresh_dir, image, redis_server_with, shardis};
+use redis::{Commands, Connection};
 
 use shardis::persist::aof::manifest::{FileKind, Manifest};
 use shardis::persist::aof::reader::{is_rdb, CommandReader, End};
@@ -71,5 +77,196 @@ fn redis_servers_aof_directory_reads_back() {
     std::fs::write(&cut, &bytes[..bytes.len() - 3]).unwrap();
     assert_eq!(commands(&cut).1, End::Truncated { valid_up_to: multi_at as u64 });
     drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// INFO persistence's `field`.
+fn persistence(c: &mut Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+    info.lines().find_map(|l| l.strip_prefix(&format!("{field}:"))).unwrap_or_default().to_string()
+}
+
+/// Waits until no AOF rewrite is under way or scheduled.
+fn wait_rewrites_done(c: &mut Connection) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while persistence(c, "aof_rewrite_in_progress") != "0" || persistence(c, "aof_rewrite_scheduled") != "0" {
+        assert!(Instant::now() < deadline, "the AOF rewrite did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Writes whose logged form is not the command as sent: relative times, random pops, a
+/// served blocking pop, cross-shard commands (RENAME, SUNIONSTORE, LMOVE, MSET), a
+/// transaction over several shards, SWAPDB and FLUSHDB, keys that expire and are then
+/// written again.
+fn tricky_writes(s: &common::Server, c: &mut Connection) {
+    let _: () = c.set_ex("ex", "v", 500).unwrap();
+    let _: () = redis::cmd("SET").arg("px").arg("v").arg("PX").arg(900_000).query(c).unwrap();
+    let _: () = c.set("persisted", "v").unwrap();
+    let _: () = c.expire("persisted", 100).unwrap();
+    let _: () = c.persist("persisted").unwrap();
+    let _: () = redis::cmd("GETEX").arg("long").arg("EX").arg(700).query(c).unwrap();
+    let _: Vec<String> = redis::cmd("SPOP").arg("set:big").arg(5).query(c).unwrap();
+    let _: String = redis::cmd("INCRBYFLOAT").arg("float").arg("10.5").query(c).unwrap();
+    let _: String = redis::cmd("INCRBYFLOAT").arg("float").arg("0.1").query(c).unwrap();
+    // A client blocked on an empty list is served by a push from another.
+    let mut waiter = s.client();
+    let blocked = std::thread::spawn(move || {
+        let r: (String, String) = redis::cmd("BLPOP").arg("queue").arg(5).query(&mut waiter).unwrap();
+        r
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let clients: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
+        if clients.contains("blocked_clients:1") || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _: () = c.rpush("queue", &["first", "second"]).unwrap();
+    assert_eq!(blocked.join().unwrap(), ("queue".to_string(), "first".to_string()));
+    for i in 0..20 {
+        let _: () = c.set(format!("k{i}"), i).unwrap();
+    }
+    let _: () = redis::cmd("MSET").arg(&["m1", "1", "m2", "2", "m3", "3", "m4", "4"]).query(c).unwrap();
+    let _: () = c.rename("k1", "renamed-k1").unwrap();
+    let _: () = c.rename("k2", "renamed-k2").unwrap();
+    let _: () = c.sadd("sa", &["x", "y"]).unwrap();
+    let _: () = c.sadd("sb", &["y", "z"]).unwrap();
+    let _: () = redis::cmd("SUNIONSTORE").arg("union").arg("sa").arg("sb").arg("set:strs").query(c).unwrap();
+    let _: () = redis::cmd("LMOVE").arg("list:small").arg("moved").arg("LEFT").arg("RIGHT").query(c).unwrap();
+    let _: () = redis::pipe().atomic().incr("k3", 100).incr("k4", 100).del("k5").lpush("list:small", "tx").query(c).unwrap();
+    let _: () = redis::cmd("SELECT").arg(5).query(c).unwrap();
+    let _: () = c.set("db5", "gone").unwrap();
+    let _: () = redis::cmd("FLUSHDB").query(c).unwrap();
+    let _: () = c.set("db5", "after flushdb").unwrap();
+    let _: () = redis::cmd("SWAPDB").arg(5).arg(3).query(c).unwrap();
+    let _: () = redis::cmd("SELECT").arg(0).query(c).unwrap();
+    // Keys that expire, then are written again without a time to live.
+    let _: () = redis::cmd("SET").arg("short-lived").arg("a").arg("PX").arg(30).query(c).unwrap();
+    let _: () = c.rpush("short-list", "old").unwrap();
+    let _: () = c.pexpire("short-list", 30).unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    let _: () = c.rpush("short-list", "new").unwrap();
+    let _: () = c.append("short-lived", "b").unwrap();
+}
+
+/// Every database's keys as [`image`] shows them (databases 0 and 3 there; 5 added).
+fn full_image(c: &mut Connection) -> std::collections::BTreeMap<String, String> {
+    let mut all = image(c);
+    let _: () = redis::cmd("SELECT").arg(5).query(c).unwrap();
+    let keys: Vec<String> = c.keys("*").unwrap();
+    for k in keys {
+        let v: Option<String> = c.get(&k).unwrap_or(None);
+        all.insert(format!("5/{k}"), format!("{v:?}"));
+    }
+    let _: () = redis::cmd("SELECT").arg(0).query(c).unwrap();
+    all
+}
+
+#[test]
+fn the_aof_keeps_every_write_over_restarts_rewrites_and_sigkill_on_1_2_4_shards() {
+    for shards in [1, 2, 4] {
+        let dir = fresh_dir();
+        let d = dir.display().to_string();
+        let args = ["--dir", d.as_str(), "--appendonly", "yes", "--save", ""];
+        let before = {
+            let s = shardis(shards, &args);
+            let mut c = s.client();
+            fill_every_type(&mut c);
+            tricky_writes(&s, &mut c);
+            let want = full_image(&mut c);
+            let ok: String = redis::cmd("SHUTDOWN").query(&mut c).unwrap_or_else(|_| "gone".into());
+            assert_eq!(ok, "gone", "SHUTDOWN closes the connection");
+            want
+        };
+        let s = shardis(shards, &args);
+        let mut c = s.client();
+        assert_eq!(full_image(&mut c), before, "{shards} shards: the commands logged rebuild the data");
+        // A rewrite while writes go on, then more writes, then SIGKILL: every write that was
+        // answered is in the files (written before the reply; the kernel keeps it).
+        let st: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
+        assert!(st.starts_with("Background append only file rewriting"), "{st}");
+        for i in 0..2000 {
+            let _: () = c.incr("counter", 1).unwrap();
+            let _: () = c.hset("during", format!("f{i}"), i).unwrap();
+        }
+        wait_rewrites_done(&mut c);
+        assert_eq!(persistence(&mut c, "aof_last_bgrewrite_status"), "ok");
+        let _: () = c.del("renamed-k1").unwrap();
+        let _: () = redis::cmd("FLUSHALL").query(&mut c).unwrap_or(());
+        fill_every_type(&mut c);
+        tricky_writes(&s, &mut c);
+        let want = full_image(&mut c);
+        let m = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+        assert_eq!(m, "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n", "{shards} shards");
+        drop(c);
+        drop(s); // SIGKILL
+        let s = shardis(shards, &args);
+        let mut c = s.client();
+        assert_eq!(full_image(&mut c), want, "{shards} shards: after SIGKILL every answered write is back");
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn aof_directories_move_between_shardis_and_redis_both_ways() {
+    // shardis writes (a base from a rewrite, then commands), redis-server reads.
+    let dir = fresh_dir();
+    let d = dir.display().to_string();
+    let s = shardis(2, &["--dir", &d, "--appendonly", "yes", "--save", ""]);
+    let mut c = s.client();
+    fill_every_type(&mut c);
+    let _: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
+    wait_rewrites_done(&mut c);
+    tricky_writes(&s, &mut c);
+    let want = full_image(&mut c);
+    let _: Result<(), _> = redis::cmd("SHUTDOWN").query::<()>(&mut c);
+    drop(s);
+    let r = redis_server_with(&["--dir", &d, "--appendonly", "yes", "--save", ""]);
+    let mut rc = r.client();
+    assert_eq!(full_image(&mut rc), want, "redis-server loads shardis's AOF directory");
+    // redis-server appends its own commands; shardis loads the result on 1 and 4 shards.
+    let _: () = rc.set("written-by", "redis").unwrap();
+    let _: () = rc.lpush("list:big", "from-redis").unwrap();
+    let _: () = rc.expire("short", 4000).unwrap();
+    let _: Vec<String> = redis::cmd("SPOP").arg("set:ints").arg(2).query(&mut rc).unwrap();
+    let want = full_image(&mut rc);
+    let _: Result<(), _> = redis::cmd("SHUTDOWN").query::<()>(&mut rc);
+    drop(r);
+    for shards in [1, 4] {
+        let s = shardis(shards, &["--dir", &d, "--appendonly", "yes", "--save", ""]);
+        let mut c = s.client();
+        assert_eq!(full_image(&mut c), want, "{shards} shards load redis-server's AOF directory");
+        let _: Result<(), _> = redis::cmd("SHUTDOWN").query::<()>(&mut c);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn appendonly_turns_on_and_off_at_run_time() {
+    let dir = fresh_dir();
+    let d = dir.display().to_string();
+    let s = shardis(2, &["--dir", &d, "--save", ""]);
+    let mut c = s.client();
+    fill_every_type(&mut c);
+    assert_eq!(persistence(&mut c, "aof_enabled"), "0");
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("appendonly").arg("yes").query(&mut c).unwrap();
+    wait_rewrites_done(&mut c);
+    assert_eq!(persistence(&mut c, "aof_enabled"), "1");
+    tricky_writes(&s, &mut c);
+    let want = full_image(&mut c);
+    // DEBUG LOADAOF empties the data set and loads the files back.
+    let _: () = redis::cmd("DEBUG").arg("LOADAOF").query(&mut c).unwrap();
+    assert_eq!(full_image(&mut c), want, "DEBUG LOADAOF");
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("appendonly").arg("no").query(&mut c).unwrap();
+    assert_eq!(persistence(&mut c, "aof_enabled"), "0");
+    let _: () = c.set("not-logged", "x").unwrap();
+    drop(s);
+    let s = shardis(1, &["--dir", &d, "--appendonly", "yes", "--save", ""]);
+    let mut c = s.client();
+    assert_eq!(full_image(&mut c), want, "what was logged while on, nothing after");
+    drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,66 +5,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{fresh_dir, redis_server_with, shardis};
+use common::{fill_every_type as fill, fresh_dir, image, redis_server_with, shardis};
 use redis::{Commands, Connection, Value};
-
-/// Every type, both encodings of each collection, TTLs, two databases.
-fn fill(c: &mut Connection) {
-    let _: () = redis::cmd("FLUSHALL").query(c).unwrap();
-    let _: () = c.set("int", 12345).unwrap();
-    let _: () = c.set("neg", -9_000_000_000i64).unwrap();
-    let _: () = c.set("short", "hello").unwrap();
-    let _: () = c.set("long", "x".repeat(300)).unwrap();
-    let _: () = c.set("random", (0..200u32).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect::<String>()).unwrap();
-    let _: () = c.set_ex("ttl", "v", 1000).unwrap();
-    let _: () = c.rpush("list:small", &["a", "1", "-2", "c"]).unwrap();
-    let _: () = c.rpush("list:big", (0..1000).map(|i| format!("item-{i}")).collect::<Vec<_>>()).unwrap();
-    let _: () = c.sadd("set:ints", &[1, 2, 3, -7]).unwrap();
-    let _: () = c.sadd("set:strs", &["a", "b", "c"]).unwrap();
-    let _: () = c.sadd("set:big", (0..600).collect::<Vec<_>>()).unwrap();
-    let _: () = c.hset_multiple("hash:small", &[("f1", "v1"), ("f2", "2")]).unwrap();
-    let _: () = c.hset_multiple("hash:big", &(0..300).map(|i| (format!("f{i}"), format!("v{i}"))).collect::<Vec<_>>()).unwrap();
-    let _: () = c.zadd_multiple("zset:small", &[(1.5, "a"), (-2.0, "b"), (3.0, "c")]).unwrap();
-    let _: () = c.zadd_multiple("zset:big", &(0..300).map(|i| (i as f64 / 3.0, format!("m{i}"))).collect::<Vec<_>>()).unwrap();
-    let _: () = c.pexpire("zset:small", 5_000_000).unwrap();
-    let _: () = redis::cmd("SELECT").arg(3).query(c).unwrap();
-    let _: () = c.set("in-db-3", "three").unwrap();
-    let _: () = redis::cmd("SELECT").arg(0).query(c).unwrap();
-}
-
-/// A comparable image of every key of databases 0 and 3: type, contents, and whether it has
-/// a TTL (with the TTL rounded to minutes).
-fn image(c: &mut Connection) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for db in [0, 3] {
-        let _: () = redis::cmd("SELECT").arg(db).query(c).unwrap();
-        let keys: Vec<String> = c.keys("*").unwrap();
-        for k in keys {
-            let t: String = redis::cmd("TYPE").arg(&k).query(c).unwrap();
-            let v = match t.as_str() {
-                "string" => format!("{:?}", c.get::<_, Vec<u8>>(&k).unwrap()),
-                "list" => format!("{:?}", c.lrange::<_, Vec<String>>(&k, 0, -1).unwrap()),
-                "set" => {
-                    let mut m: Vec<String> = c.smembers(&k).unwrap();
-                    m.sort();
-                    format!("{m:?}")
-                }
-                "hash" => format!("{:?}", c.hgetall::<_, BTreeMap<String, String>>(&k).unwrap()),
-                "zset" => format!("{:?}", c.zrange_withscores::<_, Vec<(String, f64)>>(&k, 0, -1).unwrap()),
-                other => panic!("unexpected type {other}"),
-            };
-            let ttl: i64 = c.pttl(&k).unwrap();
-            let ttl = if ttl < 0 { ttl } else { (ttl + 30_000) / 60_000 };
-            out.insert(format!("{db}/{k}"), format!("{t} {v} ttl={ttl}"));
-        }
-    }
-    let _: () = redis::cmd("SELECT").arg(0).query(c).unwrap();
-    out
-}
 
 fn rdb_in(dir: &Path) -> std::path::PathBuf {
     dir.join("dump.rdb")

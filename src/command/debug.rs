@@ -27,6 +27,8 @@ pub static COMMANDS: &[CommandSpec] =
     )];
 
 const HELP: &[&str] = &[
+    "AOF-FLUSH-SLEEP <microsec>",
+    "    Server will sleep before flushing the AOF, this is used for testing.",
     "CHANGE-REPL-ID",
     "    Change the replication IDs of the instance.",
     "CONFIG-REWRITE-FORCE-ALL",
@@ -40,6 +42,8 @@ const HELP: &[&str] = &[
     "    Accepted for compatibility (shardis has no Java heap to map).",
     "LISTPACK <key>",
     "    Show low level info about the listpack encoding of <key>.",
+    "LOADAOF",
+    "    Flush the AOF buffers on disk and reload the AOF in memory.",
     "LOG <message>",
     "    Write <message> to the server log.",
     "OBJECT <key>",
@@ -128,6 +132,7 @@ fn debug(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
                 let on = crate::command::parse_int(&a[2])? != 0;
                 // Off until this client turns it back on or goes away (see README).
                 s.local.shared.active_expire_off_by.store(if on { 0 } else { s.meta.id }, Relaxed);
+                s.local.shared.active_expire_resume_ms.store(0, Relaxed);
                 Ok(Reply::OK)
             }
             (b"quicklist-packed-threshold", 3) => {
@@ -153,6 +158,22 @@ fn debug(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             (b"listpack", 3) => listpack(s, a[2].clone()).await,
             (b"populate", 3..=5) => populate(s, &a).await,
             (b"reload", _) => reload(s, &a[2..]).await,
+            (b"loadaof", 2) => match crate::persist::aof::load::reload(&s.local).await {
+                Ok(()) => {
+                    log::warn!("Append Only File loaded by DEBUG LOADAOF");
+                    Ok(Reply::OK)
+                }
+                Err(e) => {
+                    // As Redis, which exits when the files it wrote cannot be loaded back.
+                    log::warn!("{e}");
+                    std::process::exit(1);
+                }
+            },
+            (b"aof-flush-sleep", 3) => {
+                let us = crate::command::parse_int(&a[2])?.max(0) as u64;
+                s.local.shared.aof.flush_sleep_us.store(us, Relaxed);
+                Ok(Reply::OK)
+            }
             _ => Err(unknown(&a[1])),
         }
     })

@@ -99,7 +99,7 @@ fn restore(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
         t if o.absttl => t as u64,
         t => (t as u64).saturating_add(now),
     };
-    if expire_at != 0 && expire_at <= now {
+    if expire_at != 0 && expire_at <= now && !ctx.loading() {
         if o.replace && ctx.db().remove(&a[1], now).is_some() {
             ctx.notify(notify::GENERIC, "del", &a[1]);
         }

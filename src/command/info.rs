@@ -234,10 +234,14 @@ fn render(shared: &Shared, want: &Wanted, per_shard: &[ShardInfo], this_shard: u
         // Entries copied because they changed during the walk: like a fork's copied pages,
         // they only grow while the snapshot runs, so the peak is the current size.
         let copies = per_shard.iter().map(|p| p.snapshot_copies).sum::<u64>();
+        // The snapshot slot is shared with AOF rewrites, which are not BGSAVEs.
+        let in_progress = in_progress && !shared.aof.rewrite_in_progress.load(Relaxed);
+        let mut aof_fields = String::new();
+        shared.aof.info_fields(&mut aof_fields);
         section(
             "Persistence",
             format!(
-                "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:{}\r\ncurrent_cow_size:{}\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:{:.2}\r\ncurrent_save_keys_processed:{}\r\ncurrent_save_keys_total:{}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:{}\r\ncurrent_cow_size:{}\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:{:.2}\r\ncurrent_save_keys_processed:{}\r\ncurrent_save_keys_total:{}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n{}",
                 u8::from(save.loading.load(Relaxed)),
                 if in_progress { copies } else { 0 },
                 if in_progress { copies } else { 0 },
@@ -257,6 +261,7 @@ fn render(shared: &Shared, want: &Wanted, per_shard: &[ShardInfo], this_shard: u
                 save.last_copies.load(Relaxed),
                 loaded.1,
                 loaded.0,
+                aof_fields,
             ),
         );
     }

@@ -248,13 +248,14 @@ fn expire_generic(ctx: &mut ShardCtx<'_>, a: &[Bytes], cmd: &'static str, second
         return Err(CmdError::InvalidExpire(cmd));
     }
     when += base;
+    let loading = ctx.loading();
     let db = ctx.db();
     let Some(e) = db.peek(&a[1], now) else { return Ok(Reply::Int(0)) };
     let cur = if e.expire_at == 0 { -1 } else { e.expire_at as i64 };
     if (f.nx && cur != -1) || (f.xx && cur == -1) || (f.gt && (when <= cur || cur == -1)) || (f.lt && cur != -1 && when >= cur) {
         return Ok(Reply::Int(0));
     }
-    if when <= now as i64 {
+    if when <= now as i64 && !loading {
         db.remove(&a[1], now);
         ctx.notify(notify::GENERIC, "del", &a[1]);
     } else {
@@ -576,15 +577,25 @@ fn invalidate_everything(s: &Session) {
     }
 }
 
+/// Logs a command over every shard (FLUSHALL, FLUSHDB, SWAPDB) to the append-only file,
+/// written at once: every shard wrote what it logged before, and holds still until it
+/// returns.
+fn log_whole(s: &Session, cmd: &[Bytes]) {
+    s.local.aof_log_raw(s.db, cmd);
+    s.local.aof_write_now();
+}
+
 fn flushdb(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
     Box::pin(async move {
         flush_flags(&a)?;
         let db = s.db;
         call_all(&s.local, move |sh| {
+            sh.aof_write_now();
             sh.store.borrow_mut().db(db).clear();
             forget_tracked(sh);
         })
         .await;
+        log_whole(s, &[Bytes::from_static(b"FLUSHDB")]);
         invalidate_everything(s);
         Ok(Reply::OK)
     })
@@ -595,7 +606,8 @@ fn flushall(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
         flush_flags(&a)?;
         // As Redis kills its snapshot child: the image of the flushed data is not finished.
         crate::persist::snapshot::abort(&s.local.shared);
-        let changes: u64 = call_all(&s.local, |sh| {
+        let changes: u64 = call_all(&s.local, move |sh| {
+            sh.aof_write_now();
             let mut st = sh.store.borrow_mut();
             for d in 0..st.databases() {
                 st.db(d).clear();
@@ -608,6 +620,7 @@ fn flushall(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
         .await
         .into_iter()
         .sum();
+        log_whole(s, &[Bytes::from_static(b"FLUSHALL")]);
         // With save points set, Redis saves the empty dataset at once (a server's: the
         // embedded engine, which listens on no port, writes no file).
         let shared = &s.local.shared;
@@ -633,7 +646,12 @@ fn swapdb(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
         if a1 < 0 || a1 >= n || a2 < 0 || a2 >= n {
             return Err(CmdError::DbOutOfRange);
         }
-        call_all(&s.local, move |sh| sh.store.borrow_mut().swap(a1 as usize, a2 as usize)).await;
+        call_all(&s.local, move |sh| {
+            sh.aof_write_now();
+            sh.store.borrow_mut().swap(a1 as usize, a2 as usize);
+        })
+        .await;
+        log_whole(s, &[Bytes::from_static(b"SWAPDB"), a[1].clone(), a[2].clone()]);
         Ok(Reply::OK)
     })
 }

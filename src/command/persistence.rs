@@ -1,4 +1,5 @@
-//! SAVE, BGSAVE, LASTSAVE: snapshots to the RDB file ([`crate::persist::snapshot`]).
+//! SAVE, BGSAVE, LASTSAVE: snapshots to the RDB file ([`crate::persist::snapshot`]);
+//! BGREWRITEAOF: a rewrite of the append-only file ([`crate::persist::aof::rewrite`]).
 
 use bytes::Bytes;
 use futures::future::LocalBoxFuture;
@@ -26,6 +27,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "O(1)",
         "[SCHEDULE]",
+    ),
+    CommandSpec::new("bgrewriteaof", 1, ADMIN | NOSCRIPT, NOKEY, "server", Route::Session(bgrewriteaof)).doc(
+        "Asynchronously rewrites the append-only file to disk.",
+        "1.0.0",
+        "O(1)",
+        "",
     ),
     CommandSpec::new("lastsave", 1, LOADING | STALE | FAST | RANDOM, NOKEY, "server", Route::Session(lastsave)).doc(
         "Returns the Unix timestamp of the last successful save to disk.",
@@ -69,4 +76,21 @@ fn bgsave(s: &mut Session, a: &[Bytes]) -> CmdResult {
 /// `LASTSAVE`.
 fn lastsave(s: &mut Session, _a: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(s.local.shared.save.last_save() as i64))
+}
+
+/// `BGREWRITEAOF`: starts a rewrite, or schedules it after the snapshot under way.
+fn bgrewriteaof(s: &mut Session, _a: &[Bytes]) -> CmdResult {
+    use std::sync::atomic::Ordering::Relaxed;
+    let shared = &s.local.shared;
+    if shared.aof.rewrite_in_progress.load(Relaxed) || shared.aof.rewrite_scheduled.load(Relaxed) {
+        return Err(CmdError::other("Background append only file rewriting already in progress"));
+    }
+    let busy = shared.save.in_progress.load(Relaxed);
+    shared.aof.rewrite_scheduled.store(busy, Relaxed);
+    s.local.spawn(crate::persist::aof::rewrite::rewrite(s.local.clone()));
+    Ok(Reply::Status(if busy {
+        "Background append only file rewriting scheduled"
+    } else {
+        "Background append only file rewriting started"
+    }))
 }

@@ -840,6 +840,15 @@ fn config_set(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
             })
             .await;
         }
+        // The AOF turns on with a rewrite (replying at once, as Redis), off at once.
+        if pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(b"appendonly")) {
+            let on = s.local.shared.config.flag(crate::config::P::Appendonly);
+            if on && !s.local.shared.aof.enabled.load(Relaxed) {
+                s.local.spawn(crate::persist::aof::rewrite::turn_on(s.local.clone()));
+            } else if !on {
+                crate::persist::aof::rewrite::turn_off(&s.local).await;
+            }
+        }
         // A lower budget (or a new policy) takes effect at once.
         if s.local.shared.over_budget() {
             s.local.check_memory();

@@ -297,7 +297,7 @@ fn getex(ctx: &mut ShardCtx<'_>, a: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     if let Some((unit, i)) = o.expire {
         let when = expire_at("getex", unit, &a[i], now)?;
-        if matches!(unit, Unit::ExAt | Unit::PxAt) && when <= now {
+        if matches!(unit, Unit::ExAt | Unit::PxAt) && when <= now && !ctx.loading() {
             ctx.db().remove(&a[1], now);
             ctx.notify(notify::GENERIC, "del", &a[1]);
         } else {

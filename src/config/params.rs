@@ -321,8 +321,8 @@ params! {
     LoadingProcessEventsIntervalBytes = "loading-process-events-interval-bytes", HIDDEN, int(1024, INT_MAX, 2 * 1024 * 1024);
     /// `stop-writes-on-bgsave-error`.
     StopWritesOnBgsaveError = "stop-writes-on-bgsave-error", 0, boolean(true);
-    /// `appendonly` (the AOF is not implemented yet: only `no`).
-    Appendonly = "appendonly", DENY_LOADING, Kind::Special(&special::APPENDONLY);
+    /// `appendonly`.
+    Appendonly = "appendonly", DENY_LOADING, boolean(false);
     /// `appendfilename`.
     Appendfilename = "appendfilename", IMMUTABLE, text("appendonly.aof");
     /// `appenddirname`.

@@ -243,13 +243,6 @@ pub static DBFILENAME: Ops = Ops {
     default: "dump.rdb",
 };
 
-/// `appendonly`: the append-only file is not implemented yet, so only `no`.
-pub static APPENDONLY: Ops = Ops {
-    get: |_| "no".into(),
-    set: |_, w, _| only_no(w, "appendonly yes is not supported yet: shardis has no append-only file"),
-    default: "no",
-};
-
 /// `replicaof` / `slaveof`: only `no one` until replication exists.
 pub static REPLICAOF: Ops = Ops {
     get: |_| String::new(),

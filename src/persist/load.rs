@@ -44,6 +44,22 @@ pub struct Loaded {
     pub keys: u64,
     /// Keys skipped because their time had passed.
     pub expired: u64,
+    /// Bytes of the file the RDB took (what follows is an old AOF's command tail).
+    pub rdb_len: u64,
+}
+
+/// A reader that counts what it hands out.
+struct Counted<R> {
+    r: R,
+    n: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let got = self.r.read(buf)?;
+        self.n.set(self.n.get() + got as u64);
+        Ok(got)
+    }
 }
 
 /// The loader's side: the channels to each shard.
@@ -67,11 +83,13 @@ impl Feeder {
     }
 
     /// Decodes `path` and feeds every live key to its shard. Keys whose time passed by `now`
-    /// are counted and dropped, as a Redis master does.
-    pub fn load_file(mut self, path: &Path, cfg: &crate::config::Config, now: u64) -> Result<Loaded, LoadError> {
+    /// are counted and dropped, as a Redis master does, unless `keep_expired` (an AOF's base:
+    /// the commands after it may touch them, and they go once the load ends).
+    pub fn load_file(mut self, path: &Path, cfg: &crate::config::Config, now: u64, keep_expired: bool) -> Result<Loaded, LoadError> {
         let databases = cfg.databases();
         let file = std::fs::File::open(path)?;
-        let reader = std::io::BufReader::with_capacity(1 << 20, file);
+        let consumed = std::rc::Rc::new(std::cell::Cell::new(0));
+        let reader = Counted { r: std::io::BufReader::with_capacity(1 << 20, file), n: consumed.clone() };
         let opts = rdb::LoadOptions { limits: rdb::Limits::from_config(cfg), now_ms: now };
         let mut decoder = rdb::FileDecoder::new(reader, opts)?;
         let shards = self.to.len();
@@ -87,7 +105,7 @@ impl Feeder {
                     if db >= databases {
                         return Err(LoadError::TooManyDbs(databases));
                     }
-                    if entry.is_expired(now) {
+                    if entry.is_expired(now) && !keep_expired {
                         loaded.expired += 1;
                         continue;
                     }
@@ -114,6 +132,7 @@ impl Feeder {
                 self.send(shard);
             }
         }
+        loaded.rdb_len = consumed.get();
         Ok(loaded)
     }
 }
@@ -151,50 +170,62 @@ pub async fn receive(local: &std::rc::Rc<crate::shard::ShardLocal>, rx: flume::R
 /// `!flush`, and loads the file back into the shards (entries of the file replace keys that
 /// exist, for MERGE). Other clients wait meanwhile: every shard is held whole.
 pub async fn reload(local: &std::rc::Rc<crate::shard::ShardLocal>, save_first: bool, flush: bool) -> Result<Loaded, ReloadError> {
-    use crate::shard::{call_all, txn};
+    use crate::shard::txn;
     if save_first {
         super::snapshot::save(local, false).await.map_err(|e| ReloadError::Save(e.to_string()))?;
     }
     let shared = local.shared.clone();
     let n = shared.shards();
     txn::under_locks(local, txn::lock_plan(n, [], true), async {
-        let (feeder, receivers) = channels(n);
-        let receivers = std::sync::Arc::new(std::sync::Mutex::new(receivers.into_iter().map(Some).collect::<Vec<_>>()));
-        let dones = call_all(local, move |sh| {
-            if flush {
-                let mut st = sh.store.borrow_mut();
-                for d in 0..st.databases() {
-                    st.db(d).clear();
-                }
-            }
-            let rx = receivers.lock().expect("receivers lock")[sh.id].take();
-            let (tx, done) = futures::channel::oneshot::channel::<()>();
-            let l = sh.clone();
-            sh.spawn(async move {
-                if let Some(rx) = rx {
-                    receive(&l, rx).await;
-                }
-                let _ = tx.send(());
-            });
-            done
-        })
-        .await;
-        let (tx, rx) = futures::channel::oneshot::channel();
         let path = super::snapshot::rdb_path(&shared);
-        let cfg_shared = shared.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send(feeder.load_file(&path, &cfg_shared.config, crate::store::now_ms()));
-        });
-        let result = rx.await.map_err(|_| ReloadError::Load("the loader stopped".into()))?;
-        for d in dones {
-            let _ = d.await;
-        }
-        let loaded = result.map_err(|e| ReloadError::Load(e.to_string()))?;
+        let loaded = load_into_shards(local, path, flush, false).await.map_err(|e| ReloadError::Load(e.to_string()))?;
         *shared.save.loaded.lock().expect("load stats lock") = (loaded.keys, loaded.expired);
         log::warn!("DB reloaded by DEBUG RELOAD");
         Ok(loaded)
     })
     .await
+}
+
+/// Loads the RDB file at `path` into the running shards (emptied first when `flush`): a
+/// thread decodes it, each shard inserts its keys. `keep_expired` as [`Feeder::load_file`].
+pub async fn load_into_shards(
+    local: &std::rc::Rc<crate::shard::ShardLocal>,
+    path: std::path::PathBuf,
+    flush: bool,
+    keep_expired: bool,
+) -> Result<Loaded, LoadError> {
+    use crate::shard::call_all;
+    let shared = local.shared.clone();
+    let (feeder, receivers) = channels(shared.shards());
+    let receivers = std::sync::Arc::new(std::sync::Mutex::new(receivers.into_iter().map(Some).collect::<Vec<_>>()));
+    let dones = call_all(local, move |sh| {
+        if flush {
+            let mut st = sh.store.borrow_mut();
+            for d in 0..st.databases() {
+                st.db(d).clear();
+            }
+        }
+        let rx = receivers.lock().expect("receivers lock")[sh.id].take();
+        let (tx, done) = futures::channel::oneshot::channel::<()>();
+        let l = sh.clone();
+        sh.spawn(async move {
+            if let Some(rx) = rx {
+                receive(&l, rx).await;
+            }
+            let _ = tx.send(());
+        });
+        done
+    })
+    .await;
+    let (tx, rx) = futures::channel::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(feeder.load_file(&path, &shared.config, crate::store::now_ms(), keep_expired));
+    });
+    let result = rx.await.map_err(|_| LoadError::Io(std::io::Error::other("the loader stopped")))?;
+    for d in dones {
+        let _ = d.await;
+    }
+    result
 }
 
 /// Why DEBUG RELOAD failed.

@@ -143,7 +143,8 @@ pub async fn save(local: &Rc<ShardLocal>, background: bool) -> Result<(), SaveEr
     state.last_try.store(now_ms() / 1000, Relaxed);
     state.keys_done.store(0, Relaxed);
     state.abort.store(false, Relaxed);
-    let result = match write_snapshot(local).await {
+    let parts = FileParts::new(&local.shared, rdb_path(&local.shared));
+    let result = match write_snapshot(local, parts, None).await {
         Err(SaveError::Stopped) if state.abort.load(Relaxed) => Err(SaveError::Aborted),
         r => r,
     };
@@ -178,7 +179,16 @@ pub fn abort(shared: &Shared) {
 /// or locks (FLUSHALL holds every shard whole), and counts `changes` (the shards' count
 /// now) as saved. A failure is logged and left for the save points, as Redis's `rdbSave`.
 pub fn save_empty(shared: &Shared, changes: u64) {
-    let f = FileParts::new(shared);
+    match write_empty(shared, rdb_path(shared)) {
+        Ok(()) => shared.save.saved(changes),
+        Err(e) => log::warn!("Error saving DB on disk: {e}"),
+    }
+}
+
+/// Writes an RDB file of no keys (the function libraries only) to `dest`, through a
+/// temporary file renamed into place.
+pub fn write_empty(shared: &Shared, dest: PathBuf) -> Result<(), SaveError> {
+    let f = FileParts::new(shared, dest);
     let write = || -> Result<(), SaveError> {
         let file = std::fs::File::create(&f.tmp)?;
         let mut enc = rdb::FileEncoder::new(std::io::BufWriter::new(file), f.checksum, f.opts.compress);
@@ -187,18 +197,15 @@ pub fn save_empty(shared: &Shared, changes: u64) {
         std::fs::rename(&f.tmp, &f.dest)?;
         Ok(())
     };
-    match write() {
-        Ok(()) => shared.save.saved(changes),
-        Err(e) => {
-            let _ = std::fs::remove_file(&f.tmp);
-            log::warn!("Error saving DB on disk: {e}");
-        }
-    }
+    write().inspect_err(|_| {
+        let _ = std::fs::remove_file(&f.tmp);
+    })
 }
 
 /// What a snapshot file is made of besides its keys, taken when it begins.
-struct FileParts {
-    /// `dbfilename`, where it goes.
+#[derive(Debug)]
+pub struct FileParts {
+    /// Where it goes (`dbfilename`, or an AOF base file).
     dest: PathBuf,
     /// The temporary name it is written under.
     tmp: PathBuf,
@@ -211,10 +218,12 @@ struct FileParts {
 }
 
 impl FileParts {
-    fn new(shared: &Shared) -> Self {
+    /// What a snapshot to `dest` begun now is made of.
+    pub fn new(shared: &Shared, dest: PathBuf) -> Self {
+        let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
         FileParts {
-            dest: rdb_path(shared),
-            tmp: PathBuf::from(format!("temp-{}-{}.rdb", std::process::id(), now_ms())),
+            dest,
+            tmp: dir.join(format!("temp-{}-{}.rdb", std::process::id(), now_ms())),
             opts: rdb::EncodeOptions::from_config(&shared.config, now_ms()),
             aux: rdb::AuxFields { ctime: now_ms() / 1000, used_mem: crate::alloc::used_memory(), ..Default::default() },
             libraries: shared.scripts.libraries.read().expect("libraries lock").codes().into_iter().map(|c| c.code.to_vec()).collect(),
@@ -277,6 +286,7 @@ pub async fn shutdown(local: &Rc<ShardLocal>, mode: AtShutdown, force: bool) -> 
             }
         }
     }
+    crate::persist::aof::rewrite::flush_at_shutdown(local).await;
     shared.shutdown();
     true
 }
@@ -297,12 +307,14 @@ const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// `CONFIG_BGSAVE_RETRY_DELAY`).
 const RETRY_AFTER_SECS: u64 = 5;
 
-/// Shard 0's task for the `save <seconds> <changes>` points: once a second, a snapshot
+/// Shard 0's task for the `save <seconds> <changes>` points (and the AOF's automatic
+/// rewrites): once a second, a snapshot
 /// starts when one point has both its time since the last save and its changes.
 pub async fn save_points_loop(local: Rc<ShardLocal>) {
     loop {
         glommio::timer::sleep(CHECK_EVERY).await;
         let shared = &local.shared;
+        crate::persist::aof::rewrite::maybe_auto(&local);
         let points = shared.config.save_points();
         if points.is_empty() || shared.save.in_progress.load(Relaxed) || shared.shutting_down.load(Relaxed) {
             continue;
@@ -327,9 +339,14 @@ pub async fn changes_since_save(local: &Rc<ShardLocal>) -> u64 {
 }
 
 /// One snapshot: returns the changes counted when it began.
-async fn write_snapshot(local: &Rc<ShardLocal>) -> Result<u64, SaveError> {
+/// Something every shard does at a snapshot's point in time, while every shard is held.
+pub type AtFlip = std::sync::Arc<dyn Fn(&Rc<ShardLocal>) + Send + Sync>;
+
+/// Writes a snapshot of every shard as `parts` says; `at_flip` runs on every shard at its
+/// point in time. Returns the changes the shards had counted then. The caller holds
+/// [`SaveState::in_progress`] (one walk at a time).
+pub async fn write_snapshot(local: &Rc<ShardLocal>, parts: FileParts, at_flip: Option<AtFlip>) -> Result<u64, SaveError> {
     let shared = &local.shared;
-    let parts = FileParts::new(shared);
     let opts = parts.opts;
     let (tx, rx) = flume::bounded::<Chunk>(CHANNEL_CHUNKS);
     let (done_tx, done_rx) = oneshot::channel();
@@ -355,6 +372,9 @@ async fn write_snapshot(local: &Rc<ShardLocal>) -> Result<u64, SaveError> {
                 st.snapshot_begin();
                 (st.dbs().iter().map(|d| d.len() as u64).sum::<u64>(), st.changes())
             };
+            if let Some(f) = &at_flip {
+                f(sh);
+            }
             sh.spawn(walk(sh.clone(), tx.clone(), opts));
             (keys, changes)
         })
@@ -383,10 +403,11 @@ struct Chunk {
 async fn walk(sh: Rc<ShardLocal>, tx: flume::Sender<Chunk>, opts: rdb::EncodeOptions) {
     let mut ready: Vec<Chunk> = Vec::new();
     let mut cur = Chunk { db: 0, bytes: Vec::new() };
-    let delay_us = sh.shared.config.num(P::RdbKeySaveDelay).max(0) as u64 * sh.shared.shards() as u64;
-    let step = if delay_us > 0 { 1 } else { STEP_BUCKETS };
     let mut turn = std::time::Instant::now();
     loop {
+        // Read at every step: a test may lower it while the walk runs.
+        let delay_us = sh.shared.config.num(P::RdbKeySaveDelay).max(0) as u64 * sh.shared.shards() as u64;
+        let step = if delay_us > 0 { 1 } else { STEP_BUCKETS };
         if sh.shared.save.abort.load(Relaxed) {
             sh.store.borrow_mut().snapshot_abort();
             return;
@@ -434,7 +455,7 @@ async fn walk(sh: Rc<ShardLocal>, tx: flume::Sender<Chunk>, opts: rdb::EncodeOpt
 async fn key_save_delay(shared: &Shared, us: u64) {
     const SLICE_US: u64 = 10_000;
     let mut left = us;
-    while left > 0 && !shared.save.abort.load(Relaxed) {
+    while left > 0 && !shared.save.abort.load(Relaxed) && shared.config.num(P::RdbKeySaveDelay) > 0 {
         let now = left.min(SLICE_US);
         glommio::timer::sleep(std::time::Duration::from_micros(now)).await;
         left -= now;

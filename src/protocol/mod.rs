@@ -7,5 +7,5 @@ mod reply;
 pub mod splitargs;
 
 pub use parse::{Limits, ProtoError, RequestParser, INLINE_MAX_SIZE};
-pub use reply::{encode, Reply};
+pub use reply::{encode, encode_command, Reply};
 pub use splitargs::{repr_into, split_args};

@@ -95,6 +95,13 @@ fn bulk(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Appends a command as a client sends it: a multibulk of its arguments (the form of the
+/// append-only file and of the replication stream).
+pub fn encode_command<A: AsRef<[u8]>>(args: &[A], out: &mut Vec<u8>) {
+    header(out, b'*', args.len());
+    args.iter().for_each(|a| bulk(out, a.as_ref()));
+}
+
 /// Appends `reply` to `out` in RESP3 when `resp3`, else RESP2.
 pub fn encode(reply: &Reply, resp3: bool, out: &mut Vec<u8>) {
     match reply {

@@ -209,6 +209,9 @@ fn busy_blocks(local: &ShardLocal, spec: &CommandSpec, args: &[Bytes]) -> bool {
 /// every command without the `loading` flag while the RDB file loads (`LOADING`). Two
 /// relaxed loads in the common case.
 fn state_refusal(local: &ShardLocal, s: &Session, spec: &'static CommandSpec) -> Option<CmdError> {
+    if s.replaying {
+        return None;
+    }
     let save = &local.shared.save;
     let queued_lack = |f: u32, want: bool| {
         spec.name == "exec"
@@ -223,6 +226,18 @@ fn state_refusal(local: &ShardLocal, s: &Session, spec: &'static CommandSpec) ->
         return Some(CmdError::Loading);
     }
     None
+}
+
+/// A command that may not run while data loads first waits a moment for the load to end:
+/// Redis serves clients during a load only between 2 MB steps
+/// (`loading-process-events-interval-bytes`), so a client of a small load never sees
+/// LOADING; a longer load answers LOADING after this wait.
+async fn wait_loaded(local: &ShardLocal) {
+    const WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+    let until = std::time::Instant::now() + WAIT;
+    while local.shared.save.loading.load(Relaxed) && std::time::Instant::now() < until {
+        glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+    }
 }
 
 /// Resolves a command in the table and checks arity and authentication.
@@ -257,6 +272,8 @@ pub async fn execute_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, out: &mu
     if slots.capacity() <= SLOTS_KEPT {
         s.slots.0 = slots;
     }
+    // The batch's writes are in the file before its replies leave.
+    s.local.aof_write_now();
 }
 
 /// Runs one pipeline batch and returns the replies in order (the in-process engine's path).
@@ -336,7 +353,7 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> B
                 } else {
                     resolved = Err(CmdError::OutOfMemory.into());
                 }
-            } else if spec.flags & flags::ALLOW_BUSY == 0 && b.mode == Mode::Plain {
+            } else if spec.flags & flags::ALLOW_BUSY == 0 && b.mode == Mode::Plain && !local.shared.save.loading.load(Relaxed) {
                 if let Some(e) = local.shared.scripts.busy_error() {
                     if busy_blocks(&local, spec, &args) {
                         // EXEC refused ends the transaction, as Redis's rejectCommand does.
@@ -352,6 +369,9 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> B
             }
         }
         if let (Ok(spec), Mode::Plain) = (&resolved, b.mode) {
+            if spec.flags & flags::LOADING == 0 && local.shared.save.loading.load(Relaxed) && !s.replaying {
+                wait_loaded(&local).await;
+            }
             if let Some(e) = state_refusal(&local, s, spec) {
                 resolved = Err(e.into());
             }
@@ -799,6 +819,7 @@ async fn materialize(
                 }
             }
             call(local, sh, move |s| {
+                s.aof_log_states(&states);
                 let mut st = s.store.borrow_mut();
                 let now = now_ms();
                 for (d, k, state) in states {
@@ -809,6 +830,8 @@ async fn materialize(
                         }
                     }
                 }
+                drop(st);
+                s.aof_write_now();
             })
         });
         futures::future::join_all(writes).await;

@@ -131,6 +131,7 @@ impl ShardLocal {
                 }
                 self.evict_db.set(db);
             }
+            self.aof_log_removed();
             self.settle_signals();
             // Nothing left here: commands are refused once no shard has anything left.
             shared.evict_exhausted[self.id].store(empty && evicted == 0, Relaxed);

@@ -159,5 +159,6 @@ pub(super) async fn flusher_loop(local: Rc<ShardLocal>) {
             }
         }
         local.flush_pushes();
+        local.aof_write_now();
     }
 }

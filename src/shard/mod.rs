@@ -6,6 +6,7 @@
 //! all its replies for each origin back in one [`Msg::Replies`]. Coordinating commands
 //! (SCAN, FLUSHDB, cross-shard RENAME...) use [`call`] to run a closure on a shard.
 
+pub mod aof;
 pub mod blocking;
 pub mod claim;
 mod dispatch;
@@ -214,6 +215,8 @@ pub struct Shared {
     pub config: Config,
     /// Snapshot state: in progress, last save, INFO persistence.
     pub save: crate::persist::snapshot::SaveState,
+    /// The append-only file's state.
+    pub aof: crate::persist::aof::AofState,
     /// One inbox per shard.
     pub mailboxes: Vec<Mailbox<Msg>>,
     /// Connected clients by id (CLIENT LIST / KILL).
@@ -249,8 +252,12 @@ pub struct Shared {
     /// The script cache and function libraries.
     pub scripts: crate::script::Registry,
     /// The client whose DEBUG SET-ACTIVE-EXPIRE 0 stopped background expiry (0: it runs).
-    /// It runs again when that client turns it back on or disconnects.
+    /// It runs again when that client turns it back on, or a second after it disconnects
+    /// (time for a test harness that closes its client to kill the server: its shutdown
+    /// snapshot still holds the keys expiry did not reclaim, as Redis's does).
     pub active_expire_off_by: AtomicU64,
+    /// Unix ms until which background expiry stays off after that client left.
+    pub active_expire_resume_ms: AtomicU64,
     /// SLOWLOG's entries.
     pub slowlog: crate::slowlog::SlowLog,
     /// LATENCY's spikes.
@@ -365,6 +372,10 @@ pub struct ShardLocal {
     /// script failing with its command's error): [`ShardLocal::record`] counts the call
     /// as failed but not the error again, as Redis's `ERR_REPLY_FLAG_NO_STATS_UPDATE`.
     pub error_counted: Cell<bool>,
+    /// Whether this shard logs its writes to the append-only file.
+    aof_on: Cell<bool>,
+    /// Writes logged and not yet handed to the AOF writer.
+    aof: RefCell<aof::ShardAof>,
 }
 
 impl std::fmt::Debug for ShardLocal {
@@ -389,6 +400,12 @@ pub struct ShardCtx<'a> {
 }
 
 impl ShardCtx<'_> {
+    /// Whether a data file is loading: a time already passed keeps the key (it goes once
+    /// the load ends), as Redis's `checkAlreadyExpired` while loading.
+    pub fn loading(&self) -> bool {
+        self.store.signals.loading()
+    }
+
     /// The selected database.
     pub fn db(&mut self) -> &mut crate::store::Db {
         self.store.db(self.db)
@@ -434,6 +451,8 @@ impl ShardLocal {
             scripting: Default::default(),
             migrate: Default::default(),
             error_counted: Cell::new(false),
+            aof_on: Cell::new(false),
+            aof: RefCell::new(aof::ShardAof::default()),
         }
     }
 
@@ -475,9 +494,15 @@ impl ShardLocal {
             store.apply(self.shared.config.store_settings());
             store.tracked.set_all(self.shared.tracking.any_bcast());
             store.frozen.set(self.shared.pause_until.load(Relaxed) > now);
+            let logging = self.aof_on();
+            let before = if logging { store.changes() } else { 0 };
             let mut ctx = ShardCtx { store: &mut store, db, now, config: &self.shared.config, resp3 };
             let reply = into_reply(f(&mut ctx));
             store.settle_touches(!reply.is_error());
+            if logging {
+                let changed = spec.is_write() && store.changes() != before;
+                self.aof_log_command(&mut store, db, args, &reply, changed);
+            }
             reply
         }));
         let reply = result.unwrap_or_else(|_| {

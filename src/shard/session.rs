@@ -221,6 +221,9 @@ pub struct Session {
     pub in_exec: bool,
     /// The session scripts run their commands on (SORT then orders a set's output).
     pub from_script: bool,
+    /// The session that replays an append-only file at start-up: LOADING and MISCONF do
+    /// not apply to it.
+    pub replaying: bool,
     /// A frozen clock (Unix ms): commands run as at that time (a script's start, as in Redis
     /// 7, so a key cannot expire halfway through a script). `None`: the current time.
     pub clock: Option<u64>,
@@ -308,6 +311,7 @@ impl Session {
             reply_off: false,
             reply_skip: 0,
             in_exec: false,
+            replaying: false,
             from_script: !listed,
             clock: None,
         }
@@ -447,7 +451,10 @@ impl Drop for Session {
             self.local.shared.remove_monitor(self.meta.id);
         }
         self.stop_tracking();
-        let _ = self.local.shared.active_expire_off_by.compare_exchange(self.meta.id, 0, Relaxed, Relaxed);
+        let shared = &self.local.shared;
+        if shared.active_expire_off_by.compare_exchange(self.meta.id, 0, Relaxed, Relaxed).is_ok() {
+            shared.active_expire_resume_ms.store(crate::store::now_ms() + 1000, Relaxed);
+        }
         self.local.shared.clients.remove(&self.meta.id);
     }
 }

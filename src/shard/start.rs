@@ -52,6 +52,9 @@ pub enum StartError {
     /// The RDB file could not be loaded.
     #[error("Fatal error loading the DB: {0}. Exiting.")]
     Load(#[from] crate::persist::load::LoadError),
+    /// The append-only file could not be loaded or opened.
+    #[error("{0}")]
+    Aof(#[from] crate::persist::aof::load::AofError),
 }
 
 /// The running shards.
@@ -175,6 +178,7 @@ impl ShardSet {
         let shared = Arc::new(Shared {
             config,
             save,
+            aof: crate::persist::aof::AofState::new(),
             mailboxes: (0..n).map(|_| Mailbox::new()).collect(),
             clients: DashMap::new(),
             next_client_id: AtomicU64::new(0),
@@ -192,6 +196,7 @@ impl ShardSet {
             startup_memory: AtomicU64::new(0),
             scripts: Default::default(),
             active_expire_off_by: AtomicU64::new(0),
+            active_expire_resume_ms: AtomicU64::new(0),
             slowlog: Default::default(),
             latency: Default::default(),
             monitors: Default::default(),
@@ -224,8 +229,10 @@ impl ShardSet {
         listening(shared.tcp_port.load(Relaxed) as u16);
         // The RDB file, when there is one, is loaded before any shard accepts a connection.
         let rdb = crate::persist::snapshot::rdb_path(&shared);
-        let load = (serve_tcp && rdb.exists()).then(|| crate::persist::load::channels(n));
-        shared.save.loading.store(load.is_some(), Relaxed);
+        // With `appendonly yes` the AOF is the data set (as Redis, the RDB file is not read).
+        let aof = serve_tcp && shared.config.flag(crate::config::P::Appendonly);
+        let load = (serve_tcp && !aof && rdb.exists()).then(|| crate::persist::load::channels(n));
+        shared.save.loading.store(load.is_some() || aof, Relaxed);
         let (feeder, mut load_rx) = match load {
             Some((f, rx)) => (Some(f), rx.into_iter().map(Some).collect()),
             None => (None, (0..n).map(|_| None).collect::<Vec<_>>()),
@@ -257,7 +264,7 @@ impl ShardSet {
         drop(loaded_tx);
         if let Some(feeder) = feeder {
             let started = std::time::Instant::now();
-            let loaded = feeder.load_file(&rdb, &shared.config, now_ms())?;
+            let loaded = feeder.load_file(&rdb, &shared.config, now_ms(), false)?;
             // Every shard has inserted its keys once its channel closed and it said so.
             for _ in 0..n {
                 let _ = loaded_rx.recv();
@@ -266,6 +273,20 @@ impl ShardSet {
             *shared.save.loaded.lock().expect("load stats lock") = (loaded.keys, loaded.expired);
             log::info!("Done loading RDB, keys loaded: {}, keys expired: {}.", loaded.keys, loaded.expired);
             log::info!("DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
+        }
+        if aof {
+            let started = std::time::Instant::now();
+            let (tx, rx) = std::sync::mpsc::channel();
+            shared.mailboxes[0].push(Msg::Call(Box::new(move |local| {
+                let l = local.clone();
+                local.spawn(async move {
+                    let _ = tx.send(crate::persist::aof::load::start(&l).await);
+                });
+            })));
+            let r = rx.recv().map_err(|_| StartError::Executor("shard 0 stopped while the AOF loaded".into()))?;
+            r?;
+            shared.save.loading.store(false, Relaxed);
+            log::info!("DB loaded from append only file: {:.3} seconds", started.elapsed().as_secs_f64());
         }
         let metrics = match metrics {
             Some(b) => Some(b.serve(shared.clone()).map_err(|e| StartError::Executor(format!("metrics thread: {e}")))?),
@@ -409,11 +430,11 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
             }
             handled += 1;
             if handled % INBOX_BUDGET == 0 {
-                send_replies(&shared, &mut replies);
+                send_replies(&local, &mut replies);
                 glommio::yield_if_needed().await;
             }
         }
-        send_replies(&shared, &mut replies);
+        send_replies(&local, &mut replies);
         if !spin.is_zero() {
             // `spin-before-park-us`: watch the mailbox a while before waiting on it. A caller
             // that sends again meanwhile finds this task awake, so its push needs no wake-up
@@ -462,6 +483,7 @@ async fn finish_blocked(local: Rc<ShardLocal>, origin: usize, mut out: Vec<Reply
             local.shared.blocking_inflight[local.id].fetch_sub(1, Relaxed);
         }
     }
+    local.aof_write_now();
     local.shared.mailboxes[origin].push(Msg::Replies(vec![(reply, out)]));
 }
 
@@ -469,13 +491,20 @@ async fn finish_blocked(local: Rc<ShardLocal>, origin: usize, mut out: Vec<Reply
 /// (see [`Msg::LockRun`]).
 fn run_locked(local: &Rc<ShardLocal>, owner: Owner, job: &Job, release: bool) -> Reply {
     let r = local.run(job.handler, job.db, &job.args, job.spec, now_ms(), job.resp3, job.caller);
+    local.aof_write_now();
     if release {
         local.unlock(owner);
     }
     r
 }
 
-fn send_replies(shared: &Shared, replies: &mut [Vec<ReplyBatch>]) {
+/// Sends the replies of remote jobs to their origins, after the writes they made are in the
+/// append-only file.
+fn send_replies(local: &ShardLocal, replies: &mut [Vec<ReplyBatch>]) {
+    let shared = &local.shared;
+    if replies.iter().any(|v| !v.is_empty()) {
+        local.aof_write_now();
+    }
     for (origin, v) in replies.iter_mut().enumerate() {
         if !v.is_empty() {
             shared.mailboxes[origin].push(Msg::Replies(std::mem::take(v)));
@@ -533,7 +562,11 @@ async fn expiry_loop(local: Rc<ShardLocal>) {
         local.expiry_wake_at.set(0);
         // DEBUG SET-ACTIVE-EXPIRE 0: keys expire only when accessed; CLIENT PAUSE: not at all
         // in the background.
-        while local.shared.active_expire_off_by.load(Relaxed) != 0 || local.shared.pause_until.load(Relaxed) > now_ms() {
+        while local.shared.active_expire_off_by.load(Relaxed) != 0
+            || local.shared.active_expire_resume_ms.load(Relaxed) > now_ms()
+            || local.shared.pause_until.load(Relaxed) > now_ms()
+            || local.store.borrow().signals.loading()
+        {
             glommio::timer::sleep(Duration::from_millis(100)).await;
         }
         // While a script or transaction holds (or waits for) locks here, keys are not
@@ -554,6 +587,7 @@ async fn expiry_loop(local: Rc<ShardLocal>) {
             if threshold > 0 && ms >= threshold as u64 {
                 local.shared.latency.add("expire-cycle", ms);
             }
+            local.aof_log_removed();
             local.settle_signals();
             if !more {
                 break;

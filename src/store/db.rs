@@ -232,6 +232,7 @@ impl Db {
         let e = self.remove_pos(pos);
         self.tracked.set_expiring(false);
         self.stats.expired += 1;
+        self.signals.removed(self.index, &e.key);
         self.signals.event(self.index, crate::notify::EXPIRED, "expired", &e.key);
     }
 
@@ -243,7 +244,7 @@ impl Db {
     fn find(&mut self, key: &[u8], now: u64) -> Option<Pos> {
         let h = self.hash(key);
         let pos = self.dict.find(h, |e| &*e.key == key)?;
-        if self.dict.at(pos).is_expired(now) {
+        if self.dict.at(pos).is_expired(now) && !self.signals.loading() {
             self.expire_pos(pos);
             return None;
         }
@@ -259,7 +260,7 @@ impl Db {
     /// Finds a live key for reading: as [`Db::find`], except that while expiry is frozen
     /// (CLIENT PAUSE) a key whose time passed is only hidden, not deleted.
     fn find_read(&mut self, key: &[u8], now: u64) -> Option<Pos> {
-        if self.frozen.get() {
+        if self.frozen.get() && !self.signals.loading() {
             let pos = self.dict.find(self.hash(key), |e| &*e.key == key)?;
             return (!self.dict.at(pos).is_expired(now)).then_some(pos);
         }
@@ -663,6 +664,7 @@ impl Db {
         let Some(pos) = self.dict.find(h, |e| *e.key == *key) else { return false };
         self.remove_pos(pos);
         self.stats.evicted += 1;
+        self.signals.removed(self.index, key);
         self.signals.event(self.index, crate::notify::EVICTED, "evicted", key);
         true
     }

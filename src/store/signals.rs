@@ -31,6 +31,13 @@ pub struct Signals {
     ready: RefCell<Vec<(usize, Box<[u8]>)>>,
     /// Set when `events` or `ready` is not empty.
     pending: Cell<bool>,
+    /// Whether keys removed by expiry or eviction are recorded in `removed` (for the
+    /// append-only file, which logs them as DEL).
+    log_removals: Cell<bool>,
+    removed: RefCell<Vec<ReadyKey>>,
+    /// Set while a data file loads: no key expires (Redis's `server.loading`), so replayed
+    /// commands see the keys they saw when they were logged.
+    loading: Cell<bool>,
 }
 
 impl Signals {
@@ -81,6 +88,39 @@ impl Signals {
     /// Whether events or ready keys are waiting to be taken.
     pub fn pending(&self) -> bool {
         self.pending.get()
+    }
+
+    /// Starts or stops recording keys removed by expiry or eviction.
+    pub fn set_log_removals(&self, on: bool) {
+        self.log_removals.set(on);
+        if !on {
+            self.removed.borrow_mut().clear();
+        }
+    }
+
+    /// A key was removed by expiry or eviction: recorded when removals are logged.
+    pub fn removed(&self, db: usize, key: &[u8]) {
+        if self.log_removals.get() {
+            self.removed.borrow_mut().push((db, key.into()));
+        }
+    }
+
+    /// Takes the recorded removals (none when removals are not logged).
+    pub fn take_removed(&self) -> Vec<ReadyKey> {
+        if !self.log_removals.get() {
+            return Vec::new();
+        }
+        std::mem::take(&mut *self.removed.borrow_mut())
+    }
+
+    /// Marks a load under way (no key expires) or ended.
+    pub fn set_loading(&self, on: bool) {
+        self.loading.set(on);
+    }
+
+    /// Whether a load is under way: keys whose time passed are kept as they are.
+    pub fn loading(&self) -> bool {
+        self.loading.get()
     }
 
     /// Takes the recorded events and ready keys.

@@ -372,3 +372,59 @@ impl Raw {
         matches!(self.r.read(&mut b), Ok(0) | Err(_))
     }
 }
+
+/// Every type, both encodings of each collection, TTLs, two databases.
+pub fn fill_every_type(c: &mut redis::Connection) {
+    use redis::Commands;
+    let _: () = redis::cmd("FLUSHALL").query(c).unwrap();
+    let _: () = c.set("int", 12345).unwrap();
+    let _: () = c.set("neg", -9_000_000_000i64).unwrap();
+    let _: () = c.set("short", "hello").unwrap();
+    let _: () = c.set("long", "x".repeat(300)).unwrap();
+    let _: () = c.set("random", (0..200u32).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect::<String>()).unwrap();
+    let _: () = c.set_ex("ttl", "v", 1000).unwrap();
+    let _: () = c.rpush("list:small", &["a", "1", "-2", "c"]).unwrap();
+    let _: () = c.rpush("list:big", (0..1000).map(|i| format!("item-{i}")).collect::<Vec<_>>()).unwrap();
+    let _: () = c.sadd("set:ints", &[1, 2, 3, -7]).unwrap();
+    let _: () = c.sadd("set:strs", &["a", "b", "c"]).unwrap();
+    let _: () = c.sadd("set:big", (0..600).collect::<Vec<_>>()).unwrap();
+    let _: () = c.hset_multiple("hash:small", &[("f1", "v1"), ("f2", "2")]).unwrap();
+    let _: () = c.hset_multiple("hash:big", &(0..300).map(|i| (format!("f{i}"), format!("v{i}"))).collect::<Vec<_>>()).unwrap();
+    let _: () = c.zadd_multiple("zset:small", &[(1.5, "a"), (-2.0, "b"), (3.0, "c")]).unwrap();
+    let _: () = c.zadd_multiple("zset:big", &(0..300).map(|i| (i as f64 / 3.0, format!("m{i}"))).collect::<Vec<_>>()).unwrap();
+    let _: () = c.pexpire("zset:small", 5_000_000).unwrap();
+    let _: () = redis::cmd("SELECT").arg(3).query(c).unwrap();
+    let _: () = c.set("in-db-3", "three").unwrap();
+    let _: () = redis::cmd("SELECT").arg(0).query(c).unwrap();
+}
+
+/// A comparable image of every key of databases 0 and 3: type, contents, and whether it has
+/// a TTL (with the TTL rounded to minutes).
+pub fn image(c: &mut redis::Connection) -> std::collections::BTreeMap<String, String> {
+    use redis::Commands;
+    let mut out = std::collections::BTreeMap::new();
+    for db in [0, 3] {
+        let _: () = redis::cmd("SELECT").arg(db).query(c).unwrap();
+        let keys: Vec<String> = c.keys("*").unwrap();
+        for k in keys {
+            let t: String = redis::cmd("TYPE").arg(&k).query(c).unwrap();
+            let v = match t.as_str() {
+                "string" => format!("{:?}", c.get::<_, Vec<u8>>(&k).unwrap()),
+                "list" => format!("{:?}", c.lrange::<_, Vec<String>>(&k, 0, -1).unwrap()),
+                "set" => {
+                    let mut m: Vec<String> = c.smembers(&k).unwrap();
+                    m.sort();
+                    format!("{m:?}")
+                }
+                "hash" => format!("{:?}", c.hgetall::<_, std::collections::BTreeMap<String, String>>(&k).unwrap()),
+                "zset" => format!("{:?}", c.zrange_withscores::<_, Vec<(String, f64)>>(&k, 0, -1).unwrap()),
+                other => panic!("unexpected type {other}"),
+            };
+            let ttl: i64 = c.pttl(&k).unwrap();
+            let ttl = if ttl < 0 { ttl } else { (ttl + 30_000) / 60_000 };
+            out.insert(format!("{db}/{k}"), format!("{t} {v} ttl={ttl}"));
+        }
+    }
+    let _: () = redis::cmd("SELECT").arg(0).query(c).unwrap();
+    out
+}

@@ -1,0 +1,130 @@
+//! A shard's side of the append-only file: the writes it runs are logged into one chunk,
+//! which the shard appends to the current incremental file in one `write` before the
+//! replies of those writes leave (the end of a connection's batch, of a remote job run, of
+//! a call) or, for background work (expiry, eviction), at its flusher's next turn (see
+//! [`crate::persist::aof::writer`]). Costs plain GET/SET one branch while the AOF is off.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::ShardLocal;
+use crate::persist::aof::propagate::{self, Chunk};
+use crate::persist::aof::writer::{AofFile, Fsync};
+use crate::protocol::{encode_command, Reply};
+use crate::store::{Entry, Store};
+
+/// The AOF state of one shard.
+#[derive(Debug, Default)]
+pub struct ShardAof {
+    file: Option<Arc<AofFile>>,
+    chunk: Chunk,
+    /// The bytes of one write, reused.
+    out: Vec<u8>,
+}
+
+impl ShardLocal {
+    /// Whether this shard logs its writes.
+    #[inline]
+    pub fn aof_on(&self) -> bool {
+        self.aof_on.get()
+    }
+
+    /// Writes what is logged to the file it was logged for, then logs into `file` from now
+    /// on (`None`: stops logging).
+    pub fn aof_attach(&self, file: Option<Arc<AofFile>>) {
+        self.aof_write_now();
+        self.aof_on.set(file.is_some());
+        self.store.borrow().signals.set_log_removals(file.is_some());
+        let mut a = self.aof.borrow_mut();
+        a.chunk = Chunk::default();
+        a.file = file;
+    }
+
+    /// Logs what the command just run here did: keys expired or evicted on the way (as DEL),
+    /// then the write itself when `changed` data.
+    pub(super) fn aof_log_command(&self, store: &mut Store, db: usize, args: &[Bytes], reply: &Reply, changed: bool) {
+        let removed = store.signals.take_removed();
+        if removed.is_empty() && !changed {
+            return;
+        }
+        let mut a = self.aof.borrow_mut();
+        propagate::log_removed(&mut a.chunk, &removed);
+        if changed {
+            propagate::log_write(&mut a.chunk, store, db, args, reply);
+        }
+        drop(a);
+        self.wake_flusher();
+    }
+
+    /// Logs keys expired or evicted outside a command (active expiry, eviction).
+    pub fn aof_log_removed(&self) {
+        if !self.aof_on() {
+            return;
+        }
+        let removed = self.store.borrow().signals.take_removed();
+        if !removed.is_empty() {
+            propagate::log_removed(&mut self.aof.borrow_mut().chunk, &removed);
+            self.wake_flusher();
+        }
+    }
+
+    /// Logs the state keys were given by a command run over several shards' keys.
+    pub fn aof_log_states(&self, states: &[(usize, Bytes, Option<Entry>)]) {
+        if !self.aof_on() || states.is_empty() {
+            return;
+        }
+        self.aof_log_removed();
+        let opts = crate::persist::rdb::EncodeOptions::from_config(&self.shared.config, crate::store::now_ms());
+        let mut a = self.aof.borrow_mut();
+        for (db, key, e) in states {
+            propagate::log_state(&mut a.chunk, *db, key, e.as_ref(), &opts);
+        }
+    }
+
+    /// Logs a command as it is (FLUSHALL, SWAPDB...), in database `db`.
+    pub fn aof_log_raw(&self, db: usize, args: &[Bytes]) {
+        if !self.aof_on() {
+            return;
+        }
+        self.aof_log_removed();
+        self.aof.borrow_mut().chunk.command(db, args);
+    }
+
+    /// Appends what was logged to the file, in one `write` that starts with a SELECT.
+    pub fn aof_write_now(&self) {
+        if !self.aof_on() {
+            return;
+        }
+        let mut guard = self.aof.borrow_mut();
+        let a = &mut *guard;
+        if a.chunk.is_empty() {
+            return;
+        }
+        let Some(file) = a.file.clone() else { return };
+        a.out.clear();
+        let aof = &self.shared.aof;
+        if self.shared.config.flag(crate::config::P::AofTimestampEnabled) {
+            let secs = crate::store::now_ms() / 1000;
+            if aof.last_ts.fetch_max(secs, Relaxed) < secs {
+                a.out.extend_from_slice(format!("#TS:{secs}\r\n").as_bytes());
+            }
+        }
+        for (db, bytes) in a.chunk.segments() {
+            encode_command(&[&b"SELECT"[..], itoa::Buffer::new().format(db).as_bytes()], &mut a.out);
+            a.out.extend_from_slice(bytes);
+        }
+        a.chunk.bytes.clear();
+        a.chunk.dbs.clear();
+        let always = Fsync::from_config(&self.shared.config) == Fsync::Always;
+        let sleep = aof.flush_sleep_us.load(Relaxed);
+        if sleep > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(sleep));
+        }
+        file.append(&a.out, aof, always);
+        if a.out.capacity() > 1 << 20 {
+            a.out = Vec::new();
+        }
+    }
+}
