@@ -98,8 +98,14 @@ fn wait_rewrites_done(c: &mut Connection) {
 /// Writes whose logged form is not the command as sent: relative times, random pops, a
 /// served blocking pop, cross-shard commands (RENAME, SUNIONSTORE, LMOVE, MSET), a
 /// transaction over several shards, SWAPDB and FLUSHDB, keys that expire and are then
-/// written again.
+/// written again; and a function library loaded.
 fn tricky_writes(s: &common::Server, c: &mut Connection) {
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("REPLACE")
+        .arg("#!lua name=lib\nredis.register_function('f', function() return 7 end)")
+        .query(c)
+        .unwrap();
     let _: () = c.set_ex("ex", "v", 500).unwrap();
     let _: () = redis::cmd("SET").arg("px").arg("v").arg("PX").arg(900_000).query(c).unwrap();
     let _: () = c.set("persisted", "v").unwrap();
@@ -151,7 +157,8 @@ fn tricky_writes(s: &common::Server, c: &mut Connection) {
     let _: () = c.append("short-lived", "b").unwrap();
 }
 
-/// Every database's keys as [`image`] shows them (databases 0 and 3 there; 5 added).
+/// Every database's keys as [`image`] shows them (databases 0 and 3 there; 5 added), and
+/// what the function `f` returns.
 fn full_image(c: &mut Connection) -> std::collections::BTreeMap<String, String> {
     let mut all = image(c);
     let _: () = redis::cmd("SELECT").arg(5).query(c).unwrap();
@@ -161,6 +168,8 @@ fn full_image(c: &mut Connection) -> std::collections::BTreeMap<String, String> 
         all.insert(format!("5/{k}"), format!("{v:?}"));
     }
     let _: () = redis::cmd("SELECT").arg(0).query(c).unwrap();
+    let f: Option<i64> = redis::cmd("FCALL").arg("f").arg(0).query(c).ok();
+    all.insert("function f".into(), format!("{f:?}"));
     all
 }
 
@@ -267,6 +276,55 @@ fn appendonly_turns_on_and_off_at_run_time() {
     let s = shardis(1, &["--dir", &d, "--appendonly", "yes", "--save", ""]);
     let mut c = s.client();
     assert_eq!(full_image(&mut c), want, "what was logged while on, nothing after");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn atomic_work_over_several_shards_is_one_block_and_replays_all_or_nothing() {
+    let dir = fresh_dir();
+    let d = dir.display().to_string();
+    let args = ["--dir", d.as_str(), "--appendonly", "yes", "--save", ""];
+    let s = shardis(4, &args);
+    let mut c = s.client();
+    let mut tx = redis::pipe();
+    tx.atomic();
+    for i in 0..8 {
+        tx.set(format!("t{i}"), i);
+    }
+    let _: () = tx.query(&mut c).unwrap();
+    let pairs: Vec<(String, i32)> = (0..8).map(|i| (format!("m{i}"), i)).collect();
+    let _: () = c.mset(&pairs).unwrap();
+    let _: Result<(), _> = redis::cmd("SHUTDOWN").query::<()>(&mut c);
+    drop(s);
+
+    // Each is one MULTI/EXEC block holding all of its writes, from every shard.
+    let aof_dir = dir.join("appendonlydir");
+    let m = Manifest::parse(&std::fs::read(aof_dir.join("appendonly.aof.manifest")).unwrap()).unwrap();
+    let incr = aof_dir.join(&m.incr.last().unwrap().name);
+    let (cmds, end) = commands(&incr);
+    assert_eq!(end, End::Complete);
+    let names: Vec<String> = cmds.iter().filter(|c| c[0] != "SELECT").map(|c| c[0].to_ascii_uppercase()).collect();
+    let sets = names.iter().filter(|n| *n == "SET").count();
+    assert_eq!(sets, 8);
+    let first_multi = names.iter().position(|n| n == "MULTI").unwrap();
+    let first_exec = names.iter().position(|n| n == "EXEC").unwrap();
+    assert!(names[first_multi + 1..first_exec].iter().all(|n| n == "SET") && first_exec - first_multi == 9, "{names:?}");
+    let second_multi = first_exec + 1;
+    assert_eq!(names[second_multi], "MULTI", "{names:?}");
+    assert!(names[second_multi + 1..].iter().take_while(|n| *n != "EXEC").all(|n| n == "MSET"), "{names:?}");
+    assert_eq!(names.last().map(String::as_str), Some("EXEC"));
+
+    // A crash inside the second block: loading keeps the first whole, none of the second.
+    let bytes = std::fs::read(&incr).unwrap();
+    let mset_at = bytes.windows(4).rposition(|w| w == b"MSET").unwrap();
+    std::fs::write(&incr, &bytes[..mset_at + 20]).unwrap();
+    let s = shardis(2, &args);
+    let mut c = s.client();
+    let t: Vec<Option<i32>> = c.mget((0..8).map(|i| format!("t{i}")).collect::<Vec<_>>()).unwrap();
+    assert_eq!(t, (0..8).map(Some).collect::<Vec<_>>());
+    let m: Vec<Option<i32>> = c.mget((0..8).map(|i| format!("m{i}")).collect::<Vec<_>>()).unwrap();
+    assert_eq!(m, vec![None; 8], "the cut transaction is all gone");
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }

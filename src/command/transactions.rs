@@ -136,7 +136,11 @@ fn exec(s: &mut Session, _a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
                 Reply::NilArray
             } else {
                 s.in_exec = true;
+                // Its writes on every shard are written as one MULTI/EXEC block.
+                let id = s.meta.id;
+                s.local.aof_capture_begin(id);
                 let replies = execute_held(s, m.queued).await;
+                s.local.aof_commit(id);
                 s.in_exec = false;
                 Reply::Array(replies)
             }

@@ -420,6 +420,9 @@ pub async fn invoke(s: &mut Session, inv: Invocation, keys: Vec<Bytes>, argv: Ve
         let mut release: Vec<usize> = plan.iter().map(|p| p.0).collect();
         if let Some(o) = owner {
             lock_all(&local, o, plan).await;
+            // Its writes on every shard are written as one MULTI/EXEC block (inside EXEC,
+            // the transaction's block holds them).
+            local.aof_capture_begin(s.caller().id);
         }
         let out = {
             let _turn = local.scripting.turn.lock().await;
@@ -428,6 +431,9 @@ pub async fn invoke(s: &mut Session, inv: Invocation, keys: Vec<Bytes>, argv: Ve
             super::busy::unwatch();
             out
         };
+        if owner.is_some() {
+            local.aof_commit(s.caller().id);
+        }
         let (outcome, needs_all, locked, read_called) =
             out.map_err(|e| CmdError::Other(format!("Error running script {name}: {e}").into()))?;
         let caller = s.caller();

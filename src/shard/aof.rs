@@ -3,6 +3,14 @@
 //! replies of those writes leave (the end of a connection's batch, of a remote job run, of
 //! a call) or, for background work (expiry, eviction), at its flusher's next turn (see
 //! [`crate::persist::aof::writer`]). Costs plain GET/SET one branch while the AOF is off.
+//!
+//! Work that is atomic over several shards (a transaction, a script, a multi-key command)
+//! must replay all or nothing after a crash. Each shard *captures* what such work logs (by
+//! the id of the client running it) instead of putting it in its chunk, and hands the part
+//! over when its share is done ([`ShardLocal::aof_capture_end`]); the coordinating shard
+//! then writes every part as one MULTI/EXEC block in one `write` ([`ShardLocal::aof_commit`]),
+//! while the work still holds its keys. A crash leaves the whole block or an unfinished
+//! MULTI, which loading cuts off.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -20,6 +28,8 @@ use crate::store::{Entry, Store};
 pub struct ShardAof {
     file: Option<Arc<AofFile>>,
     chunk: Chunk,
+    /// Atomic work being captured here: (client or work id, what it logged).
+    captures: Vec<(u64, Chunk)>,
     /// The bytes of one write, reused.
     out: Vec<u8>,
 }
@@ -44,18 +54,73 @@ impl ShardLocal {
 
     /// Logs what the command just run here did: keys expired or evicted on the way (as DEL),
     /// then the write itself when `changed` data.
-    pub(super) fn aof_log_command(&self, store: &mut Store, db: usize, args: &[Bytes], reply: &Reply, changed: bool) {
+    pub(super) fn aof_log_command(&self, store: &mut Store, db: usize, args: &[Bytes], reply: &Reply, changed: bool, client: u64) {
         let removed = store.signals.take_removed();
         if removed.is_empty() && !changed {
             return;
         }
-        let mut a = self.aof.borrow_mut();
-        propagate::log_removed(&mut a.chunk, &removed);
+        let mut guard = self.aof.borrow_mut();
+        let a = &mut *guard;
+        let chunk = match a.captures.iter_mut().find(|(c, _)| *c == client) {
+            Some((_, captured)) => captured,
+            None => &mut a.chunk,
+        };
+        propagate::log_removed(chunk, &removed);
         if changed {
-            propagate::log_write(&mut a.chunk, store, db, args, reply);
+            propagate::log_write(chunk, store, db, args, reply);
         }
-        drop(a);
+        drop(guard);
         self.wake_flusher();
+    }
+
+    /// Starts capturing what `client`'s atomic work logs here (what was logged before is
+    /// written first, so it stays ahead of the block).
+    pub fn aof_capture_begin(&self, client: u64) {
+        if !self.aof_on() {
+            return;
+        }
+        self.aof_write_now();
+        let mut a = self.aof.borrow_mut();
+        if !a.captures.iter().any(|(c, _)| *c == client) {
+            a.captures.push((client, Chunk::default()));
+        }
+    }
+
+    /// Ends the capture for `client` here and hands what it logged to the coordinator.
+    pub fn aof_capture_end(&self, client: u64) {
+        let part = {
+            let mut a = self.aof.borrow_mut();
+            let Some(i) = a.captures.iter().position(|(c, _)| *c == client) else { return };
+            a.captures.swap_remove(i).1
+        };
+        self.aof_hand_over(client, part);
+    }
+
+    /// Hands a part of `client`'s atomic work to the coordinator.
+    fn aof_hand_over(&self, client: u64, part: Chunk) {
+        if !part.is_empty() {
+            self.shared.aof.parts.lock().expect("aof parts lock").entry(client).or_default().push(part);
+        }
+    }
+
+    /// On the coordinating shard, once every shard's part is handed over (and the keys are
+    /// still held): writes all parts of `client`'s atomic work as one MULTI/EXEC block.
+    pub fn aof_commit(&self, client: u64) {
+        self.aof_capture_end(client);
+        let Some(parts) = self.shared.aof.parts.lock().expect("aof parts lock").remove(&client) else { return };
+        if !self.aof_on() {
+            return;
+        }
+        let first = parts.iter().find_map(Chunk::first_db).unwrap_or(0);
+        let mut a = self.aof.borrow_mut();
+        a.chunk.command(first, &[&b"MULTI"[..]]);
+        for p in &parts {
+            a.chunk.append(p);
+        }
+        let last = a.chunk.last_db().unwrap_or(first);
+        a.chunk.command(last, &[&b"EXEC"[..]]);
+        drop(a);
+        self.aof_write_now();
     }
 
     /// Logs keys expired or evicted outside a command (active expiry, eviction).
@@ -70,17 +135,20 @@ impl ShardLocal {
         }
     }
 
-    /// Logs the state keys were given by a command run over several shards' keys.
-    pub fn aof_log_states(&self, states: &[(usize, Bytes, Option<Entry>)]) {
+    /// Logs the state keys were given by a command run over several shards' keys, as a part
+    /// of atomic work `work` (see [`ShardLocal::aof_commit`]).
+    pub fn aof_log_states(&self, work: u64, states: &[(usize, Bytes, Option<Entry>)]) {
         if !self.aof_on() || states.is_empty() {
             return;
         }
         self.aof_log_removed();
+        self.aof_write_now();
         let opts = crate::persist::rdb::EncodeOptions::from_config(&self.shared.config, crate::store::now_ms());
-        let mut a = self.aof.borrow_mut();
+        let mut part = Chunk::default();
         for (db, key, e) in states {
-            propagate::log_state(&mut a.chunk, *db, key, e.as_ref(), &opts);
+            propagate::log_state(&mut part, *db, key, e.as_ref(), &opts);
         }
+        self.aof_hand_over(work, part);
     }
 
     /// Logs a command as it is (FLUSHALL, SWAPDB...), in database `db`.

@@ -440,6 +440,11 @@ async fn run_batch(s: &mut Session, cmds: &mut Vec<Vec<Bytes>>, mode: Mode) -> B
                 let start = local.clock.raw();
                 let reply = into_reply(f(s, &args));
                 local.record(spec, start, &reply, &args, s.meta.id);
+                // The writes that touch no key (FUNCTION LOAD, DELETE, FLUSH, RESTORE) are
+                // logged as sent.
+                if spec.is_write() && !reply.is_error() {
+                    local.aof_log_raw(s.db, &args);
+                }
                 Pending::Ready(reply)
             }
             Route::Coordinator(f) => {
@@ -517,7 +522,10 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
     };
     let start = local.clock.raw();
     let kept = args.clone();
-    let reply = under_locks(&local, plan, materialize(&local, s.db, spec, handler, args, s.resp3)).await;
+    // Inside a transaction its writes are a part of the transaction's block; alone, a
+    // block of their own.
+    let work = if b.mode == Mode::Held { s.meta.id } else { local.shared.aof.next_work_id() };
+    let reply = under_locks(&local, plan, materialize(&local, s.db, spec, handler, args, s.resp3, work, b.mode == Mode::Plain)).await;
     local.record(spec, start, &reply, &kept, s.meta.id);
     Pending::Ready(local.park_or_refuse(reply, spec, None))
 }
@@ -633,7 +641,8 @@ async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: Shar
             let plan = lock_plan(local.shared.shards(), spec.key_positions(&args).map(|i| &args[i]), false);
             let (db, resp3, w2) = (s.db, s.resp3, waiter.insert(new_waiter()).clone());
             let work = async {
-                let r = materialize(&local, db, spec, handler, args.clone(), resp3).await;
+                let work = local.shared.aof.next_work_id();
+                let r = materialize(&local, db, spec, handler, args.clone(), resp3, work, true).await;
                 if r == Reply::Blocked {
                     for sh in w2.shards(local.shared.shards()) {
                         let w3 = w2.clone();
@@ -717,7 +726,9 @@ async fn split_atomic(s: &Session, spec: &'static CommandSpec, handler: ShardFn,
     let shards = local.shared.shards();
     let (split, nunits) = split_parts(spec, &args, shards);
     let owner = local.new_owner();
-    let last = split.len() - 1;
+    // With the AOF on every shard keeps its keys until the parts are written as one block.
+    let aof = local.aof_on();
+    let last = if aof { usize::MAX } else { split.len() - 1 };
     let mut replies = Vec::with_capacity(split.len());
     let mut release = Vec::new();
     for (n, (sh, sub, units)) in split.into_iter().enumerate() {
@@ -725,6 +736,7 @@ async fn split_atomic(s: &Session, spec: &'static CommandSpec, handler: ShardFn,
         let job = Job { handler, spec, db: s.db, args: sub, resp3: s.resp3, caller: s.caller(), waiter: None };
         let reply = if sh == local.id {
             lock_all(local, owner, vec![(sh, want)]).await;
+            local.aof_capture_begin(job.caller.id);
             let r = local.run(job.handler, job.db, &job.args, spec, now_ms(), job.resp3, job.caller);
             if n == last {
                 local.unlock(owner);
@@ -744,13 +756,16 @@ async fn split_atomic(s: &Session, spec: &'static CommandSpec, handler: ShardFn,
         }
         replies.push((reply, units));
     }
+    local.aof_commit(s.meta.id);
     unlock_all(local, owner, release);
     merge_replies(merge, nunits, replies)
 }
 
 /// Runs a command whose keys live on several shards: copies every involved key (in every
 /// database) into a private store here, runs the command on it, and for write commands
-/// writes each key's resulting state back to its owner.
+/// writes each key's resulting state back to its owner. The states written back are logged
+/// as parts of atomic work `work`, written as one block here when `commit`.
+#[allow(clippy::too_many_arguments)]
 async fn materialize(
     local: &Rc<ShardLocal>,
     db: usize,
@@ -758,6 +773,8 @@ async fn materialize(
     handler: ShardFn,
     args: Vec<Bytes>,
     resp3: bool,
+    work: u64,
+    commit: bool,
 ) -> Reply {
     let shards = local.shared.shards();
     let mut by_shard: Vec<Vec<Bytes>> = vec![Vec::new(); shards];
@@ -819,7 +836,7 @@ async fn materialize(
                 }
             }
             call(local, sh, move |s| {
-                s.aof_log_states(&states);
+                s.aof_log_states(work, &states);
                 let mut st = s.store.borrow_mut();
                 let now = now_ms();
                 for (d, k, state) in states {
@@ -830,11 +847,12 @@ async fn materialize(
                         }
                     }
                 }
-                drop(st);
-                s.aof_write_now();
             })
         });
         futures::future::join_all(writes).await;
+        if commit {
+            local.aof_commit(work);
+        }
     }
     reply
 }

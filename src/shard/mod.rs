@@ -501,7 +501,7 @@ impl ShardLocal {
             store.settle_touches(!reply.is_error());
             if logging {
                 let changed = spec.is_write() && store.changes() != before;
-                self.aof_log_command(&mut store, db, args, &reply, changed);
+                self.aof_log_command(&mut store, db, args, &reply, changed, caller.id);
             }
             reply
         }));

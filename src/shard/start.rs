@@ -390,7 +390,16 @@ async fn inbox_loop(local: Rc<ShardLocal>) {
             match msg {
                 Msg::Exec { origin, jobs, reply, held, at } => {
                     local.remote_jobs.set(local.remote_jobs.get() + jobs.len() as u64);
-                    match run_jobs(&local, jobs, held, at) {
+                    // A transaction's or script's share: its writes are a part of its block.
+                    let capture = (held == Held::Yes).then(|| jobs.first().map(|j| j.caller.id)).flatten();
+                    if let Some(c) = capture {
+                        local.aof_capture_begin(c);
+                    }
+                    let ran = run_jobs(&local, jobs, held, at);
+                    if let Some(c) = capture {
+                        local.aof_capture_end(c);
+                    }
+                    match ran {
                         Ok(out) => replies[origin].push((reply, out)),
                         Err((out, rest)) => {
                             local.spawn(finish_blocked(local.clone(), origin, out, rest, reply));
@@ -490,8 +499,10 @@ async fn finish_blocked(local: Rc<ShardLocal>, origin: usize, mut out: Vec<Reply
 /// Runs `job` for `owner`, which holds its keys here, and releases them after when `release`
 /// (see [`Msg::LockRun`]).
 fn run_locked(local: &Rc<ShardLocal>, owner: Owner, job: &Job, release: bool) -> Reply {
+    // A share of a multi-key command over several shards: a part of its block.
+    local.aof_capture_begin(job.caller.id);
     let r = local.run(job.handler, job.db, &job.args, job.spec, now_ms(), job.resp3, job.caller);
-    local.aof_write_now();
+    local.aof_capture_end(job.caller.id);
     if release {
         local.unlock(owner);
     }

@@ -49,6 +49,12 @@ pub struct AofState {
     pub last_ts: AtomicU64,
     /// DEBUG AOF-FLUSH-SLEEP: microseconds to sleep before each write (tests).
     pub flush_sleep_us: AtomicU64,
+    /// The parts of atomic work over several shards (a transaction, a script, a multi-key
+    /// command) logged by each shard, by the client (or id) that runs it, until the shard
+    /// that coordinates it writes them as one MULTI/EXEC block.
+    pub parts: Mutex<ahash::AHashMap<u64, Vec<propagate::Chunk>>>,
+    /// Ids for atomic work that has no client (above every client id).
+    next_work: AtomicU64,
 }
 
 impl AofState {
@@ -89,6 +95,11 @@ impl AofState {
                 u8::from(self.rewrite_scheduled.load(Relaxed)),
             );
         }
+    }
+
+    /// A fresh id for atomic work that has no client of its own.
+    pub fn next_work_id(&self) -> u64 {
+        (1 << 62) | self.next_work.fetch_add(1, Relaxed)
     }
 
     /// The current incremental file, while the AOF is on.

@@ -31,6 +31,26 @@ impl Chunk {
         encode_command(args, &mut self.bytes);
     }
 
+    /// Appends the commands of `other`, each in its database.
+    pub fn append(&mut self, other: &Chunk) {
+        for (db, bytes) in other.segments() {
+            if self.dbs.last().map(|&(_, d)| d) != Some(db) {
+                self.dbs.push((self.bytes.len(), db));
+            }
+            self.bytes.extend_from_slice(bytes);
+        }
+    }
+
+    /// The database of its first command.
+    pub fn first_db(&self) -> Option<usize> {
+        self.dbs.first().map(|&(_, d)| d)
+    }
+
+    /// The database of its last command.
+    pub fn last_db(&self) -> Option<usize> {
+        self.dbs.last().map(|&(_, d)| d)
+    }
+
     /// The commands grouped by database, in order: (database, RESP bytes).
     pub fn segments(&self) -> impl Iterator<Item = (usize, &[u8])> + '_ {
         self.dbs.iter().enumerate().map(|(i, &(at, db))| {

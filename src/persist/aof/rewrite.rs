@@ -161,9 +161,18 @@ pub async fn turn_on(local: Rc<ShardLocal>) {
     log::info!("Background append only file rewriting started");
     let result = async {
         let mut m = super::load::read_manifest(&dir).map_err(|e| SaveError::Io(std::io::Error::other(e.to_string())))?;
-        let (seq, file) = new_incr(&dir, &mut m)?;
+        // Until the base is on disk the writes go to a temporary file the manifest does not
+        // list: a crash meanwhile loads the old files alone, not old files plus new writes.
+        std::fs::create_dir_all(&dir.dir)?;
+        let seq = writer::next_incr_seq(&m);
+        let name = super::incr_name(&dir.filename, seq);
+        let temp = format!("temp-{}.incr", dir.filename);
+        let _ = std::fs::remove_file(dir.path(&temp));
+        let file = AofFile::open(&dir, &temp)?;
         match snapshot_base(&local, &dir, &m, switch_to(file.clone())).await {
             Ok(base) => {
+                std::fs::rename(dir.path(&temp), dir.path(&name))?;
+                m.incr.push(FileInfo { name, seq, kind: FileKind::Incr });
                 take_base(&dir, &mut m, base, seq)?;
                 shared.aof.incr_size.store(writer::incr_bytes(&dir, &m), Relaxed);
                 *aof.manifest.lock().expect("aof manifest lock") = m;
@@ -174,6 +183,7 @@ pub async fn turn_on(local: Rc<ShardLocal>) {
             }
             Err(e) => {
                 call_all(&local, |sh| sh.aof_attach(None)).await;
+                let _ = std::fs::remove_file(dir.path(&temp));
                 Err(e)
             }
         }

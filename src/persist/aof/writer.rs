@@ -99,8 +99,6 @@ pub fn next_incr_seq(m: &Manifest) -> i64 {
 #[derive(Debug)]
 pub struct AofFile {
     file: std::fs::File,
-    /// Its name in the directory.
-    pub name: String,
     /// Written since the last fsync.
     unsynced: AtomicBool,
     /// The last write failed.
@@ -111,7 +109,7 @@ impl AofFile {
     /// Opens (creating it if missing) incremental file `name` of `dir` for appending.
     pub fn open(dir: &AofDir, name: &str) -> std::io::Result<Arc<AofFile>> {
         let file = dir.open_incr(name)?;
-        Ok(Arc::new(AofFile { file, name: name.to_string(), unsynced: AtomicBool::new(false), failed: AtomicBool::new(false) }))
+        Ok(Arc::new(AofFile { file, unsynced: AtomicBool::new(false), failed: AtomicBool::new(false) }))
     }
 
     /// Appends `bytes` in one `write`, fsynced at once with `always`. Errors are logged once
