@@ -328,3 +328,63 @@ fn atomic_work_over_several_shards_is_one_block_and_replays_all_or_nothing() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sigkill_mid_load_loses_no_answered_write_under_every_fsync_policy() {
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::SeqCst};
+    use std::sync::Arc;
+    // Two keys on different shards of two.
+    let pair: Vec<String> = {
+        let a = "pair-0".to_string();
+        let sa = shardis::shard::route::key_shard(a.as_bytes(), 2);
+        let b = (1..).map(|i| format!("pair-{i}")).find(|k| shardis::shard::route::key_shard(k.as_bytes(), 2) != sa).unwrap();
+        vec![a, b]
+    };
+    for policy in ["always", "everysec", "no"] {
+        let dir = fresh_dir();
+        let d = dir.display().to_string();
+        let args = ["--dir", d.as_str(), "--appendonly", "yes", "--appendfsync", policy, "--save", ""];
+        let s = shardis(2, &args);
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked: Arc<Vec<AtomicI64>> = Arc::new((0..4).map(|_| AtomicI64::new(0)).collect());
+        let mut writers = Vec::new();
+        for w in 0..4 {
+            let (stop, acked, pair) = (stop.clone(), acked.clone(), pair.clone());
+            let mut c = s.client();
+            writers.push(std::thread::spawn(move || {
+                while !stop.load(SeqCst) {
+                    // Writer 3 moves two counters on different shards in one transaction.
+                    let r: redis::RedisResult<i64> = if w == 3 {
+                        redis::pipe().atomic().incr(&pair[0], 1).incr(&pair[1], 1).query::<(i64, i64)>(&mut c).map(|(a, _)| a)
+                    } else {
+                        c.incr(format!("counter-{w}"), 1)
+                    };
+                    match r {
+                        Ok(v) => acked[w].store(v, SeqCst),
+                        Err(_) => return,
+                    }
+                }
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(400));
+        drop(s); // SIGKILL, with the writers still writing
+        stop.store(true, SeqCst);
+        for t in writers {
+            t.join().unwrap();
+        }
+        let s = shardis(2, &args);
+        let mut c = s.client();
+        for w in 0..3 {
+            let got: i64 = c.get(format!("counter-{w}")).unwrap();
+            let a = acked[w].load(SeqCst);
+            assert!(a > 0, "{policy}: writer {w} wrote");
+            assert!(got == a || got == a + 1, "{policy}: counter-{w} is {got}, {a} were answered");
+        }
+        let (pa, pb): (i64, i64) = (c.get(&pair[0]).unwrap(), c.get(&pair[1]).unwrap());
+        let a = acked[3].load(SeqCst);
+        assert_eq!(pa, pb, "{policy}: the transaction's two writes are both there or neither");
+        assert!(pa == a || pa == a + 1, "{policy}: the pair is at {pa}, {a} were answered");
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
