@@ -221,14 +221,22 @@ fn the_aof_keeps_every_write_over_restarts_rewrites_and_sigkill_on_1_2_4_shards(
 
 #[test]
 fn aof_directories_move_between_shardis_and_redis_both_ways() {
-    // shardis writes (a base from a rewrite, then commands), redis-server reads.
+    // shardis writes (a base from a rewrite, in command form, then commands), redis-server
+    // reads.
     let dir = fresh_dir();
     let d = dir.display().to_string();
-    let s = shardis(2, &["--dir", &d, "--appendonly", "yes", "--save", ""]);
+    let s = shardis(2, &["--dir", &d, "--appendonly", "yes", "--save", "", "--aof-use-rdb-preamble", "no"]);
     let mut c = s.client();
     fill_every_type(&mut c);
     let _: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
     wait_rewrites_done(&mut c);
+    let aof_dir = dir.join("appendonlydir");
+    let m = Manifest::parse(&std::fs::read(aof_dir.join("appendonly.aof.manifest")).unwrap()).unwrap();
+    let base = m.base.expect("a base");
+    assert_eq!(base.name, "appendonly.aof.2.base.aof");
+    let (cmds, end) = commands(&aof_dir.join(&base.name));
+    assert_eq!(end, End::Complete);
+    assert!(cmds.iter().any(|c| c[0] == "ZADD") && cmds.iter().any(|c| c[0] == "PEXPIREAT"), "{cmds:?}");
     tricky_writes(&s, &mut c);
     let want = full_image(&mut c);
     let _: Result<(), _> = redis::cmd("SHUTDOWN").query::<()>(&mut c);

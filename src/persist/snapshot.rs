@@ -215,6 +215,11 @@ pub struct FileParts {
     libraries: Vec<Vec<u8>>,
     /// `rdbchecksum`.
     checksum: bool,
+    /// Written as the commands that rebuild the data (an AOF base with
+    /// `aof-use-rdb-preamble no`), not as RDB.
+    pub commands: bool,
+    /// `aof-timestamp-enabled`: a command-form file starts with a `#TS:` annotation.
+    timestamp: bool,
 }
 
 impl FileParts {
@@ -228,6 +233,8 @@ impl FileParts {
             aux: rdb::AuxFields { ctime: now_ms() / 1000, used_mem: crate::alloc::used_memory(), ..Default::default() },
             libraries: shared.scripts.libraries.read().expect("libraries lock").codes().into_iter().map(|c| c.code.to_vec()).collect(),
             checksum: shared.config.flag(P::Rdbchecksum),
+            commands: false,
+            timestamp: shared.config.flag(P::AofTimestampEnabled),
         }
     }
 }
@@ -347,7 +354,7 @@ pub type AtFlip = std::sync::Arc<dyn Fn(&Rc<ShardLocal>) + Send + Sync>;
 /// [`SaveState::in_progress`] (one walk at a time).
 pub async fn write_snapshot(local: &Rc<ShardLocal>, parts: FileParts, at_flip: Option<AtFlip>) -> Result<u64, SaveError> {
     let shared = &local.shared;
-    let opts = parts.opts;
+    let (opts, commands) = (parts.opts, parts.commands);
     let (tx, rx) = flume::bounded::<Chunk>(CHANNEL_CHUNKS);
     let (done_tx, done_rx) = oneshot::channel();
     let n = shared.shards();
@@ -375,7 +382,7 @@ pub async fn write_snapshot(local: &Rc<ShardLocal>, parts: FileParts, at_flip: O
             if let Some(f) = &at_flip {
                 f(sh);
             }
-            sh.spawn(walk(sh.clone(), tx.clone(), opts));
+            sh.spawn(walk(sh.clone(), tx.clone(), opts, commands));
             (keys, changes)
         })
         .await
@@ -400,7 +407,7 @@ struct Chunk {
 /// With `rdb-key-save-delay` (µs per key, for tests) a step is one bucket and the walk
 /// sleeps for its keys before the next, times the shards walking side by side: the whole
 /// snapshot takes about as long as Redis's one child would.
-async fn walk(sh: Rc<ShardLocal>, tx: flume::Sender<Chunk>, opts: rdb::EncodeOptions) {
+async fn walk(sh: Rc<ShardLocal>, tx: flume::Sender<Chunk>, opts: rdb::EncodeOptions, commands: bool) {
     let mut ready: Vec<Chunk> = Vec::new();
     let mut cur = Chunk { db: 0, bytes: Vec::new() };
     let mut turn = std::time::Instant::now();
@@ -420,7 +427,11 @@ async fn walk(sh: Rc<ShardLocal>, tx: flume::Sender<Chunk>, opts: rdb::EncodeOpt
                     ready.push(std::mem::replace(&mut cur, Chunk { db, bytes: Vec::new() }));
                 }
                 cur.db = db;
-                rdb::encode_entry(&mut cur.bytes, e, &opts);
+                if commands {
+                    crate::persist::aof::propagate::rewrite_entry(&mut cur.bytes, e);
+                } else {
+                    rdb::encode_entry(&mut cur.bytes, e, &opts);
+                }
                 keys += 1;
             })
         };
@@ -471,6 +482,66 @@ async fn write_file(parts: &FileParts, rx: flume::Receiver<Chunk>, shards: usize
     let (tmp, dest) = (&parts.tmp, &parts.dest);
     let file = glommio::io::BufferedFile::create(tmp).await.map_err(std::io::Error::from)?;
     let mut out = glommio::io::StreamWriterBuilder::new(file).with_buffer_size(WRITE_BYTES).build();
+    if parts.commands {
+        write_commands(parts, rx, shards, &mut out).await?;
+    } else {
+        write_rdb(parts, rx, shards, &mut out).await?;
+    }
+    // Closing flushes and fsyncs the file.
+    out.close().await?;
+    std::fs::rename(tmp, dest)?;
+    let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// The file in command form (an AOF base with `aof-use-rdb-preamble no`), as Redis's
+/// rewrite writes it: a `#TS:` annotation with `aof-timestamp-enabled`, FUNCTION LOAD of each
+/// library, then each database's keys after a SELECT.
+async fn write_commands(
+    parts: &FileParts,
+    rx: flume::Receiver<Chunk>,
+    shards: usize,
+    out: &mut (impl futures::AsyncWrite + Unpin),
+) -> Result<(), SaveError> {
+    use futures::AsyncWriteExt;
+    let mut head = Vec::new();
+    if parts.timestamp {
+        head.extend_from_slice(format!("#TS:{}\r\n", now_ms() / 1000).as_bytes());
+    }
+    for code in &parts.libraries {
+        crate::protocol::encode_command(&[&b"FUNCTION"[..], b"LOAD", code], &mut head);
+    }
+    out.write_all(&head).await?;
+    let (mut db, mut complete) = (None, 0);
+    while let Ok(chunk) = rx.recv_async().await {
+        if chunk.bytes.is_empty() {
+            complete += 1;
+            continue;
+        }
+        if db != Some(chunk.db) {
+            let mut select = Vec::new();
+            crate::protocol::encode_command(&[&b"SELECT"[..], itoa::Buffer::new().format(chunk.db).as_bytes()], &mut select);
+            out.write_all(&select).await?;
+            db = Some(chunk.db);
+        }
+        out.write_all(&chunk.bytes).await?;
+    }
+    if complete != shards {
+        return Err(SaveError::Stopped);
+    }
+    Ok(())
+}
+
+/// The RDB file: header, the shards' chunks (a SELECTDB where the database changes), EOF
+/// and checksum.
+async fn write_rdb(
+    parts: &FileParts,
+    rx: flume::Receiver<Chunk>,
+    shards: usize,
+    out: &mut (impl futures::AsyncWrite + Unpin),
+) -> Result<(), SaveError> {
+    use futures::AsyncWriteExt;
     let mut enc = rdb::FileEncoder::new(Vec::with_capacity(2 * WRITE_BYTES), parts.checksum, parts.opts.compress);
     enc.header(&parts.aux, parts.libraries.iter().map(Vec::as_slice))?;
     let mut complete = 0;
@@ -489,10 +560,5 @@ async fn write_file(parts: &FileParts, rx: flume::Receiver<Chunk>, shards: usize
         return Err(SaveError::Stopped);
     }
     out.write_all(&enc.finish()?).await?;
-    // Closing flushes and fsyncs the file.
-    out.close().await?;
-    std::fs::rename(tmp, dest)?;
-    let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::File::open(dir)?.sync_all()?;
     Ok(())
 }

@@ -182,6 +182,43 @@ pub fn log_state(chunk: &mut Chunk, db: usize, key: &[u8], e: Option<&Entry>, op
     }
 }
 
+/// Commands per key of a rewrite in command form at most (Redis's
+/// `AOF_REWRITE_ITEMS_PER_CMD`).
+const ITEMS_PER_CMD: usize = 64;
+
+/// A key as the commands that rebuild it, as Redis's AOF rewrite writes them when
+/// `aof-use-rdb-preamble` is off: SET, RPUSH, SADD, HMSET or ZADD (64 items a command), then
+/// PEXPIREAT when it has a time to live. Appended to `out` (no SELECT).
+pub fn rewrite_entry(out: &mut Vec<u8>, e: &Entry) {
+    use crate::store::Value;
+    let key: &[u8] = &e.key;
+    let mut batch = |name: &[u8], items: &mut dyn Iterator<Item = Vec<u8>>, per_item: usize| loop {
+        let mut cmd: Vec<Vec<u8>> = vec![name.to_vec(), key.to_vec()];
+        cmd.extend(items.take(ITEMS_PER_CMD * per_item));
+        if cmd.len() == 2 {
+            break;
+        }
+        encode_command(&cmd, out);
+        if cmd.len() < 2 + ITEMS_PER_CMD * per_item {
+            break;
+        }
+    };
+    match &e.value {
+        Value::Str(s) => encode_command(&[&b"SET"[..], key, &s.to_bytes()], out),
+        Value::List(l) => batch(b"RPUSH", &mut l.iter().map(<[u8]>::to_vec), 1),
+        Value::Set(s) => batch(b"SADD", &mut s.iter().map(|m| m.into_owned()), 1),
+        Value::Hash(h) => batch(b"HMSET", &mut h.iter().flat_map(|(f, v)| [f.to_vec(), v.to_vec()]), 2),
+        Value::ZSet(z) => batch(
+            b"ZADD",
+            &mut z.iter_from(0, false).flat_map(|(score, m)| [crate::num::format_f64(score).into_bytes(), m.into_owned()]),
+            2,
+        ),
+    }
+    if e.expire_at != 0 {
+        encode_command(&[&b"PEXPIREAT"[..], key, itoa::Buffer::new().format(e.expire_at).as_bytes()], out);
+    }
+}
+
 /// Keys removed by expiry or eviction, as DEL (Redis propagates them so).
 pub fn log_removed(chunk: &mut Chunk, removed: &[(usize, Box<[u8]>)]) {
     for (db, key) in removed {

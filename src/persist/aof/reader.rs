@@ -183,6 +183,26 @@ mod tests {
     const SET: &[u8] = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
 
     #[test]
+    fn random_damage_ends_the_stream_cleanly() {
+        let good = [b"#TS:1\r\n".as_slice(), SET, b"*1\r\n$5\r\nMULTI\r\n", SET, b"*1\r\n$4\r\nEXEC\r\n", SET].concat();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..5000 {
+            let mut bad = good.clone();
+            for _ in 0..rng.usize(1..4) {
+                let i = rng.usize(..bad.len());
+                bad[i] = if rng.bool() { rng.u8(..) } else { b"*$\r\n0123456789-"[rng.usize(..15)] };
+            }
+            bad.truncate(rng.usize(..=bad.len()));
+            // Every byte read is accounted for: the stream ends, whatever the damage.
+            let (cmds, end) = all(&bad);
+            assert!(cmds.len() <= 5);
+            if let End::Truncated { valid_up_to } = end {
+                assert!(valid_up_to <= bad.len() as u64);
+            }
+        }
+    }
+
+    #[test]
     fn reads_commands_and_skips_annotations() {
         let file = [b"#TS:1700000000\r\n".as_slice(), SET, b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n", b"*1\r\n$0\r\n\r\n"].concat();
         let (cmds, end) = all(&file);

@@ -26,19 +26,22 @@ async fn take_slot(local: &Rc<ShardLocal>) {
     }
 }
 
-/// The next base file's name and sequence number after `m`'s.
-fn next_base(dir: &AofDir, m: &Manifest) -> FileInfo {
+/// The next base file's name and sequence number after `m`'s (`rdb`: RDB-encoded, else
+/// commands).
+fn next_base(dir: &AofDir, m: &Manifest, rdb: bool) -> FileInfo {
     let seq = m.base.as_ref().map_or(0, |b| b.seq) + 1;
-    FileInfo { name: super::base_name(&dir.filename, seq, true), seq, kind: FileKind::Base }
+    FileInfo { name: super::base_name(&dir.filename, seq, rdb), seq, kind: FileKind::Base }
 }
 
 /// Runs a rewrite with the snapshot slot held; `flip` runs on every shard at its point in
 /// time. Returns the new base.
 async fn snapshot_base(local: &Rc<ShardLocal>, dir: &AofDir, m: &Manifest, flip: AtFlip) -> Result<FileInfo, SaveError> {
     let shared = &local.shared;
-    let base = next_base(dir, m);
+    let rdb = shared.config.flag(crate::config::P::AofUseRdbPreamble);
+    let base = next_base(dir, m, rdb);
     std::fs::create_dir_all(&dir.dir)?;
-    let parts = FileParts::new(shared, dir.path(&base.name));
+    let mut parts = FileParts::new(shared, dir.path(&base.name));
+    parts.commands = !rdb;
     shared.save.abort.store(false, Relaxed);
     write_snapshot(local, parts, Some(flip)).await?;
     Ok(base)
