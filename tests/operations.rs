@@ -431,8 +431,8 @@ fn error_counters_match_redis() {
     }
 }
 
-/// DEBUG OBJECT reads the table as it is: a key whose time has passed, not yet reclaimed
-/// (active expiry off), still answers, as in Redis; a script's read then reclaims it.
+/// DEBUG OBJECT and DBSIZE read the table as it is: a key whose time has passed, not yet
+/// reclaimed (active expiry off), still answers and counts, as in Redis; a read reclaims it.
 #[test]
 fn debug_object_sees_a_key_whose_time_passed() {
     let redis_srv = common::redis_server_with(&["--enable-debug-command", "yes"]);
@@ -452,7 +452,13 @@ fn debug_object_sees_a_key_whose_time_passed() {
         same_replies(
             &mut redis,
             &mut ours,
-            &[&["EVAL", "return redis.call('EXISTS', 'key')", "0"], &["EXISTS", "key"], &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]],
+            &[
+                &["DBSIZE"],
+                &["EVAL", "return redis.call('EXISTS', 'key')", "0"],
+                &["EXISTS", "key"],
+                &["DBSIZE"],
+                &["DEBUG", "SET-ACTIVE-EXPIRE", "1"],
+            ],
         );
     }
 }

@@ -515,8 +515,18 @@ async fn live_counts(s: &Session, db: usize) -> Vec<usize> {
     .await
 }
 
+/// DBSIZE: the live keys; with active expiry off (DEBUG SET-ACTIVE-EXPIRE 0), keys whose time
+/// passed but that nothing reclaimed count too, as Redis counts its table's size.
 fn dbsize(s: &mut Session, _a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
-    Box::pin(async move { Ok(Reply::Int(live_counts(s, s.db).await.iter().sum::<usize>() as i64)) })
+    Box::pin(async move {
+        let db = s.db;
+        let n: usize = if s.local.shared.active_expire_off() {
+            call_all(&s.local, move |sh| sh.store.borrow_mut().db(db).len()).await.into_iter().sum()
+        } else {
+            live_counts(s, db).await.iter().sum()
+        };
+        Ok(Reply::Int(n as i64))
+    })
 }
 
 fn randomkey(s: &mut Session, _a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {

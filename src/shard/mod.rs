@@ -283,6 +283,12 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Whether background expiry is off (DEBUG SET-ACTIVE-EXPIRE 0, or within a second of its
+    /// client leaving).
+    pub fn active_expire_off(&self) -> bool {
+        self.active_expire_off_by.load(Relaxed) != 0 || self.active_expire_resume_ms.load(Relaxed) > crate::store::now_ms()
+    }
+
     /// Number of shards.
     pub fn shards(&self) -> usize {
         self.mailboxes.len()

@@ -573,8 +573,7 @@ async fn expiry_loop(local: Rc<ShardLocal>) {
         local.expiry_wake_at.set(0);
         // DEBUG SET-ACTIVE-EXPIRE 0: keys expire only when accessed; CLIENT PAUSE: not at all
         // in the background.
-        while local.shared.active_expire_off_by.load(Relaxed) != 0
-            || local.shared.active_expire_resume_ms.load(Relaxed) > now_ms()
+        while local.shared.active_expire_off()
             || local.shared.pause_until.load(Relaxed) > now_ms()
             || local.store.borrow().signals.loading()
         {

@@ -580,6 +580,23 @@ impl Db {
         std::mem::swap(&mut self.dict, &mut other.dict);
         std::mem::swap(&mut self.wheel, &mut other.wheel);
         std::mem::swap(&mut self.volatile, &mut other.volatile);
+        let now = super::now_ms();
+        self.reclaim_stale_watched(now);
+        other.reclaim_stale_watched(now);
+    }
+
+    /// After SWAPDB: a watched key this side now holds whose time has passed is reclaimed
+    /// without touching its watchers, so EXEC does not count its expiry as a change (Redis
+    /// flags such a watch `expired`: a missing key replaced with a stale one changed nothing).
+    fn reclaim_stale_watched(&mut self, now: u64) {
+        let Some(w) = self.watched.take() else { return };
+        for k in w.keys() {
+            let pos = self.dict.find(self.hash(k), |e| e.key[..] == k[..]);
+            if let Some(pos) = pos.filter(|&p| self.dict.at(p).is_expired(now)) {
+                self.expire_pos(pos);
+            }
+        }
+        self.watched = Some(w);
     }
 
     /// Before a change to the whole table: a snapshot under way keeps every entry it has
