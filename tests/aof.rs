@@ -9,7 +9,7 @@ mod common;
 use std::io::BufReader;
 use std::time::{Duration, Instant};
 
-use common::{fill_every_type, fresh_dir, image, redis_server_with, shardis};
+use common::{fill_every_type, fresh_dir, image, persistence, redis_server_with, shardis};
 use redis::{Commands, Connection};
 
 use shardis::persist::aof::manifest::{FileKind, Manifest};
@@ -78,12 +78,6 @@ fn redis_servers_aof_directory_reads_back() {
     assert_eq!(commands(&cut).1, End::Truncated { valid_up_to: multi_at as u64 });
     drop(redis);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// INFO persistence's `field`.
-fn persistence(c: &mut Connection, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
-    info.lines().find_map(|l| l.strip_prefix(&format!("{field}:"))).unwrap_or_default().to_string()
 }
 
 /// Waits until no AOF rewrite is under way or scheduled.

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{fill_every_type as fill, fresh_dir, image, redis_server_with, shardis};
+use common::{fill_every_type as fill, fresh_dir, image, persistence, redis_server_with, shardis};
 use redis::{Commands, Connection, Value};
 
 fn rdb_in(dir: &Path) -> std::path::PathBuf {
@@ -337,13 +337,6 @@ fn a_failed_snapshot_stops_writes_until_one_succeeds() {
     let _: () = c.set("k", "x").unwrap();
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Reads one INFO persistence field.
-fn persistence(c: &mut Connection, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
-    let line = info.lines().find(|l| l.starts_with(&format!("{field}:"))).unwrap_or_else(|| panic!("no {field}: {info}"));
-    line[field.len() + 1..].trim().to_string()
 }
 
 /// Waits until no snapshot is under way.

@@ -428,3 +428,10 @@ pub fn image(c: &mut redis::Connection) -> std::collections::BTreeMap<String, St
     let _: () = redis::cmd("SELECT").arg(0).query(c).unwrap();
     out
 }
+
+/// INFO persistence's `field` (panics when INFO has no such field).
+pub fn persistence(c: &mut redis::Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+    let line = info.lines().find(|l| l.starts_with(&format!("{field}:"))).unwrap_or_else(|| panic!("no {field}: {info}"));
+    line[field.len() + 1..].trim().to_string()
+}
