@@ -24,6 +24,7 @@ mod meta_data;
 mod migrate;
 mod persistence;
 mod pubsub;
+mod replication;
 mod scripting;
 mod server;
 mod sets;
@@ -353,6 +354,7 @@ pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
         .chain(slowlog::COMMANDS)
         .chain(latency::COMMANDS)
         .chain(persistence::COMMANDS)
+        .chain(replication::COMMANDS)
         .collect()
 });
 

@@ -243,18 +243,20 @@ pub static DBFILENAME: Ops = Ops {
     default: "dump.rdb",
 };
 
-/// `replicaof` / `slaveof`: only `no one` until replication exists.
+/// `replicaof` / `slaveof`: `host port` of the master to replicate (empty: none).
 pub static REPLICAOF: Ops = Ops {
-    get: |_| String::new(),
-    set: |_, w, _| {
+    get: |c| c.text(P::Replicaof),
+    set: |c, w, _| {
         let [host, port] = w else { return Err("wrong number of arguments".into()) };
-        if host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one") {
-            return Ok(());
-        }
-        if !port.parse::<i64>().is_ok_and(|p| (0..=65535).contains(&p)) {
+        let v = if host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one") {
+            String::new()
+        } else if port.parse::<u16>().is_ok() {
+            format!("{host} {port}")
+        } else {
             return Err("Invalid master port".into());
-        }
-        Err("replication is not supported by shardis yet".into())
+        };
+        c.set_replicaof(v);
+        Ok(())
     },
     default: "",
 };
