@@ -348,11 +348,17 @@ fn blocked_clients_are_served_first_come_first_served_from_any_shard() {
     for shards in [1, 2, 4] {
         let ours = shardis(shards, &[]);
         let mut w: Vec<Raw> = (0..3).map(|_| ours.raw()).collect();
-        for c in w.iter_mut() {
-            c.send_cmd(&["BLPOP", "q", "0"]);
-            thread::sleep(Duration::from_millis(30));
-        }
         let mut p = ours.raw();
+        for (i, c) in w.iter_mut().enumerate() {
+            c.send_cmd(&["BLPOP", "q", "0"]);
+            // The next one comes once this one is registered on the key's shard (a client
+            // on another shard may take longer to get there than a fixed pause).
+            let t = Instant::now();
+            while p.info_u64("blocked_clients") < i as u64 + 1 {
+                assert!(t.elapsed() < Duration::from_secs(10), "BLPOP {i} did not block");
+                thread::sleep(Duration::from_millis(5));
+            }
+        }
         assert!(reply_within(&mut w[0], 100).is_none(), "BLPOP on an empty list must wait");
         assert_eq!(p.cmds(&["RPUSH", "q", "a", "b", "c", "d"]), Frame::Int(4));
         for (i, v) in ["a", "b", "c"].iter().enumerate() {
