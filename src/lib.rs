@@ -52,7 +52,6 @@ pub mod num;
 pub mod persist;
 pub mod protocol;
 pub mod pubsub;
-pub mod repl;
 pub mod script;
 pub mod shard;
 pub mod slowlog;

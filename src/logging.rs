@@ -37,14 +37,6 @@ fn current_level() -> LogLevel {
     }
 }
 
-/// The role letter of log lines: `M` (master) or `S` (replica), as Redis writes it.
-static ROLE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(b'M');
-
-/// Sets the role letter of log lines (`replica`: `S`, else `M`).
-pub fn set_replica(replica: bool) {
-    ROLE.store(if replica { b'S' } else { b'M' }, std::sync::atomic::Ordering::Relaxed);
-}
-
 /// The server level a `log` crate level stands for.
 fn server_level(l: log::Level) -> LogLevel {
     match l {
@@ -72,8 +64,7 @@ impl log::Log for Logger {
             LogLevel::Warning => '#',
         };
         let msg = r.args().to_string();
-        let role = ROLE.load(std::sync::atomic::Ordering::Relaxed) as char;
-        write_out(&format!("{}:{role} {} {} {}\n", std::process::id(), timestamp(), mark, msg), level, &msg);
+        write_out(&format!("{}:M {} {} {}\n", std::process::id(), timestamp(), mark, msg), level, &msg);
     }
 
     fn flush(&self) {}

@@ -147,11 +147,7 @@ fn debug(s: &mut Session, a: Vec<Bytes>) -> LocalBoxFuture<'_, CmdResult> {
                 crate::store::glob_match(&a[2], &a[3], false);
                 Ok(Reply::Status("Apparently Redis did not crash: test passed"))
             }
-            (b"change-repl-id", 2) => {
-                s.local.shared.repl.change_ids();
-                Ok(Reply::OK)
-            }
-            (b"jmap", 2) | (b"pause-cron", 3) => Ok(Reply::OK),
+            (b"jmap" | b"change-repl-id", 2) | (b"pause-cron", 3) => Ok(Reply::OK),
             (b"config-rewrite-force-all", 2) => match s.local.shared.config.rewrite(true) {
                 Ok(()) => Ok(Reply::OK),
                 Err(e) => Err(CmdError::Other(format!("CONFIG-REWRITE-FORCE-ALL failed: {e}").into())),

@@ -63,15 +63,6 @@ pub enum CmdError {
     /// A write refused because the last snapshot failed (`stop-writes-on-bgsave-error`).
     #[error("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.")]
     Misconf,
-    /// A write on a read-only replica (`replica-read-only yes`).
-    #[error("READONLY You can't write against a read only replica.")]
-    ReadOnly,
-    /// A command on a replica whose link is down, with `replica-serve-stale-data no`.
-    #[error("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")]
-    MasterDown,
-    /// A write while fewer replicas than `min-replicas-to-write` are good.
-    #[error("NOREPLICAS Not enough good replicas to write.")]
-    NoReplicas,
     /// SELECT / MOVE / COPY to a database that does not exist.
     #[error("ERR DB index is out of range")]
     DbOutOfRange,

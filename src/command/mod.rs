@@ -24,7 +24,6 @@ mod meta_data;
 mod migrate;
 mod persistence;
 mod pubsub;
-mod replication;
 mod scripting;
 mod server;
 mod sets;
@@ -354,7 +353,6 @@ pub static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
         .chain(slowlog::COMMANDS)
         .chain(latency::COMMANDS)
         .chain(persistence::COMMANDS)
-        .chain(replication::COMMANDS)
         .collect()
 });
 

@@ -329,7 +329,7 @@ fn hello(s: &mut Session, a: &[Bytes]) -> CmdResult {
         (b("proto"), Reply::Int(if s.resp3 { 3 } else { 2 })),
         (b("id"), Reply::Int(s.meta.id as i64)),
         (b("mode"), b("standalone")),
-        (b("role"), b(if s.local.shared.repl.is_replica.load(std::sync::atomic::Ordering::Relaxed) { "replica" } else { "master" })),
+        (b("role"), b("master")),
         (b("modules"), Reply::Array(Vec::new())),
     ]))
 }

@@ -415,12 +415,6 @@ impl Config {
         }
     }
 
-    /// Records the master being replicated (`host port`, empty: none), as CONFIG GET
-    /// replicaof shows it.
-    pub fn set_replicaof(&self, v: String) {
-        *self.texts[P::Replicaof as usize].write().expect("config lock") = v;
-    }
-
     /// The (hard, soft, soft seconds) output limits of a client class.
     pub fn output_limit(&self, class: OutputClass) -> (i64, i64, i64) {
         let l = &self.output_limits[class as usize];

@@ -346,8 +346,8 @@ params! {
     /// `aof-disable-auto-gc`.
     AofDisableAutoGc = "aof-disable-auto-gc", 0, boolean(false);
 
-    // ---- Replication ----
-    /// `replicaof`: the master this server replicates (see [`crate::repl`]).
+    // ---- Replication (a shardis server is always a master until replication exists) ----
+    /// `replicaof`: only `no one` until replication exists.
     Replicaof = "replicaof" | "slaveof", IMMUTABLE | MULTI_ARG, Kind::Special(&special::REPLICAOF);
     /// `masterauth`.
     Masterauth = "masterauth", SENSITIVE, text("");

@@ -243,20 +243,18 @@ pub static DBFILENAME: Ops = Ops {
     default: "dump.rdb",
 };
 
-/// `replicaof` / `slaveof`: `host port` of the master to replicate (empty: none).
+/// `replicaof` / `slaveof`: only `no one` until replication exists.
 pub static REPLICAOF: Ops = Ops {
-    get: |c| c.text(P::Replicaof),
-    set: |c, w, _| {
+    get: |_| String::new(),
+    set: |_, w, _| {
         let [host, port] = w else { return Err("wrong number of arguments".into()) };
-        let v = if host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one") {
-            String::new()
-        } else if port.parse::<u16>().is_ok() {
-            format!("{host} {port}")
-        } else {
+        if host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one") {
+            return Ok(());
+        }
+        if !port.parse::<i64>().is_ok_and(|p| (0..=65535).contains(&p)) {
             return Err("Invalid master port".into());
-        };
-        c.set_replicaof(v);
-        Ok(())
+        }
+        Err("replication is not supported by shardis yet".into())
     },
     default: "",
 };

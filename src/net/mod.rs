@@ -184,24 +184,6 @@ pub async fn serve(local: Rc<ShardLocal>, mut stream: TcpStream) {
                 out = Vec::with_capacity(READ_CHUNK);
             }
         }
-        if let Some(h) = session.handoff.take() {
-            // PSYNC/SYNC: the connection is a replica's from now on, served by threads of
-            // its own with a duplicate of the socket (this one closes as the loop ends).
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
-            // SAFETY: `fd` is this connection's socket, open until `stream` is dropped below.
-            let dup = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }.try_clone_to_owned();
-            if let Ok(owned) = dup {
-                let sock = std::net::TcpStream::from(owned);
-                if sock.set_nonblocking(false).is_ok() {
-                    crate::repl::master::attach(&local, sock, h, buf.split().to_vec());
-                    // Not `close`, which shuts the socket down for the duplicate too.
-                    drop(session);
-                    drop(stream);
-                    return;
-                }
-            }
-            break;
-        }
         if session.close || session.meta.killed.load(Relaxed) || push.overflowed() {
             break;
         }

@@ -32,8 +32,6 @@ pub struct ShardAof {
     captures: Vec<(u64, Chunk)>,
     /// The bytes of one write, reused.
     out: Vec<u8>,
-    /// What is logged also goes into the replication stream.
-    repl: bool,
 }
 
 impl ShardLocal {
@@ -44,34 +42,14 @@ impl ShardLocal {
     }
 
     /// Writes what is logged to the file it was logged for, then logs into `file` from now
-    /// on (`None`: stops logging to a file).
+    /// on (`None`: stops logging).
     pub fn aof_attach(&self, file: Option<Arc<AofFile>>) {
         self.aof_write_now();
+        self.aof_on.set(file.is_some());
+        self.store.borrow().signals.set_log_removals(file.is_some());
         let mut a = self.aof.borrow_mut();
         a.chunk = Chunk::default();
         a.file = file;
-        drop(a);
-        self.log_switched();
-    }
-
-    /// Starts or stops feeding the replication stream with what this shard logs (a master
-    /// with a backlog feeds it; a replica's stream is its master's).
-    pub fn repl_attach(&self, on: bool) {
-        self.aof_write_now();
-        self.aof.borrow_mut().repl = on;
-        self.log_switched();
-    }
-
-    /// Logging is on while there is a file or a stream to write to.
-    fn log_switched(&self) {
-        let a = self.aof.borrow();
-        let on = a.file.is_some() || a.repl;
-        if !on {
-            drop(a);
-            self.aof.borrow_mut().chunk = Chunk::default();
-        }
-        self.aof_on.set(on);
-        self.store.borrow().signals.set_log_removals(on);
     }
 
     /// Logs what the command just run here did: keys expired or evicted on the way (as DEL),
@@ -182,8 +160,7 @@ impl ShardLocal {
         self.aof.borrow_mut().chunk.command(db, args);
     }
 
-    /// Appends what was logged to the file, in one `write` that starts with a SELECT, and to
-    /// the replication stream.
+    /// Appends what was logged to the file, in one `write` that starts with a SELECT.
     pub fn aof_write_now(&self) {
         if !self.aof_on() {
             return;
@@ -193,14 +170,7 @@ impl ShardLocal {
         if a.chunk.is_empty() {
             return;
         }
-        if a.repl {
-            self.shared.repl.feed(&self.shared.config, a.chunk.segments());
-        }
-        let Some(file) = a.file.clone() else {
-            a.chunk.bytes.clear();
-            a.chunk.dbs.clear();
-            return;
-        };
+        let Some(file) = a.file.clone() else { return };
         a.out.clear();
         let aof = &self.shared.aof;
         if self.shared.config.flag(crate::config::P::AofTimestampEnabled) {

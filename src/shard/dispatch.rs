@@ -205,11 +205,9 @@ fn busy_blocks(local: &ShardLocal, spec: &CommandSpec, args: &[Bytes]) -> bool {
 }
 
 /// Whether the server's state refuses `spec` now, as Redis's `processCommand` does: writes
-/// (and PING) while snapshots fail under `stop-writes-on-bgsave-error` (`MISCONF`), writes
-/// without enough good replicas (`NOREPLICAS`), writes on a read-only replica
-/// (`READONLY`), commands without the `stale` flag on a replica whose link is down with
-/// `replica-serve-stale-data no` (`MASTERDOWN`), and every command without the `loading`
-/// flag while the RDB file loads (`LOADING`). A few relaxed loads in the common case.
+/// (and PING) while snapshots fail under `stop-writes-on-bgsave-error` (`MISCONF`), and
+/// every command without the `loading` flag while the RDB file loads (`LOADING`). Two
+/// relaxed loads in the common case.
 fn state_refusal(local: &ShardLocal, s: &Session, spec: &'static CommandSpec) -> Option<CmdError> {
     if s.replaying {
         return None;
@@ -223,26 +221,6 @@ fn state_refusal(local: &ShardLocal, s: &Session, spec: &'static CommandSpec) ->
         && (spec.flags & flags::WRITE != 0 || spec.name == "ping" || queued_lack(flags::WRITE, true))
     {
         return Some(CmdError::Misconf);
-    }
-    let repl = &local.shared.repl;
-    let cfg = &local.shared.config;
-    let writes = || spec.flags & flags::WRITE != 0 || queued_lack(flags::WRITE, true);
-    if repl.is_replica.load(Relaxed) {
-        if cfg.flag(crate::config::P::ReplicaReadOnly) && writes() {
-            return Some(CmdError::ReadOnly);
-        }
-        if !cfg.flag(crate::config::P::ReplicaServeStaleData)
-            && repl.link_state() != crate::repl::LinkState::Connected
-            && (spec.flags & flags::STALE == 0 || queued_lack(flags::STALE, false))
-        {
-            return Some(CmdError::MasterDown);
-        }
-    } else {
-        let min = cfg.num(crate::config::P::MinReplicasToWrite);
-        let lag = cfg.num(crate::config::P::MinReplicasMaxLag);
-        if min > 0 && lag > 0 && writes() && (repl.good_replicas(lag) as i64) < min {
-            return Some(CmdError::NoReplicas);
-        }
     }
     if save.loading.load(Relaxed) && (spec.flags & flags::LOADING == 0 || queued_lack(flags::LOADING, false)) {
         return Some(CmdError::Loading);
@@ -520,7 +498,7 @@ async fn route_keyed(s: &mut Session, b: &mut Batch, spec: &'static CommandSpec,
                 let r = local.run(handler, s.db, &args, spec, now, s.resp3, s.caller());
                 return Pending::Ready(local.park_or_refuse(r, spec, None));
             }
-            let r = run_when_free(&local, spec, handler, s.db, &args, s.resp3, s.caller()).await;
+            let r = run_when_free(&local, spec, handler, s.db, &args, s.resp3).await;
             return Pending::Ready(local.park_or_refuse(r, spec, None));
         }
         return b.queue(shards, target, Job { handler, spec, db: s.db, args, resp3: s.resp3, caller: s.caller(), waiter: None });
@@ -641,7 +619,7 @@ async fn run_blocking(s: &mut Session, spec: &'static CommandSpec, handler: Shar
             let r = if local.keys_free(spec, &args) {
                 local.run(handler, s.db, &args, spec, started, s.resp3, s.caller())
             } else {
-                run_when_free(&local, spec, handler, s.db, &args, s.resp3, s.caller()).await
+                run_when_free(&local, spec, handler, s.db, &args, s.resp3).await
             };
             if r == Reply::Blocked {
                 local.park(waiter.insert(new_waiter()));
@@ -827,8 +805,6 @@ async fn materialize(
     let now = now_ms();
     let dbs = local.shared.config.databases();
     let mut temp = Store::new(dbs, now);
-    // On a replica the keys are its master's, whose commands see keys whose time passed.
-    temp.signals.set_from_master(local.shared.repl.is_replica.load(Relaxed));
     let mut before = ahash::AHashMap::new();
     for (d, e) in fetched.into_iter().flatten() {
         before.insert((d, Bytes::copy_from_slice(&e.key)), (e.value.clone(), e.expire_at));

@@ -28,8 +28,7 @@ impl Shared {
     /// Whether allocated memory is over `maxmemory` (never when it is 0).
     pub fn over_budget(&self) -> bool {
         let max = self.config.num(crate::config::P::Maxmemory);
-        // A replica's data is its master's (`replica-ignore-maxmemory`): the master evicts.
-        if max == 0 || (self.repl.is_replica.load(Relaxed) && self.config.flag(crate::config::P::ReplicaIgnoreMaxmemory)) {
+        if max == 0 {
             return false;
         }
         let over = used_memory() > max as u64;

@@ -217,8 +217,6 @@ pub struct Shared {
     pub save: crate::persist::snapshot::SaveState,
     /// The append-only file's state.
     pub aof: crate::persist::aof::AofState,
-    /// Replication: the stream replicas are sent, the replicas, the link to a master.
-    pub repl: crate::repl::ReplState,
     /// One inbox per shard.
     pub mailboxes: Vec<Mailbox<Msg>>,
     /// Connected clients by id (CLIENT LIST / KILL).
@@ -285,13 +283,10 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Whether background expiry is off (on a replica; DEBUG SET-ACTIVE-EXPIRE 0, or within a
-    /// second of its client leaving).
+    /// Whether background expiry is off (DEBUG SET-ACTIVE-EXPIRE 0, or within a second of its
+    /// client leaving).
     pub fn active_expire_off(&self) -> bool {
-        // A replica's keys expire when its master says so (DEL in the stream), as in Redis.
-        self.repl.is_replica.load(Relaxed)
-            || self.active_expire_off_by.load(Relaxed) != 0
-            || self.active_expire_resume_ms.load(Relaxed) > crate::store::now_ms()
+        self.active_expire_off_by.load(Relaxed) != 0 || self.active_expire_resume_ms.load(Relaxed) > crate::store::now_ms()
     }
 
     /// Number of shards.
@@ -411,11 +406,10 @@ pub struct ShardCtx<'a> {
 }
 
 impl ShardCtx<'_> {
-    /// Whether a time already passed keeps the key, as Redis's `checkAlreadyExpired`: while
-    /// a data file loads (the key goes once the load ends), and for a replica's master's
-    /// commands (the master deletes the key, and says so).
+    /// Whether a data file is loading: a time already passed keeps the key (it goes once
+    /// the load ends), as Redis's `checkAlreadyExpired` while loading.
     pub fn loading(&self) -> bool {
-        self.store.signals.keeps_expired()
+        self.store.signals.loading()
     }
 
     /// The selected database.
@@ -505,18 +499,12 @@ impl ShardLocal {
             let mut store = self.store.borrow_mut();
             store.apply(self.shared.config.store_settings());
             store.tracked.set_all(self.shared.tracking.any_bcast());
-            let repl = &self.shared.repl;
-            let replica = repl.is_replica.load(Relaxed);
-            store.frozen.set(replica || self.shared.pause_until.load(Relaxed) > now);
-            // On a replica, keys whose time passed stay for everything but its own clients'
-            // commands (which see them as gone).
-            store.signals.set_from_master(replica && caller.id == repl.master_client.load(Relaxed));
+            store.frozen.set(self.shared.pause_until.load(Relaxed) > now);
             let logging = self.aof_on();
             let before = if logging { store.changes() } else { 0 };
             let mut ctx = ShardCtx { store: &mut store, db, now, config: &self.shared.config, resp3 };
             let reply = into_reply(f(&mut ctx));
             store.settle_touches(!reply.is_error());
-            store.signals.set_from_master(replica);
             if logging {
                 let changed = spec.is_write() && store.changes() != before;
                 self.aof_log_command(&mut store, db, args, &reply, changed, caller.id);

@@ -224,11 +224,6 @@ pub struct Session {
     /// The session that replays an append-only file at start-up: LOADING and MISCONF do
     /// not apply to it.
     pub replaying: bool,
-    /// What the client said with REPLCONF (a replica before its PSYNC).
-    pub replica_hello: crate::repl::master::Handoff,
-    /// Set by PSYNC/SYNC: once the replies so far are written, the connection is served as
-    /// a replica's ([`crate::repl::master::attach`]).
-    pub handoff: Option<crate::repl::master::Handoff>,
     /// A frozen clock (Unix ms): commands run as at that time (a script's start, as in Redis
     /// 7, so a key cannot expire halfway through a script). `None`: the current time.
     pub clock: Option<u64>,
@@ -318,8 +313,6 @@ impl Session {
             in_exec: false,
             replaying: false,
             from_script: !listed,
-            replica_hello: Default::default(),
-            handoff: None,
             clock: None,
         }
     }

@@ -76,6 +76,11 @@ fn shard_count(cfg: &Config) -> usize {
     }
 }
 
+fn random_hex40() -> String {
+    let mut rng = fastrand::Rng::new();
+    (0..40).map(|_| char::from_digit(rng.u32(..16), 16).expect("hex digit")).collect()
+}
+
 /// Binds every configured address with SO_REUSEPORT; `-addr` entries are optional, as in
 /// Redis. Returns the listening sockets (for shard 0) and the port actually bound.
 fn bind_all(cfg: &Config, port: u16) -> Result<(Vec<std::net::TcpListener>, u16), StartError> {
@@ -174,7 +179,6 @@ impl ShardSet {
             config,
             save,
             aof: crate::persist::aof::AofState::new(),
-            repl: crate::repl::ReplState::new(crate::repl::random_replid()),
             mailboxes: (0..n).map(|_| Mailbox::new()).collect(),
             clients: DashMap::new(),
             next_client_id: AtomicU64::new(0),
@@ -182,7 +186,7 @@ impl ShardSet {
             shutting_down: AtomicBool::new(false),
             stats: GlobalStats::default(),
             started_ms: now_ms(),
-            run_id: crate::repl::random_replid(),
+            run_id: random_hex40(),
             tcp_port: AtomicU64::new(0),
             pubsub: Default::default(),
             blocked_clients: AtomicUsize::new(0),
@@ -284,7 +288,6 @@ impl ShardSet {
             shared.save.loading.store(false, Relaxed);
             log::info!("DB loaded from append only file: {:.3} seconds", started.elapsed().as_secs_f64());
         }
-        crate::repl::link::start_from_config(&shared);
         let metrics = match metrics {
             Some(b) => Some(b.serve(shared.clone()).map_err(|e| StartError::Executor(format!("metrics thread: {e}")))?),
             None => None,
@@ -483,7 +486,7 @@ fn run_jobs(local: &Rc<ShardLocal>, mut jobs: Vec<Job>, held: Held, at: Option<u
 /// go back to `origin`.
 async fn finish_blocked(local: Rc<ShardLocal>, origin: usize, mut out: Vec<Reply>, rest: Vec<Job>, reply: oneshot::Sender<Vec<Reply>>) {
     for j in rest {
-        let r = run_when_free(&local, j.spec, j.handler, j.db, &j.args, j.resp3, j.caller).await;
+        let r = run_when_free(&local, j.spec, j.handler, j.db, &j.args, j.resp3).await;
         out.push(local.park_or_refuse(r, j.spec, j.waiter.as_ref()));
         if j.waiter.is_some() {
             local.shared.blocking_inflight[local.id].fetch_sub(1, Relaxed);

@@ -101,12 +101,11 @@ pub async fn run_when_free(
     db: usize,
     args: &[Bytes],
     resp3: bool,
-    caller: super::Caller,
 ) -> Reply {
     let plan = if local.keys_free(spec, args) {
         Vec::new()
     } else {
         vec![(local.id, Want::Keys(spec.key_positions(args).map(|i| args[i].clone()).collect()))]
     };
-    under_locks(local, plan, async { local.run(handler, db, args, spec, crate::store::now_ms(), resp3, caller) }).await
+    under_locks(local, plan, async { local.run(handler, db, args, spec, crate::store::now_ms(), resp3, super::Caller::NONE) }).await
 }

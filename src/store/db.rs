@@ -244,7 +244,7 @@ impl Db {
     fn find(&mut self, key: &[u8], now: u64) -> Option<Pos> {
         let h = self.hash(key);
         let pos = self.dict.find(h, |e| &*e.key == key)?;
-        if self.dict.at(pos).is_expired(now) && !self.signals.keeps_expired() {
+        if self.dict.at(pos).is_expired(now) && !self.signals.loading() {
             self.expire_pos(pos);
             return None;
         }
@@ -258,9 +258,9 @@ impl Db {
     }
 
     /// Finds a live key for reading: as [`Db::find`], except that while expiry is frozen
-    /// (CLIENT PAUSE, and on a replica) a key whose time passed is only hidden, not deleted.
+    /// (CLIENT PAUSE) a key whose time passed is only hidden, not deleted.
     fn find_read(&mut self, key: &[u8], now: u64) -> Option<Pos> {
-        if self.frozen.get() && !self.signals.keeps_expired() {
+        if self.frozen.get() && !self.signals.loading() {
             let pos = self.dict.find(self.hash(key), |e| &*e.key == key)?;
             return (!self.dict.at(pos).is_expired(now)).then_some(pos);
         }

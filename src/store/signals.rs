@@ -38,10 +38,6 @@ pub struct Signals {
     /// Set while a data file loads: no key expires (Redis's `server.loading`), so replayed
     /// commands see the keys they saw when they were logged.
     loading: Cell<bool>,
-    /// Set on a replica except while it runs its own clients' commands: keys whose time
-    /// passed are still there for its master's commands (the master deletes them, and says
-    /// so), as Redis's replicas do.
-    from_master: Cell<bool>,
 }
 
 impl Signals {
@@ -125,17 +121,6 @@ impl Signals {
     /// Whether a load is under way: keys whose time passed are kept as they are.
     pub fn loading(&self) -> bool {
         self.loading.get()
-    }
-
-    /// Marks whether the command running now is a replica's master's.
-    pub fn set_from_master(&self, on: bool) {
-        self.from_master.set(on);
-    }
-
-    /// Whether keys whose time passed are kept as they are now: a load is under way, or a
-    /// replica runs its master's command.
-    pub fn keeps_expired(&self) -> bool {
-        self.loading.get() || self.from_master.get()
     }
 
     /// Takes the recorded events and ready keys.
